@@ -1,0 +1,1 @@
+"""Fixtures for tests that open pages in headless Chromium, with Leaflet served locally."""

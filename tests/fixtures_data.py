@@ -1,0 +1,1 @@
+"""Fixtures that build small synthetic datasets and stores for the tests."""
