@@ -1,0 +1,83 @@
+"""Project-level checks: the package works when installed, the notebook checks catch drift, README agrees."""
+import json
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope='module')
+def installed_python(tmp_path_factory) -> Path:
+    """A fresh virtual environment (seeing this one's dependencies) with the package installed from a wheel."""
+    tmp = tmp_path_factory.mktemp('installed')
+    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', '--no-build-isolation', '-w', str(tmp / 'dist'), str(ROOT)], check=True)
+    venv.create(tmp / 'venv', system_site_packages=True, with_pip=True)
+    py = tmp / 'venv' / 'bin' / 'python'
+    wheel = next((tmp / 'dist').glob('deepearth_training-*.whl'))
+    subprocess.run([str(py), '-m', 'pip', 'install', '-q', '--no-deps', '--force-reinstall', str(wheel)], check=True)
+    return py
+
+
+def test_installed_package_imports_outside_the_repository(installed_python, tmp_path):
+    code = ('import deepearth_training, deepearth_training.ids as ids, deepearth_training.geo as geo;'
+            'assert "site-packages" in deepearth_training.__file__, deepearth_training.__file__;'
+            'assert ids.parse_observation_id(ids.create_observation_id(4171912265, 2)) == (4171912265, 2);'
+            'print(round(float(geo.geodesic_km(0, 0, 1, 0)), 3))')
+    out = subprocess.run([str(installed_python), '-c', code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == '110.574'
+
+
+def test_installed_package_does_not_import_nbdev(installed_python, tmp_path):
+    code = 'import sys, deepearth_training.ids, deepearth_training.geo; assert "nbdev" not in sys.modules and "fastcore" not in sys.modules'
+    subprocess.run([str(installed_python), '-c', code], cwd=tmp_path, check=True)
+
+
+def _copy_tree(tmp_path: Path) -> Path:
+    """A scratch git copy of the repository's tracked and untracked files."""
+    dest = tmp_path / 'repo'
+    files = subprocess.run(['git', 'ls-files', '-co', '--exclude-standard'], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split('\n')
+    for f in filter(None, files):
+        if (ROOT / f).is_file():
+            (dest / f).parent.mkdir(parents=True, exist_ok=True)
+            (dest / f).write_bytes((ROOT / f).read_bytes())
+    subprocess.run(['git', 'init', '-q'], cwd=dest, check=True)
+    return dest
+
+
+def _check(repo: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(['bash', str(ROOT / 'tools' / 'check_notebooks.sh'), str(repo)], capture_output=True, text=True)
+
+
+def test_notebook_check_passes_on_this_tree(tmp_path):
+    result = _check(_copy_tree(tmp_path))
+    assert result.returncode == 0, result.stderr
+
+
+def test_notebook_check_fails_when_a_notebook_is_edited_without_export(tmp_path):
+    repo = _copy_tree(tmp_path)
+    nb_path = repo / 'nbs' / '00_ids.ipynb'
+    nb = json.loads(nb_path.read_text())
+    cell = next(c for c in nb['cells'] if ''.join(c['source']).startswith('#| export\ndef create_observation_id'))
+    cell['source'] = [''.join(cell['source']).replace('Build the observation ID', 'Make the observation ID')]
+    nb_path.write_text(json.dumps(nb, indent=1) + '\n')
+    result = _check(repo)
+    assert result.returncode != 0 and 'drifted' in result.stderr and 'ids.py' in result.stderr
+
+
+def test_notebook_check_fails_on_an_unclean_notebook(tmp_path):
+    repo = _copy_tree(tmp_path)
+    nb_path = repo / 'nbs' / '01_geo.ipynb'
+    nb = json.loads(nb_path.read_text())
+    next(c for c in nb['cells'] if c['cell_type'] == 'code')['execution_count'] = 7
+    nb_path.write_text(json.dumps(nb, indent=1) + '\n')
+    result = _check(repo)
+    assert result.returncode != 0 and 'not clean' in result.stderr
+
+
+def test_readme_agrees_with_index_notebook():
+    result = subprocess.run([sys.executable, str(ROOT / 'tools' / 'readme.py'), '--check'], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
