@@ -1,0 +1,549 @@
+"""Build the documentation site offline: nbdev processes the notebooks, this script renders them to HTML.
+
+What `nbdev_docs` does with Quarto, without Quarto: every notebook under nbs/ goes through nbdev's
+processors (show_doc entries for every exported function and class, cross-reference links, hidden
+cells removed) into a cache folder (`_proc/`, reused while a notebook, settings.ini and the module
+index are unchanged), then each processed notebook becomes one static page under `_docs/`: the
+navigation sidebar from nbs/sidebar.yml, a table of contents, code, and the saved outputs (tables,
+plots as images, folium maps as their HTML). Links to notebooks (`05_split.ipynb`) and to the
+published site point at the built pages. With `--offline-assets` (the default) the folium maps load
+Leaflet from a local copy under `_docs/_assets/leaflet/` (from the npm package `leaflet` that
+tools/install_browser.sh installs) and drop the CDN libraries they do not use, so the site works
+without internet (map tiles, which are data, still come from the tile server when online).
+The site is built in a temporary folder next to `--out` and renamed into place.
+
+Usage: python tools/build_docs.py [--out _docs] [--proc _proc] [--jobs N] [--no-offline-assets]
+"""
+import argparse
+import hashlib
+import html
+import json
+import multiprocessing
+import os
+import posixpath
+import re
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = Path(__file__).resolve().parent / 'docs_assets'
+LEAFLET_DIRS = [ROOT / 'tools' / 'node_modules' / 'leaflet' / 'dist', ROOT / 'node_modules' / 'leaflet' / 'dist']
+ASSET_DIR = '_assets'
+SIDEBAR_FILES = {'_quarto.yml', 'nbdev.yml', 'sidebar.yml'}
+MIME_ORDER = ['text/html', 'image/svg+xml', 'image/png', 'image/jpeg', 'image/gif', 'text/markdown', 'text/latex',
+              'text/plain']
+
+
+class BuildError(Exception):
+    """A problem that stops the build, reported as one line."""
+
+
+# ---------------------------------------------------------------- processing (nbdev's processors, cached)
+
+def _process_one(args):
+    """Run nbdev's processors on one notebook and write the result to `dst` (in a worker process)."""
+    src, dst = map(Path, args)
+    from execnb.nbio import read_nb, write_nb
+    from nbdev.processors import FilterDefaults
+    os.environ['IN_TEST'] = '1'
+    os.chdir(src.parent)
+    nb = read_nb(src)
+    main_module = sys.modules['__main__']  # IPython's shell replaces it; the pool needs it for the next task
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        try:
+            FilterDefaults()(nb)
+        except Exception as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            cause = e.__cause__
+            why = f' ({type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ""})' if cause else ''
+            return str(src), f'{first}{why}', []
+        finally:
+            sys.modules['__main__'] = main_module
+    tmp = dst.with_name(dst.name + '.tmp')
+    write_nb(nb, tmp)
+    os.replace(tmp, dst)
+    notes = [f'a cell mixes imports with other code ({str(w.message).split("---")[1].strip().splitlines()[0]!r} ...)'
+             for w in caught if 'imports and other code' in str(w.message)]
+    return str(src), None, notes
+
+
+def _digest(path: Path, extra: bytes) -> str:
+    return hashlib.sha256(path.read_bytes() + extra).hexdigest()
+
+
+def process_notebooks(nbs: Path, proc: Path, jobs: int) -> list[Path]:
+    """Process every notebook under `nbs` into `proc` (same relative paths); return the notebooks' paths."""
+    from nbdev.config import get_config
+    from nbdev.doclinks import nbglob
+    import nbdev
+    cfg = get_config()
+    notebooks = sorted(nbglob(nbs, func=Path))
+    if not notebooks:
+        raise BuildError(f'no notebooks found in {nbs}')
+    modidx = ROOT / cfg.lib_name / '_modidx.py'
+    extra = (Path(cfg.config_file).read_bytes() + (modidx.read_bytes() if modidx.exists() else b'')
+             + nbdev.__version__.encode())
+    proc.mkdir(parents=True, exist_ok=True)
+    cache_file = proc / '.digests.json'
+    cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
+    todo, digests = [], {}
+    for nb in notebooks:
+        rel = nb.relative_to(nbs).as_posix()
+        digests[rel] = _digest(nb, extra)
+        dst = proc / rel
+        if cache.get(rel) != digests[rel] or not dst.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            todo.append((str(nb), str(dst)))
+    print(f'processing {len(todo)} of {len(notebooks)} notebooks with nbdev ({len(notebooks) - len(todo)} cached)',
+          flush=True)
+    if todo:
+        ctx = multiprocessing.get_context('fork')  # workers run notebook code; each is its own process
+        with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo))), mp_context=ctx) as pool:
+            results = list(pool.map(_process_one, todo))
+        failed = [(src, err) for src, err, _ in results if err]
+        for src, _, notes in results:
+            for n in notes:
+                print(f'  note: {Path(src).relative_to(ROOT)}: {n} (such a cell runs during the docs build)')
+        ok = {Path(src).relative_to(nbs).as_posix() for src, err, _ in results if not err}
+        for rel in digests:
+            if rel in ok or (cache.get(rel) == digests[rel]):
+                cache[rel] = digests[rel]
+        cache = {k: v for k, v in cache.items() if k in digests}
+        cache_file.write_text(json.dumps(cache, indent=1))
+        if failed:
+            src, err = failed[0]
+            raise BuildError(f'{Path(src).relative_to(ROOT)}: {err}'
+                             + (f' (and {len(failed) - 1} more notebooks failed)' if len(failed) > 1 else ''))
+    return notebooks
+
+
+# ---------------------------------------------------------------- pages and links
+
+def frontmatter(nb: dict) -> dict:
+    """The YAML frontmatter that nbdev's processors put in the first raw cell ({} if none)."""
+    import yaml
+    for cell in nb['cells']:
+        src = ''.join(cell['source']) if 'source' in cell else ''
+        if cell['cell_type'] == 'raw' and src.strip().startswith('---'):
+            body = src.strip().strip('-').strip()
+            return yaml.safe_load(body) or {}
+    return {}
+
+
+def page_path(rel_nb: str, fm: dict) -> str:
+    """Where a notebook's page goes inside the site (posix path), as Quarto names it."""
+    d = posixpath.dirname(rel_nb)
+    name = fm.get('output-file') or posixpath.splitext(posixpath.basename(rel_nb))[0] + '.html'
+    return posixpath.join(d, name) if d else name
+
+
+def relpath(target: str, page: str) -> str:
+    """`target` (a site path) relative to the folder of `page` (a site path)."""
+    return posixpath.relpath(target, posixpath.dirname(page) or '.')
+
+
+def slug(text: str) -> str:
+    """Pandoc's identifier for a heading: lower case, only letters, digits, `_`, `-`, `.`; spaces become `-`."""
+    s = re.sub(r'[^\w\s.-]', '', html.unescape(re.sub(r'<[^>]+>', '', text))).strip().lower()
+    return re.sub(r'\s+', '-', s)
+
+
+class Site:
+    """The pages of the site: notebook → page path, titles, and how links are rewritten."""
+
+    def __init__(self, nbs: Path, proc: Path, notebooks: list[Path], site_url: str):
+        self.nbs, self.proc, self.site_url = nbs, proc, site_url.rstrip('/')
+        self.pages = {}  # notebook path relative to nbs -> dict(page, title, description, nb)
+        for nb_path in notebooks:
+            rel = nb_path.relative_to(nbs).as_posix()
+            nb = json.loads((proc / rel).read_text())
+            fm = frontmatter(nb)
+            self.pages[rel] = dict(page=page_path(rel, fm), title=str(fm.get('title') or Path(rel).stem),
+                                   description=str(fm.get('description') or ''), nb=nb)
+        self.by_page = {v['page']: k for k, v in self.pages.items()}
+
+    def fix_href(self, href: str, page: str, src_dir: str) -> str:
+        """Rewrite one link found on `page` (whose notebook lives in `src_dir`): site URLs and notebooks → pages."""
+        if self.site_url and href.startswith(self.site_url + '/'):
+            path, _, frag = href[len(self.site_url) + 1:].partition('#')
+            path = path or 'index.html'
+            if path in self.by_page or path.endswith('.html'):
+                return relpath(path, page) + (f'#{frag}' if frag else '')
+            return href
+        if re.match(r'^[a-z][a-z0-9+.-]*:|^#|^/', href):
+            return href
+        path, _, frag = href.partition('#')
+        if path.endswith('.ipynb'):
+            rel = posixpath.normpath(posixpath.join(src_dir, path))
+            if rel in self.pages:
+                return relpath(self.pages[rel]['page'], page) + (f'#{frag}' if frag else '')
+        return href
+
+
+# ---------------------------------------------------------------- folium maps: offline assets
+
+_TAG = re.compile(r'<script\b[^>]*\bsrc="(?P<js>https?://[^"]+)"[^>]*>\s*</script>|'
+                  r'<link\b[^>]*\bhref="(?P<css>https?://[^"]+)"[^>]*/?>', re.I)
+_LEAFLET = re.compile(r'/leaflet(@[\d.]+)?/dist/leaflet(\.min)?\.(js|css)$')
+# CDN libraries folium adds to every map, and what in the map's own script would need them.
+_OPTIONAL = [(re.compile(r'jquery', re.I), re.compile(r'\$\(|jQuery')),
+             (re.compile(r'bootstrap', re.I), re.compile(r'bootstrap\.|data-bs-|\bclass="[^"]*\bbtn\b')),
+             (re.compile(r'awesome-markers|awesome\.rotate|fontawesome|font-awesome', re.I),
+              re.compile(r'AwesomeMarkers|\bfa-[a-z]'))]
+
+
+class MapRewriter:
+    """Point the folium maps' Leaflet at the local copy and drop the CDN libraries they do not use."""
+
+    def __init__(self, site_root_rel: str):
+        self.prefix = site_root_rel  # e.g. '_assets/leaflet' relative to the page
+        self.maps = self.local = self.dropped = 0
+        self.kept = set()
+
+    def rewrite_doc(self, doc: str) -> str:
+        script = ''.join(re.findall(r'<script>(.*?)</script>', doc, re.S))
+
+        def repl(m):
+            url = m.group('js') or m.group('css')
+            path = url.split('?')[0]
+            if _LEAFLET.search(path):
+                self.local += 1
+                name = 'leaflet.js' if m.group('js') else 'leaflet.css'
+                return m.group(0).replace(url, f'{self.prefix}/{name}')
+            for lib, needed in _OPTIONAL:
+                if lib.search(path) and not needed.search(script):
+                    self.dropped += 1
+                    return ''
+            self.kept.add(url)
+            return m.group(0)
+
+        self.maps += 1
+        return _TAG.sub(repl, doc)
+
+    def rewrite_html(self, out_html: str) -> str:
+        """Rewrite every map document embedded as an iframe `srcdoc` in one output's HTML."""
+        def repl(m):
+            doc = html.unescape(m.group(1))
+            if 'L.map(' not in doc:
+                return m.group(0)
+            return 'srcdoc="' + html.escape(self.rewrite_doc(doc), quote=True) + '"'
+        return re.sub(r'srcdoc="([^"]*)"', repl, out_html)
+
+
+# ---------------------------------------------------------------- rendering
+
+def src_text(cell) -> str:
+    s = cell.get('source', '')
+    return ''.join(s) if isinstance(s, list) else s
+
+
+_DIRECTIVE = re.compile(r'^\s*#\|\s*([\w-]+)\s*:?\s*(.*?)\s*$')
+
+
+def directives(src: str) -> tuple[dict, str]:
+    """Split the leading `#| key: value` lines of a code cell from its code."""
+    lines, d = src.splitlines(), {}
+    i = 0
+    while i < len(lines) and (lines[i].strip() == '' or _DIRECTIVE.match(lines[i])):
+        m = _DIRECTIVE.match(lines[i])
+        if m:
+            d[m.group(1)] = m.group(2).strip().strip('"\'') or 'true'
+        i += 1
+    return d, '\n'.join(lines[i:]).strip('\n')
+
+
+def pandoc_md(md: str) -> str:
+    """Turn the Pandoc-only markdown nbdev writes into plain HTML/markdown that mistune renders."""
+    md = re.sub(r'\[([^\]]*)\]\(([^)\s]+)\)\{([^}]*)\}', lambda m: f'<a href="{m.group(2)}" {m.group(3)}>{m.group(1)}</a>',
+                md)
+
+    def fence(m):
+        classes = ' '.join(c.lstrip('.') for c in re.findall(r'\.[\w-]+', m.group(1) or ''))
+        return f'\n<div class="{classes}">\n' if m.group(1) is not None else '\n</div>\n'
+    md = re.sub(r'^:::+\s*(\{[^}]*\}|[\w-]+)?\s*$', lambda m: fence(m) if m.group(1) else '\n</div>\n', md, flags=re.M)
+    return md
+
+
+class Renderer:
+    """Renders processed notebook cells to HTML with nbconvert's filters."""
+
+    def __init__(self, site: Site):
+        from nbconvert.filters import ansi2html
+        from nbconvert.filters.highlight import Highlight2HTML
+        from nbconvert.filters.markdown_mistune import markdown2html_mistune
+        self.site, self.ansi2html, self.md2html = site, ansi2html, markdown2html_mistune
+        self.highlight = Highlight2HTML(pygments_lexer='ipython3')
+
+    def markdown(self, md: str) -> str:
+        return self.md2html(pandoc_md(md))
+
+    def output(self, out: dict, stats: dict, maps: MapRewriter | None) -> str:
+        kind = out.get('output_type')
+        if kind == 'stream':
+            text = ''.join(out.get('text', ''))
+            text = '\n'.join(line.rsplit('\r', 1)[-1] for line in text.split('\n'))  # progress bars: last state
+            return f'<pre class="cell-output-{out.get("name", "stdout")}">{self.ansi2html(text.rstrip())}</pre>'
+        if kind == 'error':
+            tb = '\n'.join(out.get('traceback', [])) or f'{out.get("ename")}: {out.get("evalue")}'
+            return f'<pre class="cell-output-error">{self.ansi2html(tb)}</pre>'
+        data = out.get('data', {})
+        mime = next((m for m in MIME_ORDER if m in data), None)
+        if mime is None:
+            return ''
+        val = data[mime]
+        val = ''.join(val) if isinstance(val, list) else val
+        if mime == 'text/html':
+            if 'L.map(' in val:
+                stats['maps'] += 1
+                if maps is not None:
+                    val = maps.rewrite_html(val)
+            return f'<div class="cell-output-display">{val}</div>'
+        if mime == 'image/svg+xml':
+            stats['images'] += 1
+            return f'<div class="cell-output-display">{val}</div>'
+        if mime.startswith('image/'):
+            stats['images'] += 1
+            meta = out.get('metadata', {}).get(mime, {}) or {}
+            size = ''.join(f' {k}="{meta[k]}"' for k in ('width', 'height') if k in meta)
+            return (f'<div class="cell-output-display"><img src="data:{mime};base64,{val.strip()}"{size} '
+                    f'alt="output image"></div>')
+        if mime == 'text/markdown':
+            return f'<div class="cell-output-display">{self.markdown(val)}</div>'
+        if mime == 'text/latex':
+            return f'<div class="cell-output-display"><pre>{html.escape(val)}</pre></div>'
+        return f'<pre class="cell-output-plain">{html.escape(val)}</pre>'
+
+    def cells(self, nb: dict, maps: MapRewriter | None) -> tuple[str, dict]:
+        stats = dict(api=0, images=0, maps=0)
+        parts = []
+        for cell in nb['cells']:
+            src = src_text(cell)
+            if cell['cell_type'] == 'raw':
+                continue
+            if cell['cell_type'] == 'markdown':
+                if src.lstrip().startswith('<!-- WARNING'):
+                    continue
+                if re.fullmatch(r'\s*:::+.*', src):  # a fenced div opened/closed in a cell of its own
+                    parts.append(pandoc_md(src.strip()))
+                    continue
+                parts.append(f'<div class="cell markdown">{self.markdown(src)}</div>')
+                continue
+            d, code = directives(src)
+            if d.get('include') == 'false':
+                continue
+            body = []
+            if code and d.get('echo') != 'false':
+                hl = self.highlight(code)
+                fold = d.get('code-fold')
+                if fold in ('show', 'true'):
+                    summary = html.escape(d.get('code-summary', 'Code'))
+                    hl = f'<details class="code-fold"{" open" if fold == "show" else ""}><summary>{summary}</summary>{hl}</details>'
+                body.append(f'<div class="cell-input">{hl}</div>')
+            if d.get('output') != 'false':
+                outs = [self.output(o, stats, maps) for o in cell.get('outputs', [])]
+                outs = [o for o in outs if o]
+                if outs:
+                    body.append('<div class="cell-output">' + ''.join(outs) + '</div>')
+            if re.match(r'\s*show_doc\(', code):
+                stats['api'] += 1
+            if body:
+                cls = ' doc' if re.match(r'\s*show_doc\(', code) else ''
+                parts.append(f'<div class="cell code{cls}">' + ''.join(body) + '</div>')
+        return '\n'.join(parts), stats
+
+
+def heading_ids(body: str) -> tuple[str, list]:
+    """Give headings Pandoc's ids (keeping other ids as anchors); return the body and the h2/h3 list for the TOC."""
+    toc, seen = [], set()
+
+    def repl(m):
+        level, attrs, inner = m.group(1), m.group(2), m.group(3)
+        old = re.search(r'\bid="([^"]*)"', attrs)
+        text = re.sub(r'<a class="anchor-link".*?</a>', '', inner)
+        new = slug(text) or (old.group(1) if old else 'section')
+        base, k = new, 1
+        while new in seen:
+            new, k = f'{base}-{k}', k + 1
+        seen.add(new)
+        attrs = re.sub(r'\s*\bid="[^"]*"', '', attrs)
+        extra = f'<span id="{old.group(1)}"></span>' if old and old.group(1) != new else ''
+        inner = re.sub(r'href="#[^"]*"', f'href="#{new}"', inner) if 'anchor-link' in inner else inner
+        if level in ('2', '3'):
+            toc.append((int(level), new, html.unescape(re.sub(r'<[^>]+>', '', text)).strip()))
+        return f'{extra}<h{level}{attrs} id="{new}">{inner}</h{level}>'
+    return re.sub(r'<h([1-6])((?:\s[^>]*)?)>(.*?)</h\1>', repl, body, flags=re.S), toc
+
+
+def sidebar_items(nbs: Path, site: Site) -> tuple[list, list, list]:
+    """The sidebar tree from nbs/sidebar.yml: [(kind, ...)], entries missing, notebooks not listed."""
+    import yaml
+    y = yaml.safe_load((nbs / 'sidebar.yml').read_text()) if (nbs / 'sidebar.yml').exists() else {}
+    contents = ((y or {}).get('website', {}).get('sidebar', {}) or {}).get('contents') or []
+    missing, listed = [], set()
+
+    def item(e):
+        if isinstance(e, str):
+            e = {'href': e}
+        if 'section' in e:
+            kids = [k for k in (item(c) for c in e.get('contents') or []) if k]
+            return ('section', str(e['section']), kids)
+        href = str(e.get('href', ''))
+        if href in site.pages:
+            listed.add(href)
+            p = site.pages[href]
+            return ('page', e.get('text') or p['title'], p['page'])
+        if href.startswith(('http://', 'https://')):
+            return ('link', e.get('text') or href, href)
+        missing.append(href)
+        return None
+    tree = [t for t in (item(e) for e in contents) if t]
+    return tree, missing, sorted(set(site.pages) - listed)
+
+
+def sidebar_html(tree: list, page: str) -> str:
+    def render(items):
+        out = []
+        for it in items:
+            if it[0] == 'section':
+                out.append(f'<li class="section"><span class="section-title">{html.escape(it[1])}</span>'
+                           f'<ul>{render(it[2])}</ul></li>')
+            elif it[0] == 'page':
+                cur = ' class="active" aria-current="page"' if it[2] == page else ''
+                out.append(f'<li><a href="{relpath(it[2], page)}"{cur}>{html.escape(it[1])}</a></li>')
+            else:
+                out.append(f'<li><a href="{html.escape(it[2])}">{html.escape(it[1])}</a></li>')
+        return ''.join(out)
+    return f'<ul>{render(tree)}</ul>'
+
+
+def toc_html(toc: list) -> str:
+    if len(toc) < 2:
+        return ''
+    items = ''.join(f'<li class="toc-h{lvl}"><a href="#{i}">{html.escape(t)}</a></li>' for lvl, i, t in toc)
+    return f'<nav class="toc" aria-label="On this page"><h2>On this page</h2><ul>{items}</ul></nav>'
+
+
+# ---------------------------------------------------------------- the build
+
+def find_leaflet() -> Path | None:
+    for d in LEAFLET_DIRS:
+        if (d / 'leaflet.js').exists() and (d / 'leaflet.css').exists():
+            return d
+    return None
+
+
+def build(out: Path, proc: Path, jobs: int, offline: bool) -> None:
+    t0 = time.perf_counter()
+    from nbdev.config import get_config
+    import jinja2
+    from pygments.formatters import HtmlFormatter
+    cfg = get_config()
+    nbs = Path(cfg.nbs_path)
+    leaflet = find_leaflet() if offline else None
+    if offline and leaflet is None:
+        raise BuildError('Leaflet not found (looked in ' + ', '.join(str(d.relative_to(ROOT)) for d in LEAFLET_DIRS)
+                         + '); run `bash tools/install_browser.sh` or pass --no-offline-assets')
+    notebooks = process_notebooks(nbs, proc, jobs)
+    t_proc = time.perf_counter() - t0
+    site = Site(nbs, proc, notebooks, cfg.doc_host.rstrip('/') + '/' + cfg.doc_baseurl.strip('/'))
+    tree, missing, unlisted = sidebar_items(nbs, site)
+    renderer = Renderer(site)
+    template = jinja2.Template((ASSETS / 'page.html').read_text())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.tmp-', dir=out.parent))
+    try:
+        assets = tmp / ASSET_DIR
+        assets.mkdir()
+        css = (ASSETS / 'site.css').read_text() + '\n' + HtmlFormatter(style='default').get_style_defs('.highlight')
+        if (nbs / 'styles.css').exists():
+            css += '\n/* nbs/styles.css */\n' + (nbs / 'styles.css').read_text()
+        (assets / 'site.css').write_text(css)
+        if leaflet is not None:
+            shutil.copytree(leaflet, assets / 'leaflet',
+                            ignore=shutil.ignore_patterns('*.map', '*.esm.js', 'leaflet-src.js'))
+        for f in sorted(nbs.rglob('*')):  # images and other files the notebooks link to
+            rel = f.relative_to(nbs)
+            if (f.is_file() and f.suffix != '.ipynb' and f.name not in SIDEBAR_FILES and f.name != 'styles.css'
+                    and not any(p.startswith(('.', '_')) for p in rel.parts)):
+                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(f, tmp / rel)
+        totals = dict(api=0, images=0, maps=0)
+        lines, maps_all = [], []
+        for rel, p in site.pages.items():
+            page = p['page']
+            root = relpath('.', page) if '/' in page else '.'
+            maps = MapRewriter(posixpath.join(root, ASSET_DIR, 'leaflet') if root != '.' else f'{ASSET_DIR}/leaflet') \
+                if leaflet is not None else None
+            body, stats = renderer.cells(p['nb'], maps)
+            src_dir = posixpath.dirname(rel)
+            body = re.sub(r'href="([^"]*)"', lambda m: 'href="' + html.escape(
+                site.fix_href(html.unescape(m.group(1)), page, src_dir), quote=True) + '"', body)
+            body, toc = heading_ids(body)
+            doc = template.render(
+                title=p['title'], description=p['description'], site_title=cfg.title, body=body,
+                sidebar=sidebar_html(tree, page), toc=toc_html(toc), css=posixpath.join(root, ASSET_DIR, 'site.css'),
+                home=relpath('index.html', page), repo_url=cfg.git_url, source=f'nbs/{rel}')
+            dest = tmp / page
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(doc)
+            for k in totals:
+                totals[k] += stats[k]
+            if maps is not None:
+                maps_all.append(maps)
+            lines.append(f'  {page:<28} <- nbs/{rel:<30} {stats["api"]:>3} API entries, {stats["images"]:>2} images, '
+                         f'{stats["maps"]} maps, {dest.stat().st_size / 1024:,.0f} KiB')
+        old = None
+        if out.exists():
+            old = out.with_name(f'.{out.name}.old-{os.getpid()}')
+            os.replace(out, old)
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    print(f'built {len(site.pages)} pages into {out}:')
+    print('\n'.join(lines))
+    for m in missing:
+        print(f'  warning: nbs/sidebar.yml lists {m}, which is not a notebook in nbs/')
+    for u in unlisted:
+        print(f'  warning: nbs/{u} is not in nbs/sidebar.yml (its page is built but not in the navigation)')
+    size = sum(f.stat().st_size for f in out.rglob('*') if f.is_file())
+    print(f'{totals["api"]} API entries, {totals["images"]} images, {totals["maps"]} maps; '
+          f'{size / 2**20:.1f} MiB in {out}')
+    if leaflet is not None:
+        kept = sorted(set().union(*(m.kept for m in maps_all))) if maps_all else []
+        print(f'offline assets: Leaflet from {leaflet.relative_to(ROOT) if leaflet.is_relative_to(ROOT) else leaflet} '
+              f'-> {out / ASSET_DIR / "leaflet"}; {sum(m.local for m in maps_all)} links made local, '
+              f'{sum(m.dropped for m in maps_all)} unused CDN libraries dropped'
+              + (f'; still loaded from the internet: {", ".join(kept)}' if kept else ''))
+    else:
+        print('offline assets: off (folium maps load Leaflet from its CDN)')
+    print(f'done in {time.perf_counter() - t0:.1f} s (nbdev processing {t_proc:.1f} s); open {out / "index.html"}')
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--out', type=Path, default=ROOT / '_docs', help='the site folder to write (default: _docs)')
+    p.add_argument('--proc', type=Path, default=ROOT / '_proc', help="nbdev's processed notebooks, a cache (default: _proc)")
+    p.add_argument('--jobs', type=int, default=os.cpu_count() or 1, help='notebooks processed in parallel')
+    p.add_argument('--offline-assets', action=argparse.BooleanOptionalAction, default=True,
+                   help='serve Leaflet from _docs/_assets and drop unused CDN libraries from folium maps (default: on)')
+    a = p.parse_args(argv)
+    os.chdir(ROOT)
+    try:
+        build(a.out.resolve(), a.proc.resolve(), a.jobs, a.offline_assets)
+    except BuildError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
