@@ -167,7 +167,8 @@ const maps = Object.values(window).filter(v => v instanceof L.Map);
 const rects = [];
 for (const m of maps) m.eachLayer(l => { if (l instanceof L.Rectangle && l._path && document.contains(l._path)) {
   const b = l._path.getBoundingClientRect(); rects.push({w: b.width, h: b.height, d: l._path.getAttribute('d')}); } });
-return {maps: maps.length, rects: rects, tiles: document.querySelectorAll('.leaflet-tile').length,
+return {maps: maps.length, rects: rects,
+        labels: Array.from(document.querySelectorAll('.leaflet-control-layers label')).map(l => l.textContent.trim()),
         leaflet: Array.from(document.scripts).map(s => s.src).filter(s => /leaflet/.test(s))};
 """
 
@@ -175,6 +176,12 @@ return {maps: maps.length, rects: rects, tiles: document.querySelectorAll('.leaf
 def _regions_in_map(doc: str) -> int:
     """The number of rectangles a saved folium map declares (one `L.rectangle` per test region)."""
     return len(re.findall(r'\bL\.rectangle\(', doc))
+
+
+def _regions_in_legend(labels: list[str]) -> int | None:
+    """The number of test regions the map's layer control states, e.g. 'test regions (5)'; None if it states none."""
+    found = [int(m.group(1)) for l in labels for m in [re.search(r'test regions \((\d+)\)', l)] if m]
+    return found[0] if found else None
 
 
 def test_split_map_draws_regions(built, site_url, browser):
@@ -201,6 +208,8 @@ def test_split_map_draws_regions(built, site_url, browser):
             assert all('127.0.0.1' in s for s in state['leaflet']), state['leaflet']
             assert state['maps'] >= 1
             drawn = [r for r in state['rects'] if r['w'] > 0 and r['h'] > 0 and r['d']]
+            stated = _regions_in_legend(state['labels'])
+            assert stated in (None, n_regions), f'{page}: the legend states {stated} regions, the map declares {n_regions}'
             assert len(drawn) == n_regions, f'{page}: {len(drawn)} region rectangles drawn, {n_regions} expected'
         finally:
             browser.switch_to.default_content()

@@ -59,7 +59,10 @@ def _process_one(args):
         try:
             FilterDefaults()(nb)
         except Exception as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            lines = [l for l in str(e).strip().splitlines() if l.strip() and not l.startswith('#|')]
+            first = lines[0] if lines else type(e).__name__
+            if len(lines) > 1:  # nbdev's message goes on with the cell's source: show its first line
+                first += f' {lines[1].strip()!r}'
             cause = e.__cause__
             why = f' ({type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ""})' if cause else ''
             return str(src), f'{first}{why}', []
@@ -117,9 +120,11 @@ def process_notebooks(nbs: Path, proc: Path, jobs: int) -> list[Path]:
         cache = {k: v for k, v in cache.items() if k in digests}
         cache_file.write_text(json.dumps(cache, indent=1))
         if failed:
-            src, err = failed[0]
-            raise BuildError(f'{Path(src).relative_to(ROOT)}: {err}'
-                             + (f' (and {len(failed) - 1} more notebooks failed)' if len(failed) > 1 else ''))
+            sys.stdout.flush()
+            for src, err in failed[:-1]:
+                print(f'error: {Path(src).relative_to(ROOT)}: {err}', file=sys.stderr)
+            src, err = failed[-1]
+            raise BuildError(f'{Path(src).relative_to(ROOT)}: {err}')
     return notebooks
 
 
@@ -191,8 +196,9 @@ class Site:
 _TAG = re.compile(r'<script\b[^>]*\bsrc="(?P<js>https?://[^"]+)"[^>]*>\s*</script>|'
                   r'<link\b[^>]*\bhref="(?P<css>https?://[^"]+)"[^>]*/?>', re.I)
 _LEAFLET = re.compile(r'/leaflet(@[\d.]+)?/dist/leaflet(\.min)?\.(js|css)$')
+_JQUERY = re.compile(r'jquery', re.I)
 # CDN libraries folium adds to every map, and what in the map's own script would need them.
-_OPTIONAL = [(re.compile(r'jquery', re.I), re.compile(r'\$\(|jQuery')),
+_OPTIONAL = [(_JQUERY, re.compile(r'\$\(|jQuery')),
              (re.compile(r'bootstrap', re.I), re.compile(r'bootstrap\.|data-bs-|\bclass="[^"]*\bbtn\b')),
              (re.compile(r'awesome-markers|awesome\.rotate|fontawesome|font-awesome', re.I),
               re.compile(r'AwesomeMarkers|\bfa-[a-z]'))]
@@ -201,13 +207,15 @@ _OPTIONAL = [(re.compile(r'jquery', re.I), re.compile(r'\$\(|jQuery')),
 class MapRewriter:
     """Point the folium maps' Leaflet at the local copy and drop the CDN libraries they do not use."""
 
-    def __init__(self, site_root_rel: str):
-        self.prefix = site_root_rel  # e.g. '_assets/leaflet' relative to the page
-        self.maps = self.local = self.dropped = 0
+    def __init__(self, assets: str):
+        self.assets = assets  # the site's asset folder relative to the page, e.g. '_assets'
+        self.maps = self.local = self.dropped = self.shimmed = 0
         self.kept = set()
 
     def rewrite_doc(self, doc: str) -> str:
         script = ''.join(re.findall(r'<script>(.*?)</script>', doc, re.S))
+        # folium's popups call jQuery only as $(`<html>`)[0]; a ten-line local shim does that
+        shim = bool(re.search(r'\$\(`', script)) and not re.search(r'\$\((?!`)|\$\.|jQuery', script)
 
         def repl(m):
             url = m.group('js') or m.group('css')
@@ -215,7 +223,10 @@ class MapRewriter:
             if _LEAFLET.search(path):
                 self.local += 1
                 name = 'leaflet.js' if m.group('js') else 'leaflet.css'
-                return m.group(0).replace(url, f'{self.prefix}/{name}')
+                return m.group(0).replace(url, f'{self.assets}/leaflet/{name}')
+            if shim and m.group('js') and _JQUERY.search(path):
+                self.shimmed += 1
+                return m.group(0).replace(url, f'{self.assets}/jquery-shim.js')
             for lib, needed in _OPTIONAL:
                 if lib.search(path) and not needed.search(script):
                     self.dropped += 1
@@ -283,7 +294,7 @@ class Renderer:
     def markdown(self, md: str) -> str:
         return self.md2html(pandoc_md(md))
 
-    def output(self, out: dict, stats: dict, maps: MapRewriter | None) -> str:
+    def output(self, out: dict, stats: dict, maps: MapRewriter | None, api: bool = False) -> str:
         kind = out.get('output_type')
         if kind == 'stream':
             text = ''.join(out.get('text', ''))
@@ -314,7 +325,10 @@ class Renderer:
             return (f'<div class="cell-output-display"><img src="data:{mime};base64,{val.strip()}"{size} '
                     f'alt="output image"></div>')
         if mime == 'text/markdown':
-            return f'<div class="cell-output-display">{self.markdown(val)}</div>'
+            md = self.markdown(val)
+            if api:  # show_doc's entry: mark its heading so that it gets the plain id
+                md = re.sub(r'<h([2-4])\b', r'<h\1 data-api="1"', md)
+            return f'<div class="cell-output-display">{md}</div>'
         if mime == 'text/latex':
             return f'<div class="cell-output-display"><pre>{html.escape(val)}</pre></div>'
         return f'<pre class="cell-output-plain">{html.escape(val)}</pre>'
@@ -345,39 +359,55 @@ class Renderer:
                     summary = html.escape(d.get('code-summary', 'Code'))
                     hl = f'<details class="code-fold"{" open" if fold == "show" else ""}><summary>{summary}</summary>{hl}</details>'
                 body.append(f'<div class="cell-input">{hl}</div>')
+            api = bool(re.match(r'\s*show_doc\(', code))
             if d.get('output') != 'false':
-                outs = [self.output(o, stats, maps) for o in cell.get('outputs', [])]
+                outs = [self.output(o, stats, maps, api) for o in cell.get('outputs', [])]
                 outs = [o for o in outs if o]
                 if outs:
                     body.append('<div class="cell-output">' + ''.join(outs) + '</div>')
-            if re.match(r'\s*show_doc\(', code):
-                stats['api'] += 1
+            stats['api'] += api
             if body:
-                cls = ' doc' if re.match(r'\s*show_doc\(', code) else ''
+                cls = ' doc' if api else ''
                 parts.append(f'<div class="cell code{cls}">' + ''.join(body) + '</div>')
         return '\n'.join(parts), stats
 
 
-def heading_ids(body: str) -> tuple[str, list]:
-    """Give headings Pandoc's ids (keeping other ids as anchors); return the body and the h2/h3 list for the TOC."""
-    toc, seen = [], set()
+_HEADING = re.compile(r'<h([1-6])((?:\s[^>]*)?)>(.*?)</h\1>', re.S)
 
-    def repl(m):
-        level, attrs, inner = m.group(1), m.group(2), m.group(3)
+
+def heading_ids(body: str) -> tuple[str, list]:
+    """Give headings Pandoc's ids, API entries first (so `page.html#name` lands on the entry, not on a section of
+    the same name), keeping other ids as anchors; return the body and the h2/h3 list for the TOC."""
+    heads = list(_HEADING.finditer(body))
+    texts = [re.sub(r'<a class="anchor-link".*?</a>', '', m.group(3)) for m in heads]
+    ids, seen = [None] * len(heads), set()
+    for api_first in (True, False):
+        for i, m in enumerate(heads):
+            if ('data-api' in m.group(2)) != api_first:
+                continue
+            old = re.search(r'\bid="([^"]*)"', m.group(2))
+            new = slug(texts[i]) or (old.group(1) if old else 'section')
+            base, k = new, 1
+            while new in seen:
+                new, k = f'{base}-{k}', k + 1
+            seen.add(new)
+            ids[i] = new
+    toc, out, pos = [], [], 0
+    for i, m in enumerate(heads):
+        level, attrs, inner, new = m.group(1), m.group(2), m.group(3), ids[i]
         old = re.search(r'\bid="([^"]*)"', attrs)
-        text = re.sub(r'<a class="anchor-link".*?</a>', '', inner)
-        new = slug(text) or (old.group(1) if old else 'section')
-        base, k = new, 1
-        while new in seen:
-            new, k = f'{base}-{k}', k + 1
-        seen.add(new)
-        attrs = re.sub(r'\s*\bid="[^"]*"', '', attrs)
-        extra = f'<span id="{old.group(1)}"></span>' if old and old.group(1) != new else ''
+        attrs = re.sub(r'\s*\b(id|data-api)="[^"]*"', '', attrs)
+        extra = ''
+        if old and old.group(1) not in seen:  # nbconvert's id (case kept), for links written by hand
+            extra = f'<span id="{old.group(1)}"></span>'
+            seen.add(old.group(1))
         inner = re.sub(r'href="#[^"]*"', f'href="#{new}"', inner) if 'anchor-link' in inner else inner
         if level in ('2', '3'):
-            toc.append((int(level), new, html.unescape(re.sub(r'<[^>]+>', '', text)).strip()))
-        return f'{extra}<h{level}{attrs} id="{new}">{inner}</h{level}>'
-    return re.sub(r'<h([1-6])((?:\s[^>]*)?)>(.*?)</h\1>', repl, body, flags=re.S), toc
+            toc.append((int(level), new, html.unescape(re.sub(r'<[^>]+>', '', texts[i])).strip()))
+        out += [body[pos:m.start()], f'{extra}<h{level}{attrs} id="{new}">{inner}</h{level}>']
+        pos = m.end()
+    out.append(body[pos:])
+    return ''.join(out), toc
 
 
 def sidebar_items(nbs: Path, site: Site) -> tuple[list, list, list]:
@@ -467,6 +497,7 @@ def build(out: Path, proc: Path, jobs: int, offline: bool) -> None:
         if leaflet is not None:
             shutil.copytree(leaflet, assets / 'leaflet',
                             ignore=shutil.ignore_patterns('*.map', '*.esm.js', 'leaflet-src.js'))
+            shutil.copy2(ASSETS / 'jquery-shim.js', assets / 'jquery-shim.js')
         for f in sorted(nbs.rglob('*')):  # images and other files the notebooks link to
             rel = f.relative_to(nbs)
             if (f.is_file() and f.suffix != '.ipynb' and f.name not in SIDEBAR_FILES and f.name != 'styles.css'
@@ -477,9 +508,7 @@ def build(out: Path, proc: Path, jobs: int, offline: bool) -> None:
         lines, maps_all = [], []
         for rel, p in site.pages.items():
             page = p['page']
-            root = relpath('.', page) if '/' in page else '.'
-            maps = MapRewriter(posixpath.join(root, ASSET_DIR, 'leaflet') if root != '.' else f'{ASSET_DIR}/leaflet') \
-                if leaflet is not None else None
+            maps = MapRewriter(relpath(ASSET_DIR, page)) if leaflet is not None else None
             body, stats = renderer.cells(p['nb'], maps)
             src_dir = posixpath.dirname(rel)
             body = re.sub(r'href="([^"]*)"', lambda m: 'href="' + html.escape(
@@ -487,7 +516,7 @@ def build(out: Path, proc: Path, jobs: int, offline: bool) -> None:
             body, toc = heading_ids(body)
             doc = template.render(
                 title=p['title'], description=p['description'], site_title=cfg.title, body=body,
-                sidebar=sidebar_html(tree, page), toc=toc_html(toc), css=posixpath.join(root, ASSET_DIR, 'site.css'),
+                sidebar=sidebar_html(tree, page), toc=toc_html(toc), css=relpath(f'{ASSET_DIR}/site.css', page),
                 home=relpath('index.html', page), repo_url=cfg.git_url, source=f'nbs/{rel}')
             dest = tmp / page
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -521,7 +550,8 @@ def build(out: Path, proc: Path, jobs: int, offline: bool) -> None:
         kept = sorted(set().union(*(m.kept for m in maps_all))) if maps_all else []
         print(f'offline assets: Leaflet from {leaflet.relative_to(ROOT) if leaflet.is_relative_to(ROOT) else leaflet} '
               f'-> {out / ASSET_DIR / "leaflet"}; {sum(m.local for m in maps_all)} links made local, '
-              f'{sum(m.dropped for m in maps_all)} unused CDN libraries dropped'
+              f'{sum(m.dropped for m in maps_all)} unused CDN libraries dropped, '
+              f'{sum(m.shimmed for m in maps_all)} jQuery replaced by its one call folium makes'
               + (f'; still loaded from the internet: {", ".join(kept)}' if kept else ''))
     else:
         print('offline assets: off (folium maps load Leaflet from its CDN)')
@@ -540,6 +570,7 @@ def main(argv=None) -> int:
     try:
         build(a.out.resolve(), a.proc.resolve(), a.jobs, a.offline_assets)
     except BuildError as e:
+        sys.stdout.flush()
         print(f'error: {e}', file=sys.stderr)
         return 1
     return 0
