@@ -1,16 +1,15 @@
 """The docs site: tools/build_docs.py builds it offline, then headless Chromium opens every page.
 
+Uses the `browser` and `serve_directory` fixtures of tests/fixtures_browser.py.
+
 Checks that each page loads (title, heading, no console error, links to pages that exist), that every
 exported name of the modules shown has its API reference entry, and that the split map draws its
 test regions with the local Leaflet. Chromium resolves no host but 127.0.0.1, so nothing is fetched
 from the internet.
 """
-import functools
-import http.server
 import re
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -19,7 +18,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NBS = ROOT / 'nbs'
-CHROMIUM, CHROMEDRIVER = Path('/usr/bin/chromium'), Path('/usr/bin/chromedriver')
 MAPS_NB = NBS / '06_maps.ipynb'
 SITE_TITLE = 'deepearth_training'
 REQUIRED_API = {'ids.html': ['create_observation_id', 'parse_observation_id'], 'geo.html': ['geodesic_km', 'square_region']}
@@ -34,6 +32,8 @@ def notebooks() -> list[str]:
 @pytest.fixture(scope='module')
 def built(tmp_path_factory) -> tuple[Path, dict]:
     """Build the site into a temporary folder; return it and {notebook: page} from the build's report."""
+    if not (ROOT / 'tools' / 'node_modules' / 'leaflet' / 'dist' / 'leaflet.js').exists():
+        pytest.skip('Leaflet assets missing (the offline docs build copies them): run `bash tools/install_browser.sh`')
     out = tmp_path_factory.mktemp('site') / '_docs'
     r = subprocess.run([sys.executable, 'tools/build_docs.py', '--out', str(out)], cwd=ROOT, capture_output=True,
                        text=True, timeout=600)
@@ -42,42 +42,10 @@ def built(tmp_path_factory) -> tuple[Path, dict]:
     return out, pages
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope='module')
-def site_url(built):
-    """The built site served over HTTP on the loopback interface."""
-    out, _ = built
-    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(_QuietHandler, directory=str(out)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f'http://127.0.0.1:{server.server_address[1]}/'
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope='module')
-def browser(tmp_path_factory):
-    """Headless Chromium that can reach 127.0.0.1 only."""
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip(f'{CHROMIUM} or {CHROMEDRIVER} missing: run `bash tools/install_browser.sh`')
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for flag in ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                 '--disable-background-networking', '--disable-component-update', '--disable-sync',
-                 '--disable-dev-shm-usage', '--window-size=1280,900',
-                 f'--user-data-dir={tmp_path_factory.mktemp("chromium-profile")}',
-                 '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1']:
-        opts.add_argument(flag)
-    opts.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
+@pytest.fixture
+def site_url(built, serve_directory) -> str:
+    """The built site served over HTTP on 127.0.0.1 (fixtures_browser.serve_directory)."""
+    return serve_directory(built[0])
 
 
 def test_every_notebook_has_a_page(built):
@@ -86,6 +54,37 @@ def test_every_notebook_has_a_page(built):
     for page in pages.values():
         assert (out / page).is_file(), page
     assert pages['index.ipynb'] == 'index.html'
+
+
+def test_sidebar_lists_every_notebook():
+    import yaml
+    side = yaml.safe_load((NBS / 'sidebar.yml').read_text())['website']['sidebar']['contents']
+
+    def hrefs(items):
+        for e in items:
+            if isinstance(e, str):
+                yield e
+            elif 'section' in e:
+                yield from hrefs(e.get('contents') or [])
+            elif 'href' in e:
+                yield e['href']
+    listed = list(hrefs(side))
+    assert len(listed) == len(set(listed)), 'nbs/sidebar.yml lists a notebook twice'
+    assert sorted(listed) == notebooks(), 'nbs/sidebar.yml and the notebooks in nbs/ differ'
+
+
+def test_quarto_config_for_nbdev_docs():
+    """nbs/nbdev.yml is what `nbdev_docs` writes from settings.ini, and _quarto.yml reads it and the sidebar."""
+    import yaml
+    from nbdev.config import get_config
+    from nbdev.quarto import _nbdev_yml
+    cfg = get_config(path=ROOT)
+    vals = {k: cfg[k] for k in ['title', 'description', 'branch', 'git_url', 'doc_host', 'doc_baseurl']}
+    assert (NBS / 'nbdev.yml').read_text() == _nbdev_yml.format(doc_path=cfg.doc_path.name, **vals)
+    quarto = yaml.safe_load((NBS / '_quarto.yml').read_text())
+    assert quarto['project']['type'] == 'website'
+    assert set(quarto['metadata-files']) == {'nbdev.yml', 'sidebar.yml'}
+    assert cfg.custom_sidebar, 'settings.ini must keep custom_sidebar = True so nbdev_docs keeps nbs/sidebar.yml'
 
 
 def _console_errors(driver) -> list[str]:
@@ -115,6 +114,7 @@ return bad;
 
 def test_pages_load(built, site_url, browser):
     out, pages = built
+    browser.get_log('browser')  # drop what earlier tests logged
     for nb, page in pages.items():
         browser.get(site_url + page)
         assert browser.title.endswith(f' – {SITE_TITLE}'), (page, browser.title)
@@ -173,6 +173,17 @@ return {maps: maps.length, rects: rects,
 """
 
 
+_OPEN_POPUP_JS = """
+const maps = Object.values(window).filter(v => v instanceof L.Map);
+let rect = null;
+for (const m of maps) m.eachLayer(l => { if (!rect && l instanceof L.Rectangle && l.getPopup()) rect = l; });
+if (!rect) return null;
+rect.openPopup();
+const c = document.querySelector('.leaflet-popup-content');
+return c ? c.textContent.trim() : '';
+"""
+
+
 def _regions_in_map(doc: str) -> int:
     """The number of rectangles a saved folium map declares (one `L.rectangle` per test region)."""
     return len(re.findall(r'\bL\.rectangle\(', doc))
@@ -211,5 +222,7 @@ def test_split_map_draws_regions(built, site_url, browser):
             stated = _regions_in_legend(state['labels'])
             assert stated in (None, n_regions), f'{page}: the legend states {stated} regions, the map declares {n_regions}'
             assert len(drawn) == n_regions, f'{page}: {len(drawn)} region rectangles drawn, {n_regions} expected'
+            popup = browser.execute_script(_OPEN_POPUP_JS)
+            assert popup is None or popup.startswith('Region'), f'{page}: a region popup shows {popup!r}'
         finally:
             browser.switch_to.default_content()
