@@ -112,6 +112,7 @@ return bad;
 """
 
 
+@pytest.mark.browser
 def test_pages_load(built, site_url, browser):
     out, pages = built
     browser.get_log('browser')  # drop what earlier tests logged
@@ -147,6 +148,7 @@ def _exported_entries(pages: dict) -> dict[str, list[str]]:
     return want
 
 
+@pytest.mark.browser
 def test_api_reference_entries(built, site_url, browser):
     _, pages = built
     want = _exported_entries(pages)
@@ -195,6 +197,7 @@ def _regions_in_legend(labels: list[str]) -> int | None:
     return found[0] if found else None
 
 
+@pytest.mark.browser
 def test_split_map_draws_regions(built, site_url, browser):
     if not MAPS_NB.exists():
         pytest.skip('nbs/06_maps.ipynb does not exist yet, so there is no saved split map to check')
