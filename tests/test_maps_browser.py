@@ -1,0 +1,58 @@
+"""The saved split map opened in headless Chromium, with Leaflet served from 127.0.0.1: one rectangle per region."""
+import time
+
+import pytest
+
+from deepearth_training.maps import save_map, split_map
+from deepearth_training.split import SplitSpec, make_split
+from test_split import observations
+
+STATE_JS = """
+const m = window[arguments[0]];
+if (!window.L || !m) return null;
+let rects = 0, buffers = 0, points = 0;
+m.eachLayer(l => {
+  if (l instanceof L.Rectangle) rects++;
+  else if (l instanceof L.Polygon) buffers++;
+  else if (l instanceof L.CircleMarker) points++;
+});
+return {rects: rects, buffers: buffers, points: points,
+        drawn: document.querySelectorAll('svg path.test-region').length,
+        labels: Array.from(document.querySelectorAll('.leaflet-control-layers label')).map(l => l.textContent.trim()),
+        resources: performance.getEntriesByType('resource').map(e => e.name)};
+"""
+
+POPUP_JS = """
+const m = window[arguments[0]];
+let marker = null;
+m.eachLayer(l => { if (!marker && l instanceof L.CircleMarker && l.feature) marker = l; });
+marker.fire('click', {latlng: marker.getLatLng()}, true);
+const el = document.querySelector('.leaflet-popup-content');
+return [marker.feature.properties.id, el ? el.textContent : null];
+"""
+
+
+@pytest.mark.browser
+def test_saved_map_draws_one_rectangle_per_region(browser, serve_directory, tmp_path):
+    result = make_split(observations(1200, seed=5), SplitSpec(n_regions=4, buffer_km=1.0, seed=2))
+    m = split_map(result, tiles=None, leaflet_url=serve_directory.leaflet_url)
+    save_map(m, tmp_path / 'split_map.html')
+    base = serve_directory(tmp_path)
+    browser.get(base + 'split_map.html')
+    deadline, state = time.time() + 20, None
+    while time.time() < deadline:
+        state = browser.execute_script(STATE_JS, m.get_name())
+        if state and state['drawn'] >= len(result.regions):
+            break
+        time.sleep(0.2)
+    assert state is not None, 'Leaflet did not load'
+    assert state['rects'] == state['drawn'] == len(result.regions) == 4
+    assert state['buffers'] == 4
+    assert state['points'] == len(result.observations)
+    assert 'test regions (4)' in state['labels'] and any(l.startswith('train (') for l in state['labels'])
+    assert all(r.startswith(base) for r in state['resources']), state['resources']
+    assert '/leaflet/leaflet.js' in serve_directory.requests
+    errors = [e['message'] for e in browser.get_log('browser') if e['level'] == 'SEVERE' and 'favicon' not in e['message']]
+    assert not errors, errors
+    obs_id, text = browser.execute_script(POPUP_JS, m.get_name())
+    assert text is not None and obs_id in text and 'Species' in text and 'Date' in text
