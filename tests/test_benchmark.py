@@ -1,0 +1,35 @@
+"""deepearth-bench on the tiny store: the CLI runs, writes its report and chart, and fails cleanly on bad input."""
+import json
+import subprocess
+
+from deepearth_training.benchmark import PATHS, main
+
+
+def test_cli_runs_on_the_tiny_store(tiny_store, tiny_source, tmp_path):
+    out = tmp_path / 'report.json'
+    r = subprocess.run(['deepearth-bench', '--store', str(tiny_store), '--source', str(tiny_source), '--out', str(out),
+                        '--batch-sizes', '4', '8', '--runs', '2', '--modes', 'multimodal_pooled', 'vision'],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert 'ms/batch' in r.stdout and 'ms/obs' in r.stdout and 'page cache: warm' in r.stdout
+    rep = json.loads(out.read_text())
+    rows = [x for x in rep['results'] if not x.get('skipped')]
+    assert {x['path'] for x in rows} == set(PATHS) and {x['batch_size'] for x in rows} == {4, 8}
+    for x in rows:
+        assert x['n_runs'] == 2 and x['median_ms_per_batch'] > 0
+        assert abs(x['median_ms_per_observation'] * x['batch_size'] - x['median_ms_per_batch']) < 1e-9
+    assert any(t['target'].startswith('vision, batch 8: loader >= 10x faster than parquet') for t in rep['targets'])
+    assert (tmp_path / 'report.png').read_bytes()[:4] == b'\x89PNG'
+
+
+def test_cli_skips_parquet_without_source_and_rejects_bad_input(tiny_store, tmp_path, capsys):
+    out = tmp_path / 'r.json'
+    assert main(['--store', str(tiny_store), '--out', str(out), '--batch-size', '4', '--runs', '1',
+                 '--modes', 'language', '--paths', 'loader', 'parquet', 'memcopy']) == 0
+    rep = json.loads(out.read_text())
+    assert [x['skipped'] for x in rep['results'] if x['path'] == 'parquet'] == ['no parquet source given']
+    assert main(['--store', str(tmp_path / 'missing'), '--out', str(out)]) == 2
+    assert main(['--store', str(tiny_store), '--out', str(out), '--modes', 'audio']) == 2
+    assert main(['--store', str(tiny_store), '--out', str(out), '--source', str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count('error: ') == 3 and "'audio'" in err
