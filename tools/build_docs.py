@@ -35,6 +35,7 @@ ASSETS = Path(__file__).resolve().parent / 'docs_assets'
 LEAFLET_DIRS = [ROOT / 'tools' / 'node_modules' / 'leaflet' / 'dist', ROOT / 'node_modules' / 'leaflet' / 'dist']
 ASSET_DIR = '_assets'
 SIDEBAR_FILES = {'_quarto.yml', 'nbdev.yml', 'sidebar.yml'}
+WIDGET = 'application/vnd.jupyter.widget-view+json'
 MIME_ORDER = ['text/html', 'image/svg+xml', 'image/png', 'image/jpeg', 'image/gif', 'text/markdown', 'text/latex',
               'text/plain']
 
@@ -68,12 +69,17 @@ def _process_one(args):
             return str(src), f'{first}{why}', []
         finally:
             sys.modules['__main__'] = main_module
-    tmp = dst.with_name(dst.name + '.tmp')
-    write_nb(nb, tmp)
-    os.replace(tmp, dst)
+    write_atomic(dst, lambda tmp: write_nb(nb, tmp))
     notes = [f'a cell mixes imports with other code ({str(w.message).split("---")[1].strip().splitlines()[0]!r} ...)'
              for w in caught if 'imports and other code' in str(w.message)]
     return str(src), None, notes
+
+
+def write_atomic(path: Path, write) -> None:
+    """Call `write(tmp)` for a temporary name next to `path`, then rename it to `path`."""
+    tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
+    write(tmp)
+    os.replace(tmp, path)
 
 
 def _digest(path: Path, extra: bytes) -> str:
@@ -118,7 +124,7 @@ def process_notebooks(nbs: Path, proc: Path, jobs: int) -> list[Path]:
             if rel in ok or (cache.get(rel) == digests[rel]):
                 cache[rel] = digests[rel]
         cache = {k: v for k, v in cache.items() if k in digests}
-        cache_file.write_text(json.dumps(cache, indent=1))
+        write_atomic(cache_file, lambda tmp: tmp.write_text(json.dumps(cache, indent=1)))
         if failed:
             sys.stdout.flush()
             for src, err in failed[:-1]:
@@ -209,7 +215,7 @@ class MapRewriter:
 
     def __init__(self, assets: str):
         self.assets = assets  # the site's asset folder relative to the page, e.g. '_assets'
-        self.maps = self.local = self.dropped = self.shimmed = 0
+        self.local = self.dropped = self.shimmed = 0
         self.kept = set()
 
     def rewrite_doc(self, doc: str) -> str:
@@ -234,7 +240,6 @@ class MapRewriter:
             self.kept.add(url)
             return m.group(0)
 
-        self.maps += 1
         return _TAG.sub(repl, doc)
 
     def rewrite_html(self, out_html: str) -> str:
@@ -274,21 +279,23 @@ def pandoc_md(md: str) -> str:
     md = re.sub(r'\[([^\]]*)\]\(([^)\s]+)\)\{([^}]*)\}', lambda m: f'<a href="{m.group(2)}" {m.group(3)}>{m.group(1)}</a>',
                 md)
 
-    def fence(m):
-        classes = ' '.join(c.lstrip('.') for c in re.findall(r'\.[\w-]+', m.group(1) or ''))
-        return f'\n<div class="{classes}">\n' if m.group(1) is not None else '\n</div>\n'
-    md = re.sub(r'^:::+\s*(\{[^}]*\}|[\w-]+)?\s*$', lambda m: fence(m) if m.group(1) else '\n</div>\n', md, flags=re.M)
-    return md
+    def fence(m):  # `::: {.callout-note}` or `::: note` opens a div, a bare `:::` closes it
+        spec = m.group(1)
+        if not spec:
+            return '\n</div>\n'
+        classes = ' '.join(re.findall(r'\.([\w-]+)', spec)) if spec.startswith('{') else spec
+        return f'\n<div class="{classes}">\n'
+    return re.sub(r'^:::+\s*(\{[^}]*\}|[\w-]+)?\s*$', fence, md, flags=re.M)
 
 
 class Renderer:
     """Renders processed notebook cells to HTML with nbconvert's filters."""
 
-    def __init__(self, site: Site):
+    def __init__(self):
         from nbconvert.filters import ansi2html
         from nbconvert.filters.highlight import Highlight2HTML
         from nbconvert.filters.markdown_mistune import markdown2html_mistune
-        self.site, self.ansi2html, self.md2html = site, ansi2html, markdown2html_mistune
+        self.ansi2html, self.md2html = ansi2html, markdown2html_mistune
         self.highlight = Highlight2HTML(pygments_lexer='ipython3')
 
     def markdown(self, md: str) -> str:
@@ -299,11 +306,15 @@ class Renderer:
         if kind == 'stream':
             text = ''.join(out.get('text', ''))
             text = '\n'.join(line.rsplit('\r', 1)[-1] for line in text.split('\n'))  # progress bars: last state
+            if not text.strip():
+                return ''
             return f'<pre class="cell-output-{out.get("name", "stdout")}">{self.ansi2html(text.rstrip())}</pre>'
         if kind == 'error':
             tb = '\n'.join(out.get('traceback', [])) or f'{out.get("ename")}: {out.get("evalue")}'
             return f'<pre class="cell-output-error">{self.ansi2html(tb)}</pre>'
         data = out.get('data', {})
+        if WIDGET in data:  # needs a live kernel: say so instead of printing the widget's repr
+            return '<div class="cell-output-widget">An interactive widget: run the notebook in Jupyter to use it.</div>'
         mime = next((m for m in MIME_ORDER if m in data), None)
         if mime is None:
             return ''
@@ -483,7 +494,7 @@ def build(out: Path, proc: Path, jobs: int, offline: bool) -> None:
     t_proc = time.perf_counter() - t0
     site = Site(nbs, proc, notebooks, cfg.doc_host.rstrip('/') + '/' + cfg.doc_baseurl.strip('/'))
     tree, missing, unlisted = sidebar_items(nbs, site)
-    renderer = Renderer(site)
+    renderer = Renderer()
     template = jinja2.Template((ASSETS / 'page.html').read_text())
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{out.name}.tmp-', dir=out.parent))
