@@ -70,7 +70,8 @@ def test_sidebar_lists_every_notebook():
                 yield e['href']
     listed = list(hrefs(side))
     assert len(listed) == len(set(listed)), 'nbs/sidebar.yml lists a notebook twice'
-    assert sorted(listed) == notebooks(), 'nbs/sidebar.yml and the notebooks in nbs/ differ'
+    unlisted, missing = sorted(set(notebooks()) - set(listed)), sorted(set(listed) - set(notebooks()))
+    assert not unlisted and not missing, f'nbs/sidebar.yml: add {unlisted}, remove {missing}'
 
 
 def test_quarto_config_for_nbdev_docs():

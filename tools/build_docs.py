@@ -169,7 +169,7 @@ class Site:
     """The pages of the site: notebook → page path, titles, and how links are rewritten."""
 
     def __init__(self, nbs: Path, proc: Path, notebooks: list[Path], site_url: str):
-        self.nbs, self.proc, self.site_url = nbs, proc, site_url.rstrip('/')
+        self.site_url = site_url.rstrip("/")
         self.pages = {}  # notebook path relative to nbs -> dict(page, title, description, nb)
         for nb_path in notebooks:
             rel = nb_path.relative_to(nbs).as_posix()
