@@ -134,6 +134,15 @@ def test_pages_load(built, site_url, browser):
                 assert not target.endswith('.ipynb'), f'{page} links to a notebook: {href}'
 
 
+@pytest.mark.browser
+def test_search_finds_api_entries(built, site_url, browser):
+    browser.get(site_url + 'index.html')
+    box = browser.find_element('css selector', '#search')
+    box.send_keys('geodesic_km')
+    links = browser.execute_script("return Array.from(document.querySelectorAll('#search-results a')).map(a => a.href)")
+    assert site_url + 'geo.html#geodesic_km' in links, links
+
+
 def _exported_entries(pages: dict) -> dict[str, list[str]]:
     """{page: [anchor, ...]} for the public top-level names in deepearth_training/_modidx.py on built pages."""
     from deepearth_training._modidx import d

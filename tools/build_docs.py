@@ -4,8 +4,9 @@ What `nbdev_docs` does with Quarto, without Quarto: every notebook under nbs/ go
 processors (show_doc entries for every exported function and class, cross-reference links, hidden
 cells removed) into a cache folder (`_proc/`, reused while a notebook, settings.ini and the module
 index are unchanged), then each processed notebook becomes one static page under `_docs/`: the
-navigation sidebar from nbs/sidebar.yml, a table of contents, code, and the saved outputs (tables,
-plots as images, folium maps as their HTML). Links to notebooks (`05_split.ipynb`) and to the
+navigation sidebar from nbs/sidebar.yml, a table of contents, previous/next links, a search box over
+titles and headings (API entries included), code, and the saved outputs (tables, plots as images,
+folium maps as their HTML). Links to notebooks (`05_split.ipynb`) and to the
 published site point at the built pages. With `--offline-assets` (the default) the folium maps load
 Leaflet from a local copy under `_docs/_assets/leaflet/` (from the npm package `leaflet` that
 tools/install_browser.sh installs) and drop the CDN libraries they do not use, so the site works
@@ -388,7 +389,7 @@ _HEADING = re.compile(r'<h([1-6])((?:\s[^>]*)?)>(.*?)</h\1>', re.S)
 
 def heading_ids(body: str) -> tuple[str, list]:
     """Give headings Pandoc's ids, API entries first (so `page.html#name` lands on the entry, not on a section of
-    the same name), keeping other ids as anchors; return the body and the h2/h3 list for the TOC."""
+    the same name), keeping other ids as anchors; return the body and its h2–h4 headings (level, id, text)."""
     heads = list(_HEADING.finditer(body))
     texts = [re.sub(r'<a class="anchor-link".*?</a>', '', m.group(3)) for m in heads]
     ids, seen = [None] * len(heads), set()
@@ -413,7 +414,7 @@ def heading_ids(body: str) -> tuple[str, list]:
             extra = f'<span id="{old.group(1)}"></span>'
             seen.add(old.group(1))
         inner = re.sub(r'href="#[^"]*"', f'href="#{new}"', inner) if 'anchor-link' in inner else inner
-        if level in ('2', '3'):
+        if level in ('2', '3', '4'):
             toc.append((int(level), new, html.unescape(re.sub(r'<[^>]+>', '', texts[i])).strip()))
         out += [body[pos:m.start()], f'{extra}<h{level}{attrs} id="{new}">{inner}</h{level}>']
         pos = m.end()
@@ -463,7 +464,36 @@ def sidebar_html(tree: list, page: str) -> str:
     return f'<ul>{render(tree)}</ul>'
 
 
+def sidebar_order(tree: list) -> list:
+    """The pages in sidebar order, as (title, page) pairs, for the previous/next links."""
+    out = []
+    for it in tree:
+        if it[0] == 'section':
+            out += sidebar_order(it[2])
+        elif it[0] == 'page':
+            out.append((it[1], it[2]))
+    return out
+
+
+def pager_html(order: list, page: str) -> str:
+    pages = [p for _, p in order]
+    if page not in pages:
+        return ''
+    i = pages.index(page)
+    prev = (f'<a class="prev" href="{relpath(order[i - 1][1], page)}">← {html.escape(order[i - 1][0])}</a>'
+            if i > 0 else '<span></span>')
+    nxt = (f'<a class="next" href="{relpath(order[i + 1][1], page)}">{html.escape(order[i + 1][0])} →</a>'
+           if i + 1 < len(order) else '<span></span>')
+    return f'<nav class="pager" aria-label="Previous and next page">{prev}{nxt}</nav>'
+
+
+def search_entries(page: str, title: str, toc_all: list) -> list:
+    """What the search box finds on one page: its title and every h2–h4 heading (API entries included)."""
+    return [dict(t=title, p=title, u=page)] + [dict(t=t, p=title, u=f'{page}#{i}') for _, i, t in toc_all]
+
+
 def toc_html(toc: list) -> str:
+    toc = [t for t in toc if t[0] <= 3]
     if len(toc) < 2:
         return ''
     items = ''.join(f'<li class="toc-h{lvl}"><a href="#{i}">{html.escape(t)}</a></li>' for lvl, i, t in toc)
@@ -516,6 +546,7 @@ def build(out: Path, proc: Path, jobs: int, offline: bool) -> None:
                 (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(f, tmp / rel)
         totals = dict(api=0, images=0, maps=0)
+        order, search = sidebar_order(tree), []
         lines, maps_all = [], []
         for rel, p in site.pages.items():
             page = p['page']
@@ -528,7 +559,11 @@ def build(out: Path, proc: Path, jobs: int, offline: bool) -> None:
             doc = template.render(
                 title=p['title'], description=p['description'], site_title=cfg.title, body=body,
                 sidebar=sidebar_html(tree, page), toc=toc_html(toc), css=relpath(f'{ASSET_DIR}/site.css', page),
-                home=relpath('index.html', page), repo_url=cfg.git_url, source=f'nbs/{rel}')
+                home=relpath('index.html', page), repo_url=cfg.git_url, source=f'nbs/{rel}',
+                source_url=f'{cfg.git_url}/blob/{cfg.branch}/nbs/{rel}', pager=pager_html(order, page),
+                search_js=relpath(f'{ASSET_DIR}/search.js', page), index_js=relpath(f'{ASSET_DIR}/search-index.js', page),
+                root=relpath('.', page) if '/' in page else '.')
+            search += search_entries(page, p['title'], toc)
             dest = tmp / page
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text(doc)
@@ -538,6 +573,8 @@ def build(out: Path, proc: Path, jobs: int, offline: bool) -> None:
                 maps_all.append(maps)
             lines.append(f'  {page:<28} <- nbs/{rel:<30} {stats["api"]:>3} API entries, {stats["images"]:>2} images, '
                          f'{stats["maps"]} maps, {dest.stat().st_size / 1024:,.0f} KiB')
+        (assets / 'search-index.js').write_text('window.SEARCH_INDEX = ' + json.dumps(search) + ';\n')
+        shutil.copy2(ASSETS / 'search.js', assets / 'search.js')
         old = None
         if out.exists():
             old = out.with_name(f'.{out.name}.old-{os.getpid()}')
