@@ -4,6 +4,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pyproj import Geod
 
 from deepearth_training.split import (PUBLISHED_CENTRES, SplitSpec, check_region_centres, load_split,
@@ -286,3 +288,30 @@ def test_region_centres_file(tmp_path):
     (tmp_path / 'bad.csv').write_text('lat,lon\n28.5,-81.4\n')
     with pytest.raises(ValueError, match=r"missing column\(s\) \['latitude', 'longitude'\]"):
         read_region_centres(tmp_path / 'bad.csv')
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), n_regions=st.integers(1, 4), size=st.floats(2, 15), gap=st.floats(0, 30),
+       buffer=st.floats(0, 3), test_year=st.integers(2012, 2025))
+def test_constraints_hold_or_the_split_says_why(seed, n_regions, size, gap, buffer, test_year):
+    obs = observations(600, seed=seed % 97)
+    spec = SplitSpec(n_regions=n_regions, region_size_km=size, min_distance_km=size * 2**0.5 + gap, buffer_km=buffer,
+                     seed=seed, test_year=test_year, min_region_observations=3, min_region_species=2)
+    try:
+        res = make_split(obs, spec)
+    except ValueError as e:
+        assert 'km' in str(e)
+        return
+    reg, o, a = res.regions, res.observations, res.assignments
+    assert len(reg) == n_regions
+    c = reg[['center_lat', 'center_lng']].to_numpy()
+    d = geod_km(c[:, None, 0], c[:, None, 1], c[None, :, 0], c[None, :, 1])
+    assert (d[~np.eye(n_regions, dtype=bool)] >= spec.min_distance_km).all()
+    for r in reg.itertuples():
+        assert geod_km(r.south, r.center_lng, r.north, r.center_lng) == pytest.approx(size, abs=1e-6)
+    split, year = a.split.astype(str).to_numpy(), o.year.to_numpy()
+    assert (year[split == 'train'] < test_year).all() and (split[year >= test_year] == 'test').all()
+    inside = np.zeros(len(o), bool)
+    for r in reg.itertuples():
+        inside |= (o.latitude.between(r.south, r.north) & o.longitude.between(r.west, r.east)).to_numpy()
+    assert (split[inside] == 'test').all() and ((a.region_id.to_numpy() > 0) == inside).all()
