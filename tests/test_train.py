@@ -1,0 +1,124 @@
+"""Training loop, metrics, checkpoints, resume, CLI and 2-process torchrun on the tiny synthetic store."""
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+import torch
+
+from deepearth_training.split import save_split, split_from_store
+from deepearth_training.store import open_store
+from deepearth_training.train import (TrainConfig, classification_report, evaluate_checkpoint, fit, load_model, main,
+                                      space_time_coords)
+
+
+@pytest.fixture(scope='module')
+def tiny_split(tiny_store, tmp_path_factory):
+    """A default split of the tiny store."""
+    return save_split(split_from_store(open_store(tiny_store)), tmp_path_factory.mktemp('split') / 'split.json')
+
+
+def config(tiny_store, tiny_split, out, **kw):
+    """A short run's settings on the tiny store."""
+    return TrainConfig(**dict(dict(store=str(tiny_store), split=str(tiny_split), out=str(out), epochs=3, batch_size=32,
+                                   lr=3e-3, fusion_dim=64, progress=False), **kw))
+
+
+@pytest.mark.parametrize('mode', ['language', 'vision', 'multimodal', 'geo', 'fusion'])
+def test_each_mode_trains_and_writes_outputs(mode, tiny_store, tiny_split, tmp_path):
+    m = fit(config(tiny_store, tiny_split, tmp_path, mode=mode))
+    losses = [h['train']['loss'] for h in m['history']]
+    assert losses[-1] < losses[0]
+    assert {p.name for p in tmp_path.iterdir()} == {'last.pt', 'metrics.json', 'curves.png'}
+    assert json.loads((tmp_path / 'metrics.json').read_text())['final'] == json.loads(json.dumps(m['final']))
+    assert set(m['final']) == {'temporal', 'spatial', 'all'}
+    model, ckpt = load_model(tmp_path / 'last.pt')
+    assert ckpt['mode'] == mode and ckpt['epoch'] == 3 and len(ckpt['history']) == 3
+    assert {'model_state_dict', 'num_classes', 'species_to_idx', 'split_hash', 'library_version', 'config',
+            'optimizer_state_dict', 'scheduler_state_dict'} <= set(ckpt)
+
+
+def test_full_vision_equals_pooled_input(tiny_store, tiny_split, tmp_path):
+    a = fit(config(tiny_store, tiny_split, tmp_path / 'a', mode='vision', epochs=1))
+    b = fit(config(tiny_store, tiny_split, tmp_path / 'b', mode='vision', epochs=1, full_vision=True))
+    assert a['final']['all']['model'] == pytest.approx(b['final']['all']['model'], abs=0.05)
+
+
+def test_resume_matches_uninterrupted(tiny_store, tiny_split, tmp_path):
+    cfg = config(tiny_store, tiny_split, tmp_path / 'full', mode='fusion', grad_accum=2, save_every=1)
+    full = fit(cfg)
+    resumed = fit(TrainConfig(**dict(asdict(cfg), out=str(tmp_path / 'resumed'))), resume=tmp_path / 'full' / 'epoch_001.pt')
+    assert resumed['final'] == full['final']
+    a, b = load_model(tmp_path / 'full' / 'last.pt')[0], load_model(tmp_path / 'resumed' / 'last.pt')[0]
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_resume_refuses_other_settings(tiny_store, tiny_split, tmp_path):
+    fit(config(tiny_store, tiny_split, tmp_path, mode='language', epochs=1))
+    with pytest.raises(ValueError, match='epochs'):
+        fit(config(tiny_store, tiny_split, tmp_path, mode='language', epochs=2, batch_size=16), resume=tmp_path / 'last.pt')
+
+
+def test_unseen_species_are_excluded_and_counted():
+    results = {'label': np.array([0, 1, -1, 1, -1]), 'loss': np.array([0.1, 0.2, np.nan, 0.3, np.nan]),
+               'topk': np.array([[0, 1], [0, 1], [1, 0], [1, 0], [0, 1]])}
+    subsets = {'temporal': np.array([1, 1, 1, 0, 0], bool), 'spatial': np.array([0, 0, 0, 1, 1], bool)}
+    r = classification_report(results, subsets, train_counts=np.array([3, 1]))
+    assert r['temporal']['n'] == 3 and r['temporal']['n_unseen'] == 1 and r['temporal']['model']['n'] == 2
+    assert r['temporal']['model']['top1'] == 0.5 and r['temporal']['majority']['top1'] == 0.5
+    assert r['spatial']['model'] == {'top1': 1.0, 'top5': 1.0, 'macro': 1.0, 'n': 1}
+    assert r['spatial']['loss'] == pytest.approx(0.3)
+
+
+def test_space_time_coords_day_of_year():
+    ts = torch.tensor([[2024, 12, 31, -1, -1, -1], [2023, 12, 31, -1, -1, -1], [2000, 2, 29, 0, 0, 0], [1900, 3, 1, 0, 0, 0]])
+    c = space_time_coords(torch.zeros(4, 2), ts)
+    assert c[:, 2].tolist() == [366, 365, 60, 60]
+    with pytest.raises(ValueError, match='impossible date'):
+        space_time_coords(torch.zeros(1, 2), torch.tensor([[2020, 13, 1, 0, 0, 0]]))
+
+
+def test_cli_errors(tiny_store, tiny_split, tmp_path, capsys):
+    assert main(['--store', str(tmp_path / 'missing'), '--split', str(tiny_split), '--out', str(tmp_path)]) == 2
+    assert main(['--store', str(tiny_store), '--split', str(tmp_path / 'missing.json'), '--out', str(tmp_path)]) == 2
+    assert main(['--store', str(tiny_store), '--split', str(tiny_split), '--out', str(tmp_path), '--resume']) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith('error: ') for line in err)
+    with pytest.raises(SystemExit):
+        main(['--store', str(tiny_store), '--split', str(tiny_split), '--mode', 'audio'])
+
+
+@pytest.mark.skipif(shutil.which('torchrun') is None, reason='torchrun not on PATH')
+def test_torchrun_two_processes_match_one(tiny_store, tiny_split, tmp_path):
+    args = ['--store', str(tiny_store), '--split', str(tiny_split), '--mode', 'vision', '--epochs', '3', '--batch-size', '32',
+            '--lr', '3e-3', '--device', 'cpu', '--no-progress']
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    proc = subprocess.run(['torchrun', '--standalone', '--nproc_per_node', '2', '--no-python', 'deepearth-train', *args,
+                           '--out', str(tmp_path / 'ddp')], env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ddp = json.loads((tmp_path / 'ddp' / 'metrics.json').read_text())
+    assert ddp['world_size'] == 2 and ddp['epochs_run'] == 3
+    # metrics reduced over the two ranks equal those of one process evaluating the same weights
+    assert_close(ddp['final'], json.loads(json.dumps(evaluate_checkpoint(tmp_path / 'ddp' / 'last.pt', progress=False))))
+    # and training matches a one-process run on the same data up to dropout noise (same global batches)
+    one = fit(config(tiny_store, tiny_split, tmp_path / 'one', mode='vision'))
+    assert ddp['history'][0]['train']['loss'] == pytest.approx(one['history'][0]['train']['loss'], rel=0.05)
+    for s in ('temporal', 'spatial'):
+        assert ddp['final'][s]['n'] == one['final'][s]['n'] and ddp['final'][s]['majority'] == one['final'][s]['majority']
+        assert ddp['final'][s]['model']['top1'] == pytest.approx(one['final'][s]['model']['top1'], abs=0.2)
+        assert ddp['final'][s]['model']['top5'] == pytest.approx(one['final'][s]['model']['top5'], abs=0.2)
+
+
+def assert_close(a, b, path='final'):
+    """Nested dicts equal, floats to 1e-6 relative."""
+    if isinstance(a, dict):
+        assert set(a) == set(b), path
+        for k in a:
+            assert_close(a[k], b[k], f'{path}.{k}')
+    elif isinstance(a, float):
+        assert a == pytest.approx(b, rel=1e-6), path
+    else:
+        assert a == b, path
