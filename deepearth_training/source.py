@@ -9,20 +9,20 @@ __all__ = ['LANGUAGE_DIM', 'VJEPA2_PATCHES', 'GRID_METADATA_KEY', 'OBSERVATIONS'
            'parse_original_shape', 'read_shard_header', 'batch_rows_for', 'iter_shard', 'Source', 'read_source',
            'download_source']
 
-# %% ../nbs/02_source.ipynb #57a0d88c
+# %% ../nbs/02_source.ipynb #2a2a6475
 import json
 import re
 from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/02_source.ipynb #f9d4b53c
+# %% ../nbs/02_source.ipynb #20d78904
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-# %% ../nbs/02_source.ipynb #3844911d
+# %% ../nbs/02_source.ipynb #5cbb9c8b
 LANGUAGE_DIM = 7168  # DeepSeek-V3 embedding size
 VJEPA2_PATCHES = (24, 24)  # V-JEPA-2 spatial patches per frame (384 px / 16 px)
 GRID_METADATA_KEY = 'vision_grid'  # optional shard metadata: JSON [T, H, W, C]
@@ -30,12 +30,12 @@ OBSERVATIONS = 'observations.parquet'
 VISION_INDEX = 'vision_index.parquet'
 VISION_DIR = 'vision_embeddings'
 
-# %% ../nbs/02_source.ipynb #1b654eab
+# %% ../nbs/02_source.ipynb #583949ea
 def shard_name(file_idx: int) -> str:
     """File name of vision shard `file_idx`, e.g. 'embeddings_000007.parquet'."""
     return f'embeddings_{int(file_idx):06d}.parquet'
 
-# %% ../nbs/02_source.ipynb #d14f322e
+# %% ../nbs/02_source.ipynb #25473b70
 def _is_int(t): return pa.types.is_integer(t)
 def _is_float(t): return pa.types.is_floating(t) or pa.types.is_integer(t)
 def _is_str(t): return pa.types.is_string(t) or pa.types.is_large_string(t)
@@ -52,7 +52,7 @@ VISION_INDEX_COLUMNS = {'gbif_id': _is_int, 'file_idx': _is_int, 'row_idx': _is_
 SHARD_COLUMNS = {'gbif_id': _is_int, 'embedding': _is_float_list, 'original_shape': _is_str}
 TIME_COLUMNS = ('month', 'day', 'hour', 'minute', 'second')
 
-# %% ../nbs/02_source.ipynb #9360635f
+# %% ../nbs/02_source.ipynb #351a9d51
 def check_columns(path: Path, required: dict) -> pa.Schema:
     """Return the Parquet schema of `path` after checking it has every `required` column with an accepted type."""
     path = Path(path)
@@ -70,7 +70,7 @@ def check_columns(path: Path, required: dict) -> pa.Schema:
             raise ValueError(f'{path}: column {c} has unsupported type {schema.field(c).type}')
     return schema
 
-# %% ../nbs/02_source.ipynb #6a888443
+# %% ../nbs/02_source.ipynb #22be7819
 def _first(mask: np.ndarray, values) -> object:
     """The value at the first True of `mask`."""
     return np.asarray(values)[np.flatnonzero(mask)[0]]
@@ -123,7 +123,7 @@ def read_observations(source_dir) -> pd.DataFrame:
         raise ValueError(f'{path}: gbif_id {g[k]}: has_vision={df.has_vision[k]} but num_vision_embeddings={df.num_vision_embeddings[k]}')
     return df
 
-# %% ../nbs/02_source.ipynb #d624c81f
+# %% ../nbs/02_source.ipynb #9e25ac27
 def _float_rows(col: pa.Array, path: Path, gbif: np.ndarray, what: str, length: int | None = None) -> np.ndarray:
     """Values of a list<float> array as a 2-D array [rows, length]; raises naming file and gbif_id on nulls or wrong lengths."""
     if col.null_count:
@@ -156,7 +156,7 @@ def iter_language(source_dir, batch_rows: int = 512):
         g = b.column(0).to_numpy(zero_copy_only=False).astype(np.int64)
         yield g, _taxon_str(pa.chunked_array([b.column(1)])), _float_rows(b.column(2), path, g, 'language_embedding', LANGUAGE_DIM).astype(np.float32)
 
-# %% ../nbs/02_source.ipynb #e3d35acf
+# %% ../nbs/02_source.ipynb #2b2555d6
 def language_matrix(source_dir, taxon_ids, batch_rows: int = 512) -> np.ndarray:
     """Language embeddings float32 [S, 7168] for `taxon_ids` (str [S]), checking all per-row copies agree."""
     path = Path(source_dir) / OBSERVATIONS
@@ -179,7 +179,7 @@ def language_matrix(source_dir, taxon_ids, batch_rows: int = 512) -> np.ndarray:
         raise ValueError(f'{path}: no rows for taxon_id {pos[np.flatnonzero(first < 0)[0]]}')
     return out
 
-# %% ../nbs/02_source.ipynb #9fc862c0
+# %% ../nbs/02_source.ipynb #39f5451a
 def read_vision_index(source_dir, observations: pd.DataFrame | None = None) -> pd.DataFrame:
     """Validated vision index: gbif_id, file_idx, row_idx, image_index (1-based per gbif_id) int64, in file order."""
     path = Path(source_dir) / VISION_INDEX
@@ -215,7 +215,7 @@ def read_vision_index(source_dir, observations: pd.DataFrame | None = None) -> p
                     raise ValueError(f'{path}: gbif_id {g}: index lists files {files} but vision_file_indices is {list(want)}')
     return vi
 
-# %% ../nbs/02_source.ipynb #9a78ddd6
+# %% ../nbs/02_source.ipynb #9265b242
 _SHAPE_RE = re.compile(r'\[\s*(\d+)\s*(?:,\s*(\d+)\s*)*\]')
 
 
@@ -225,7 +225,7 @@ def parse_original_shape(s: str) -> tuple[int, ...]:
         raise ValueError(f'malformed original_shape {s!r}: expected a list of integers such as "[4608, 1408]"')
     return tuple(int(v) for v in s.strip()[1:-1].split(','))
 
-# %% ../nbs/02_source.ipynb #12c191fe
+# %% ../nbs/02_source.ipynb #edf3a6d7
 def _grid_from_shape(shape: tuple[int, ...], metadata: dict | None, grid: tuple | None) -> tuple[int, int, int, int]:
     """Token grid (T, H, W, C) for an original_shape, from the explicit grid, the metadata or the V-JEPA-2 default."""
     if grid is None and metadata and GRID_METADATA_KEY.encode() in metadata:
@@ -267,7 +267,7 @@ def read_shard_header(path, grid: tuple | None = None) -> tuple[np.ndarray, tupl
                              f'(expected [{T * H * W}, {C}])')
     return g, grid
 
-# %% ../nbs/02_source.ipynb #4095d0a4
+# %% ../nbs/02_source.ipynb #fd5e687d
 def batch_rows_for(grid: tuple, budget_bytes: int = 64 << 20) -> int:
     """Rows per streamed batch so that one batch of float32 embeddings of `grid` stays near `budget_bytes`."""
     return max(1, budget_bytes // (int(np.prod(grid)) * 4))
@@ -278,13 +278,13 @@ def iter_shard(path, grid: tuple, batch_rows: int | None = None):
     path = Path(path)
     n = int(np.prod(grid))
     first = 0
-    f = pq.ParquetFile(path, pre_buffer=False)
+    f = pq.ParquetFile(path, pre_buffer=False, buffer_size=8 << 20)  # stream column chunks instead of loading them whole
     for b in f.iter_batches(batch_size=batch_rows or batch_rows_for(grid), columns=['gbif_id', 'embedding'], use_threads=False):
         g = b.column(0).to_numpy(zero_copy_only=False).astype(np.int64)
         yield first, g, _float_rows(b.column(1), path, g, 'embedding', n)
         first += len(g)
 
-# %% ../nbs/02_source.ipynb #afb103ef
+# %% ../nbs/02_source.ipynb #796c167d
 class Source:
     """A validated source dataset: observations, vision_index, grid (T,H,W,C), shard paths and left-out gbif_ids."""
 
@@ -333,7 +333,7 @@ def read_source(source_dir, grid: tuple | None = None, shards=None) -> Source:
             raise ValueError(f'{p}: row {extra} (gbif_id {g[extra]}) is not listed in {VISION_INDEX}')
     return Source(root, obs, vi, None if grid is None else tuple(grid), paths, left_out)
 
-# %% ../nbs/02_source.ipynb #f1451e67
+# %% ../nbs/02_source.ipynb #36ee4cff
 DEFAULT_REPO_ID = 'deepearth/central-florida-native-plants'
 
 

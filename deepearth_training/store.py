@@ -6,7 +6,7 @@
 __all__ = ['FORMAT_VERSION', 'MANIFEST', 'PROGRESS', 'STORE_FILES', 'DTYPES', 'OBSERVATION_COLUMNS', 'build_tables',
            'prepare_store', 'Store', 'open_store', 'verify_store', 'main']
 
-# %% ../nbs/04_store.ipynb #4ad11e78
+# %% ../nbs/04_store.ipynb #a9e7a934
 import argparse
 import hashlib
 import json
@@ -17,17 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/04_store.ipynb #cec6476d
+# %% ../nbs/04_store.ipynb #97622b47
 import pandas as pd
 from tqdm.auto import tqdm
 
-# %% ../nbs/04_store.ipynb #53fbc35d
+# %% ../nbs/04_store.ipynb #cbe51b07
 from . import __version__
 from .ids import create_observation_ids
 from .source import (LANGUAGE_DIM, OBSERVATIONS, VISION_INDEX, Source, batch_rows_for, download_source,
                                        iter_shard, language_matrix, read_source)
 
-# %% ../nbs/04_store.ipynb #472b172f
+# %% ../nbs/04_store.ipynb #20e3f7e3
 FORMAT_VERSION = 1
 MANIFEST = 'manifest.json'
 PROGRESS = 'progress.json'
@@ -37,7 +37,7 @@ OBSERVATION_COLUMNS = ['observation_id', 'gbif_id', 'image_index', 'taxon_id', '
                        'longitude', 'year', 'month', 'day', 'hour', 'minute', 'second', 'has_vision', 'vision_row',
                        'file_idx', 'row_idx', 'source_split']
 
-# %% ../nbs/04_store.ipynb #6bd2ac0a
+# %% ../nbs/04_store.ipynb #e3bbe5d9
 def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(observations, species) tables of the store for a validated source; see the column list above."""
     obs, vi = source.observations, source.vision_index
@@ -64,7 +64,7 @@ def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     species['n_with_vision'] = np.bincount(species_idx[has_vision], minlength=len(species)).astype(np.int64)
     return table, species
 
-# %% ../nbs/04_store.ipynb #8040b689
+# %% ../nbs/04_store.ipynb #90b6fdf6
 class _NpyRows:
     """Positioned row writer into a preallocated .npy file of `shape` and `dtype` (opened for update if it exists)."""
 
@@ -113,7 +113,7 @@ def _write_json(path: Path, obj: dict) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
-# %% ../nbs/04_store.ipynb #a4e82807
+# %% ../nbs/04_store.ipynb #5a502ce0
 def _fingerprint(source: Source, dtype: str, shards) -> dict:
     """What a store is built from: format version, dtype, grid, shard selection, and (size, mtime_ns) of each source file."""
     files = [source.path / OBSERVATIONS, source.path / VISION_INDEX, *source.shards.values()]
@@ -121,7 +121,7 @@ def _fingerprint(source: Source, dtype: str, shards) -> dict:
             'shards': None if shards is None else sorted(int(s) for s in shards),
             'files': {str(p.relative_to(source.path)): [p.stat().st_size, p.stat().st_mtime_ns] for p in files}}
 
-# %% ../nbs/04_store.ipynb #c78755b7
+# %% ../nbs/04_store.ipynb #9added80
 def _stream_vision(source: Source, tables: pd.DataFrame, part: Path, dtype: str, done: list, batch_rows: int | None,
                    progress: bool) -> None:
     """Step 4 of prepare_store: write vision, pooled and digests for every shard not in `done`, recording progress."""
@@ -146,7 +146,8 @@ def _stream_vision(source: Source, tables: pd.DataFrame, part: Path, dtype: str,
                     continue
                 if g[j] != expect[r]:
                     raise ValueError(f'{path}: row {r} holds gbif_id {g[j]} but {VISION_INDEX} says gbif_id {expect[r]}')
-                v = x[j].astype(dtype, copy=False)
+                with np.errstate(over='ignore'):
+                    v = x[j].astype(dtype, copy=False)
                 if not np.isfinite(v).all():
                     raise ValueError(f'{path}: gbif_id {g[j]}: values exceed the {dtype} range (largest |x| = {np.abs(x[j]).max():g}); '
                                      f"prepare with dtype='float32'")
@@ -169,7 +170,7 @@ def _checksums(part: Path) -> dict:
     out['vision.npy'] = 'sha256-of-row-blake2b128:' + hashlib.sha256(np.load(part / 'vision_digests.npy').tobytes()).hexdigest()
     return out
 
-# %% ../nbs/04_store.ipynb #8d488ea2
+# %% ../nbs/04_store.ipynb #d4c17f42
 def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | None = None, shards=None,
                   overwrite: bool = False, batch_rows: int | None = None, progress: bool = True, repo_id: str | None = None) -> Path:
     """Convert a source in the published layout into a store at `store_dir` (atomic, resumable); return its path."""
@@ -231,7 +232,7 @@ def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | N
         part.rename(store_dir)
     return store_dir
 
-# %% ../nbs/04_store.ipynb #30801a88
+# %% ../nbs/04_store.ipynb #d3167c44
 def _load_mapped(path: Path) -> np.ndarray:
     """Memory-map a .npy file read-only (an empty array cannot be mapped and is loaded instead)."""
     try:
@@ -310,7 +311,7 @@ def open_store(path) -> Store:
     """Open the prepared store at `path`; FileNotFoundError/ValueError on a missing, partial or incompatible store."""
     return Store(path)
 
-# %% ../nbs/04_store.ipynb #6fc115b7
+# %% ../nbs/04_store.ipynb #0010af63
 def verify_store(path, progress: bool = True) -> bool:
     """Recompute every checksum of the store at `path`; True, or ValueError naming the first mismatch."""
     store = open_store(path)
@@ -324,7 +325,7 @@ def verify_store(path, progress: bool = True) -> bool:
             raise ValueError(f'{store.path / "vision.npy"}: vision row {k} (observation {store.observations.observation_id[store.observations.vision_row == k].iloc[0]}) does not match its checksum')
     return True
 
-# %% ../nbs/04_store.ipynb #fe736462
+# %% ../nbs/04_store.ipynb #96c69a7c
 def _int_list(s: str) -> list[int]:
     """'0,1,5' -> [0, 1, 5] (argparse type)."""
     try:

@@ -7,7 +7,7 @@ __all__ = ['PRESETS', 'LAT_RANGE', 'LON_RANGE', 'YEARS', 'LATENT_DIM', 'KM_PER_D
            'sample_points', 'species_counts', 'species_names', 'year_probabilities', 'sample_dates', 'EmbeddingModel',
            'distinct_integers', 'make_synthetic_dataset', 'main']
 
-# %% ../nbs/03_synthetic.ipynb #2551192f
+# %% ../nbs/03_synthetic.ipynb #b3113fcf
 import argparse
 import json
 import shutil
@@ -16,15 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/03_synthetic.ipynb #80682ed8
+# %% ../nbs/03_synthetic.ipynb #f9ec1c6a
 import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-# %% ../nbs/03_synthetic.ipynb #92d13227
+# %% ../nbs/03_synthetic.ipynb #4935b334
 from .source import LANGUAGE_DIM, GRID_METADATA_KEY, shard_name
 
-# %% ../nbs/03_synthetic.ipynb #f2f9c5df
+# %% ../nbs/03_synthetic.ipynb #e47ce175
 PRESETS = {
     'tiny': dict(n_observations=300, n_species=20, grid=(2, 2, 2, 1408), vision_fraction=0.75, embeddings_per_shard=64),
     'default': dict(n_observations=9500, n_species=232, grid=(2, 4, 4, 1408), vision_fraction=0.75, embeddings_per_shard=512),
@@ -37,7 +37,7 @@ LATENT_DIM = 32
 KM_PER_DEG_LAT = 110.9
 KM_PER_DEG_LON = 111.32 * np.cos(np.radians(28.5))
 
-# %% ../nbs/03_synthetic.ipynb #9e062e1d
+# %% ../nbs/03_synthetic.ipynb #a09da989
 def make_hotspots(rng: np.random.Generator, n_towns: int = 14, n_parks: int = 8, n_roads: int = 6) -> dict:
     """Random towns, parks and roads inside the bounds: dict of centers [K,2], ends [K,2], spread_km [K], weights [K], kind [K]."""
     def uniform(n):
@@ -46,12 +46,12 @@ def make_hotspots(rng: np.random.Generator, n_towns: int = 14, n_parks: int = 8,
     pairs = np.stack([rng.choice(n_towns, 2, replace=False) for _ in range(n_roads)])
     centers = np.concatenate([towns, parks, towns[pairs[:, 0]]])
     ends = np.concatenate([towns, parks, towns[pairs[:, 1]]])
-    spread = np.concatenate([rng.uniform(2.0, 6.0, n_towns), rng.uniform(4.0, 9.0, n_parks), np.full(n_roads, 0.4)])
+    spread = np.concatenate([rng.uniform(1.0, 4.0, n_towns), rng.uniform(2.0, 6.0, n_parks), np.full(n_roads, 0.3)])
     weights = np.concatenate([rng.lognormal(0.5, 0.6, n_towns), rng.lognormal(0.0, 0.5, n_parks), rng.lognormal(-0.3, 0.4, n_roads)])
     kind = np.array(['town'] * n_towns + ['park'] * n_parks + ['road'] * n_roads)
     return dict(centers=centers, ends=ends, spread_km=spread, weights=weights / weights.sum(), kind=kind)
 
-# %% ../nbs/03_synthetic.ipynb #cb4ec0fd
+# %% ../nbs/03_synthetic.ipynb #0fc73593
 def _km_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Approximate distance in km between (lat, lon) rows of a [...,2] and b [...,2] (local flat-earth)."""
     d = (a - b) * np.array([KM_PER_DEG_LAT, KM_PER_DEG_LON])
@@ -76,7 +76,7 @@ def sample_points(rng: np.random.Generator, hotspots: dict, center: np.ndarray, 
         todo = todo[~inside]
     return out
 
-# %% ../nbs/03_synthetic.ipynb #a014aed6
+# %% ../nbs/03_synthetic.ipynb #92c20614
 def species_counts(n: int, s: int, exponent: float = 1.0, cap: float = 0.04) -> np.ndarray:
     """Long-tailed observation counts int64 [s] summing to n (Zipf with the largest share capped)."""
     if n < s:
@@ -91,7 +91,7 @@ def species_counts(n: int, s: int, exponent: float = 1.0, cap: float = 0.04) -> 
     c[np.argsort(-(p * (n - s) - np.floor(p * (n - s))), kind='stable')[: n - c.sum()]] += 1
     return c
 
-# %% ../nbs/03_synthetic.ipynb #15edda17
+# %% ../nbs/03_synthetic.ipynb #d8122b8a
 _SYL = ['ca', 'lo', 'mi', 'ra', 'te', 'su', 'no', 'pha', 'ri', 'den', 'tus', 'ba', 'gel', 'vi', 'qua', 'ly', 'sor', 'ne']
 
 
@@ -105,7 +105,7 @@ def species_names(rng: np.random.Generator, s: int) -> list[str]:
             names.append(f'{g} {e}')
     return names
 
-# %% ../nbs/03_synthetic.ipynb #2d5a71ab
+# %% ../nbs/03_synthetic.ipynb #bd74447e
 def year_probabilities(growth: float = 0.25, last_share: float = 0.07) -> np.ndarray:
     """Probabilities float64 [16] for the years 2010..2025: exponential growth, 2025 fixed at `last_share`."""
     w = np.exp(growth * (YEARS[:-1] - YEARS[0]))
@@ -127,7 +127,7 @@ def sample_dates(rng: np.random.Generator, n: int, peak_month: float, concentrat
     day = np.where(rng.uniform(0, 1, n) < 0.005, np.nan, day)
     return dict(year=year.astype(np.int64), month=month.astype(float), day=day, hour=hour, minute=minute, second=second)
 
-# %% ../nbs/03_synthetic.ipynb #0be8dff3
+# %% ../nbs/03_synthetic.ipynb #89d61a6c
 class EmbeddingModel:
     """Fixed random linear maps from latents to language [7168] and vision [T,H,W,C] embeddings."""
 
@@ -162,7 +162,7 @@ class EmbeddingModel:
         x += rng.standard_normal(x.shape, dtype=np.float32) * np.float32(noise)
         return x.astype(np.float16).astype(np.float32).reshape(b, T, H, W, C)
 
-# %% ../nbs/03_synthetic.ipynb #9c458c04
+# %% ../nbs/03_synthetic.ipynb #6fe7b57f
 def _write_observations(path: Path, obs: dict, language: np.ndarray, chunk: int = 1024) -> None:
     """Write observations.parquet in row groups of `chunk` rows; language [S,7168] is repeated per row."""
     n = len(obs['gbif_id'])
@@ -192,7 +192,7 @@ def _embedding_list(x: np.ndarray, dtype: str) -> pa.Array:
     return pa.ListArray.from_arrays(np.arange(0, flat.size + 1, flat.shape[1], dtype=np.int64).astype(np.int32), values) \
         if flat.size < 2**31 else pa.LargeListArray.from_arrays(np.arange(0, flat.size + 1, flat.shape[1], dtype=np.int64), values)
 
-# %% ../nbs/03_synthetic.ipynb #a9e3cfaf
+# %% ../nbs/03_synthetic.ipynb #0c0b93b8
 def distinct_integers(rng: np.random.Generator, low: int, high: int, n: int) -> np.ndarray:
     """n distinct int64 drawn uniformly from [low, high), in draw order (without materialising the range)."""
     if high - low < n:
@@ -204,7 +204,7 @@ def distinct_integers(rng: np.random.Generator, low: int, high: int, n: int) -> 
         out = v[np.sort(first)]
     return out[:n]
 
-# %% ../nbs/03_synthetic.ipynb #e1142639
+# %% ../nbs/03_synthetic.ipynb #087e7618
 def make_synthetic_dataset(out_dir, preset: str = 'tiny', seed: int = 0, n_observations: int | None = None,
                            n_species: int | None = None, grid: tuple | None = None, source_dtype: str = 'float32',
                            progress: bool = True) -> Path:
@@ -285,7 +285,7 @@ def make_synthetic_dataset(out_dir, preset: str = 'tiny', seed: int = 0, n_obser
     tmp.rename(out)
     return out
 
-# %% ../nbs/03_synthetic.ipynb #a5d387f2
+# %% ../nbs/03_synthetic.ipynb #a5ebc730
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `deepearth-synth`: write a synthetic dataset in the published layout."""
     p = argparse.ArgumentParser(prog='deepearth-synth', description='Write a synthetic Central Florida dataset in the published Hugging Face layout.')
