@@ -5,11 +5,12 @@
 # %% auto #0
 __all__ = ['PUBLISHED_CENTRES', 'REQUIRED_COLUMNS', 'ID_COLUMNS', 'SPLITS', 'FORMAT', 'MAX_SAMPLE', 'MAX_CANDIDATES',
            'MAX_ATTEMPTS', 'SplitSpec', 'published_spec', 'local_xy_km', 'nearest_km', 'select_regions',
-           'check_region_centres', 'read_region_centres', 'reason_names', 'assign_split', 'observation_days',
-           'split_report', 'SplitResult', 'make_split', 'format_report', 'split_document', 'save_split',
-           'load_split_assignments', 'load_train_test_split', 'split_hash', 'load_split', 'split_from_store', 'main']
+           'check_region_centres', 'read_region_centres', 'reason_names', 'grown_bounds', 'assign_split',
+           'observation_days', 'nearest_from_regions_km', 'split_report', 'SplitResult', 'make_split', 'format_report',
+           'split_document', 'save_split', 'load_split_assignments', 'load_train_test_split', 'split_hash',
+           'load_split', 'split_from_store', 'main']
 
-# %% ../nbs/05_split.ipynb #5e27ee9c
+# %% ../nbs/05_split.ipynb #288ba38f
 import argparse
 import hashlib
 import json
@@ -25,10 +26,10 @@ import pandas as pd
 from .geo import (WGS84_A, WGS84_E2, distance_to_region_km, geodesic_km, in_region,
                                     meridian_arc_km, region_separation_km, square_region)
 
-# %% ../nbs/05_split.ipynb #6eab8203
+# %% ../nbs/05_split.ipynb #4ede0d5f
 from scipy.spatial import cKDTree
 
-# %% ../nbs/05_split.ipynb #ac3e6baa
+# %% ../nbs/05_split.ipynb #60df496b
 PUBLISHED_CENTRES = ((28.073125, -81.516095), (28.963150, -80.912941), (28.967784, -81.893749),
                      (28.403112, -80.960207), (28.459431, -81.924307))
 REQUIRED_COLUMNS = ('latitude', 'longitude', 'year', 'month', 'day', 'taxon_name')
@@ -36,7 +37,7 @@ ID_COLUMNS = ('observation_id', 'gbif_id', 'image_index', 'taxon_id')
 SPLITS = ('train', 'test', 'excluded')
 FORMAT = 'deepearth_training.split/1'
 
-# %% ../nbs/05_split.ipynb #b0020bc9
+# %% ../nbs/05_split.ipynb #acbc1eb2
 @dataclass(frozen=True)
 class SplitSpec:
     """Split protocol: temporal holdout from `test_year`, `n_regions` square spatial holdouts, optional buffer."""
@@ -70,12 +71,12 @@ class SplitSpec:
             if not ok:
                 raise ValueError(f'{name}={getattr(self, name)} is out of range')
 
-# %% ../nbs/05_split.ipynb #888ab288
+# %% ../nbs/05_split.ipynb #8ad1d414
 def published_spec(**overrides) -> SplitSpec:
     """The published protocol with the published five region centres (reproduces `central_florida_split.json`)."""
     return SplitSpec(**{'regions': PUBLISHED_CENTRES, 'n_regions': len(PUBLISHED_CENTRES), **overrides})
 
-# %% ../nbs/05_split.ipynb #44be24d1
+# %% ../nbs/05_split.ipynb #4954e32b
 def local_xy_km(lat, lon, lon0: float) -> np.ndarray:
     """Equal-area (sinusoidal) plane coordinates [N, 2] in km: east of meridian `lon0`, north of the equator."""
     lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
@@ -83,7 +84,7 @@ def local_xy_km(lat, lon, lon0: float) -> np.ndarray:
     r = WGS84_A * np.cos(p) / np.sqrt(1 - WGS84_E2 * np.sin(p)**2)
     return np.stack([np.radians(lon - lon0) * r, meridian_arc_km(lat)], axis=-1)
 
-# %% ../nbs/05_split.ipynb #f698652c
+# %% ../nbs/05_split.ipynb #78ec6c27
 def nearest_km(lat, lon, ref_lat, ref_lon, k: int = 8) -> np.ndarray:
     """Geodesic km [N] from each (lat, lon) to its nearest (ref_lat, ref_lon); KD-tree candidates, exact distance."""
     lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
@@ -92,16 +93,17 @@ def nearest_km(lat, lon, ref_lat, ref_lon, k: int = 8) -> np.ndarray:
         return np.full(len(lat), np.inf)
     lon0 = float(np.median(ref_lon))
     k = min(k, len(ref_lat))
-    _, idx = cKDTree(local_xy_km(ref_lat, ref_lon, lon0)).query(local_xy_km(lat, lon, lon0), k=k)
+    tree = cKDTree(local_xy_km(ref_lat, ref_lon, lon0), balanced_tree=False, compact_nodes=False)
+    _, idx = tree.query(local_xy_km(lat, lon, lon0), k=k)
     idx = idx.reshape(len(lat), k)
     return geodesic_km(lat[:, None], lon[:, None], ref_lat[idx], ref_lon[idx]).min(axis=1)
 
-# %% ../nbs/05_split.ipynb #123591b2
+# %% ../nbs/05_split.ipynb #190a0882
 MAX_SAMPLE = 200_000
 MAX_CANDIDATES = 2_000
 MAX_ATTEMPTS = 20
 
-# %% ../nbs/05_split.ipynb #04a72cf7
+# %% ../nbs/05_split.ipynb #f67af3b3
 def _square_counts(lat: np.ndarray, lon: np.ndarray, species: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Observations and distinct species [R] inside each box of `bounds` [R, 4]."""
     order = np.argsort(lat, kind='stable')
@@ -114,7 +116,7 @@ def _square_counts(lat: np.ndarray, lon: np.ndarray, species: np.ndarray, bounds
         n_obs[r], n_sp[r] = len(inside), len(np.unique(species[inside]))
     return n_obs, n_sp
 
-# %% ../nbs/05_split.ipynb #cacedd92
+# %% ../nbs/05_split.ipynb #ff616962
 def _kmeans(xy: np.ndarray, k: int, rng: np.random.Generator, iters: int = 30) -> np.ndarray:
     """Centroids [k, 2] of a seeded k-means++ / Lloyd clustering of points `xy` [N, 2]."""
     cent = xy[[rng.integers(len(xy))]]
@@ -129,7 +131,7 @@ def _kmeans(xy: np.ndarray, k: int, rng: np.random.Generator, iters: int = 30) -
         cent = new
     return cent
 
-# %% ../nbs/05_split.ipynb #365125a9
+# %% ../nbs/05_split.ipynb #8e4f6d2b
 def _feasible(pool: np.ndarray, chosen: list, clat: np.ndarray, clon: np.ndarray, cb: np.ndarray,
               min_km: float) -> np.ndarray:
     """Boolean [len(pool)]: candidate centre ≥ min_km from every chosen centre and its square disjoint from theirs."""
@@ -139,7 +141,7 @@ def _feasible(pool: np.ndarray, chosen: list, clat: np.ndarray, clon: np.ndarray
     ok[ok] = region_separation_km(cb[pool[ok], None], cb[chosen][None]).min(1) > 0
     return ok
 
-# %% ../nbs/05_split.ipynb #5a1dfa41
+# %% ../nbs/05_split.ipynb #56fa60ef
 def _place(order: np.ndarray, stratum: np.ndarray, n: int, rng: np.random.Generator, clat, clon, cb, min_km) -> list:
     """One seeded attempt: candidate indices of up to `n` regions, one per stratum where possible."""
     chosen = []
@@ -153,7 +155,7 @@ def _place(order: np.ndarray, stratum: np.ndarray, n: int, rng: np.random.Genera
             break
     return chosen
 
-# %% ../nbs/05_split.ipynb #6c718adc
+# %% ../nbs/05_split.ipynb #73931cd6
 def select_regions(lat: np.ndarray, lon: np.ndarray, species: np.ndarray, spec: SplitSpec) -> np.ndarray:
     """Indices [n_regions] of the observations whose squares become the test regions (seeded, representative)."""
     n = spec.n_regions
@@ -202,7 +204,7 @@ def select_regions(lat: np.ndarray, lon: np.ndarray, species: np.ndarray, spec: 
                      f'{len(best)} fit (best of {MAX_ATTEMPTS} seeded attempts) among {eligible.sum()} candidate {what}; the next would be {gap:.2f} km from a '
                      f'placed centre, {spec.min_distance_km - gap:.2f} km short of min_distance_km')
 
-# %% ../nbs/05_split.ipynb #08ccb1ed
+# %% ../nbs/05_split.ipynb #7de95ea9
 def check_region_centres(centres, spec: SplitSpec) -> None:
     """Raise ValueError naming the first pair of region centres closer than `min_distance_km` or whose squares touch."""
     c = np.asarray(centres, np.float64).reshape(-1, 2)
@@ -216,7 +218,7 @@ def check_region_centres(centres, spec: SplitSpec) -> None:
         if sep[i, j] <= 0:
             raise ValueError(f'regions {i + 1} and {j + 1}: {spec.region_size_km:g} km squares overlap')
 
-# %% ../nbs/05_split.ipynb #40c95ce2
+# %% ../nbs/05_split.ipynb #966a6b80
 def read_region_centres(path) -> tuple:
     """Region centres ((lat, lon), ...) from a CSV (latitude,longitude), a JSON list of pairs, or a split file."""
     path = Path(path)
@@ -243,13 +245,22 @@ def read_region_centres(path) -> tuple:
         raise ValueError(f'{path}: region centre {np.flatnonzero(~np.isfinite(pairs).all(1))[0] + 1} is not a number')
     return tuple(map(tuple, pairs.tolist()))
 
-# %% ../nbs/05_split.ipynb #7153eeae
+# %% ../nbs/05_split.ipynb #ae31f275
 def reason_names(n_regions: int) -> list[str]:
     """Names of the reason codes of `assign_split` for `n_regions` regions."""
     return (['temporal_train', 'temporal_test'] + [f'spatial_test_region_{k}' for k in range(1, n_regions + 1)]
             + [f'buffer_region_{k}' for k in range(1, n_regions + 1)])
 
-# %% ../nbs/05_split.ipynb #8d8661f7
+# %% ../nbs/05_split.ipynb #f5cb7637
+def grown_bounds(bounds, km: float) -> np.ndarray:
+    """Boxes [..., 4] that contain every point within `km` of the boxes `bounds` [..., 4] (a conservative lat/lon margin)."""
+    b = np.asarray(bounds, np.float64)
+    dlat = km / 110.0  # a degree of latitude is at least 110.57 km
+    far_lat = np.minimum(np.maximum(np.abs(b[..., 0]), np.abs(b[..., 1])) + dlat, 89.9)
+    dlon = km / (111.0 * np.cos(np.radians(far_lat)))  # a degree of longitude is at most 111.32 cos(lat) km
+    return b + np.stack([-dlat + 0 * dlon, dlat + 0 * dlon, -dlon, dlon], axis=-1)
+
+# %% ../nbs/05_split.ipynb #9f75017e
 def assign_split(lat: np.ndarray, lon: np.ndarray, year: np.ndarray, bounds: np.ndarray, test_year: int,
                  buffer_km: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Reason codes [N] (see `reason_names`) and a temporal-test flag [N] for observations, regions `bounds` [R, 4]."""
@@ -261,9 +272,7 @@ def assign_split(lat: np.ndarray, lon: np.ndarray, year: np.ndarray, bounds: np.
     if buffer_km > 0:
         best = np.full(len(lat), np.inf)
         for k, b in enumerate(bounds, 1):
-            dlat = buffer_km / 110.0
-            dlon = buffer_km / (111.0 * np.cos(np.radians(min(max(abs(b[0]), abs(b[1])) + dlat, 89.9))))
-            near = np.flatnonzero((region == 0) & ~temporal & in_region(lat, lon, b + [-dlat, dlat, -dlon, dlon]))
+            near = np.flatnonzero((region == 0) & ~temporal & in_region(lat, lon, grown_bounds(b, buffer_km)))
             dist = distance_to_region_km(lat[near], lon[near], b)
             hit = (dist <= buffer_km) & (dist < best[near])
             best[near[hit]], buffer[near[hit]] = dist[hit], k
@@ -272,7 +281,7 @@ def assign_split(lat: np.ndarray, lon: np.ndarray, year: np.ndarray, bounds: np.
     code[buffer > 0] = 1 + len(bounds) + buffer[buffer > 0]
     return code, temporal
 
-# %% ../nbs/05_split.ipynb #76fc26f5
+# %% ../nbs/05_split.ipynb #1f80ccbe
 def observation_days(year, month, day) -> np.ndarray:
     """Days [N] since 1970-01-01 of year/month/day arrays; NaN where month or day is unknown."""
     year, month, day = (np.asarray(x, np.float64) for x in (year, month, day))
@@ -282,7 +291,22 @@ def observation_days(year, month, day) -> np.ndarray:
     out[known] = (m.astype('datetime64[D]') - np.datetime64('1970-01-01', 'D')).astype(np.int64) + day[known] - 1
     return out
 
-# %% ../nbs/05_split.ipynb #956c13b4
+# %% ../nbs/05_split.ipynb #fa8aef64
+def nearest_from_regions_km(lat, lon, query: np.ndarray, ref: np.ndarray, bounds: np.ndarray, reach_km: float) -> np.ndarray:
+    """Geodesic km [query.sum()] from each `query` row (inside a box of `bounds` [R, 4]) to its nearest `ref` row."""
+    q = np.flatnonzero(query)
+    d = np.full(len(q), np.inf)
+    todo = np.ones(len(q), bool)
+    while todo.any():
+        near = ref & np.any([in_region(lat, lon, b) for b in grown_bounds(bounds, reach_km)], axis=0)
+        d[todo] = nearest_km(lat[q[todo]], lon[q[todo]], lat[near], lon[near])
+        if near.sum() == ref.sum():
+            break
+        todo &= d > reach_km
+        reach_km *= 2
+    return d
+
+# %% ../nbs/05_split.ipynb #1ee329b3
 def _stats(x: np.ndarray) -> dict:
     """min / median / max of the finite values of `x` (None when there are none) and their count."""
     x = x[np.isfinite(x)]
@@ -290,8 +314,9 @@ def _stats(x: np.ndarray) -> dict:
         return {'n': 0, 'min': None, 'median': None, 'max': None}
     return {'n': int(len(x)), 'min': float(x.min()), 'median': float(np.median(x)), 'max': float(x.max())}
 
-# %% ../nbs/05_split.ipynb #74c86cae
-def split_report(lat, lon, days, species, code, temporal, regions: pd.DataFrame, species_names=None) -> dict:
+# %% ../nbs/05_split.ipynb #5a190d2f
+def split_report(lat, lon, days, species, code, temporal, regions: pd.DataFrame, species_names=None,
+                 reach_km: float = 5.0) -> dict:
     """The split's figures: counts per split and reason, species, per-region counts, leakage and geometry."""
     n, R = len(code), len(regions)
     names = np.array(reason_names(R))
@@ -304,7 +329,8 @@ def split_report(lat, lon, days, species, code, temporal, regions: pd.DataFrame,
     train = split == 0
     spatial = (code >= 2) & (code <= 1 + R)
     nearest = np.full(n, np.nan)
-    nearest[spatial] = nearest_km(lat[spatial], lon[spatial], lat[train], lon[train])
+    bounds = regions[['south', 'north', 'west', 'east']].to_numpy(np.float64).reshape(-1, 4)
+    nearest[spatial] = nearest_from_regions_km(lat, lon, spatial, train, bounds, reach_km)
     last_train = np.nanmax(days[train]) if np.isfinite(days[train]).any() else np.nan
     temporal_only = code == 1
     per_region = []
@@ -315,11 +341,10 @@ def split_report(lat, lon, days, species, code, temporal, regions: pd.DataFrame,
                            'n_also_temporal_test': int((inr & temporal).sum()),
                            'n_buffer_excluded': int(by_reason[1 + R + k]),
                            'nearest_train_km': _stats(nearest[inr])})
-    b = regions[['south', 'north', 'west', 'east']].to_numpy(np.float64)
     c = regions[['center_lat', 'center_lng']].to_numpy(np.float64)
     off = ~np.eye(R, dtype=bool)
     cd = geodesic_km(c[:, None, 0], c[:, None, 1], c[None, :, 0], c[None, :, 1])[off]
-    es = region_separation_km(b[:, None], b[None])[off]
+    es = region_separation_km(bounds[:, None], bounds[None])[off]
     name = (lambda s: species_names[s]) if species_names is not None else (lambda s: s)
     return {
         'n_observations': int(n),
@@ -340,7 +365,7 @@ def split_report(lat, lon, days, species, code, temporal, regions: pd.DataFrame,
                      'min_edge_separation_km': float(es.min()) if len(es) else None},
     }
 
-# %% ../nbs/05_split.ipynb #c388a699
+# %% ../nbs/05_split.ipynb #4b319112
 @dataclass
 class SplitResult:
     """A split: the spec, the rows split, their assignments (split, split_reason, region_id, temporal), regions, report."""
@@ -351,7 +376,7 @@ class SplitResult:
     report: dict
     dataset_info: dict = field(default_factory=dict)
 
-# %% ../nbs/05_split.ipynb #276bd509
+# %% ../nbs/05_split.ipynb #20d8ef75
 def _check_observations(obs: pd.DataFrame) -> None:
     """Raise ValueError naming a missing column, or the first row without coordinates or year."""
     missing = [c for c in REQUIRED_COLUMNS if c not in obs.columns]
@@ -364,7 +389,7 @@ def _check_observations(obs: pd.DataFrame) -> None:
             who = obs['observation_id'].iloc[i] if 'observation_id' in obs.columns else f'row {obs.index[i]}'
             raise ValueError(f'observation {who}: {c} is missing ({bad.sum()} rows without {c})')
 
-# %% ../nbs/05_split.ipynb #4c58c31c
+# %% ../nbs/05_split.ipynb #9e7b47b1
 def _regions_table(centres: np.ndarray, lat, lon, obs: pd.DataFrame, spec: SplitSpec, at: np.ndarray | None) -> pd.DataFrame:
     """Regions [R] with the published fields; the centre observation is `at` (drawn) or the one on the centre (predefined)."""
     b = square_region(centres[:, 0], centres[:, 1], spec.region_size_km).reshape(-1, 4)
@@ -383,7 +408,7 @@ def _regions_table(centres: np.ndarray, lat, lon, obs: pd.DataFrame, spec: Split
                          'south': b[:, 0], 'north': b[:, 1], 'west': b[:, 2], 'east': b[:, 3],
                          'size_km': float(spec.region_size_km)})
 
-# %% ../nbs/05_split.ipynb #f2e8a629
+# %% ../nbs/05_split.ipynb #543fafcc
 def make_split(observations: pd.DataFrame, spec: SplitSpec = SplitSpec()) -> SplitResult:
     """Split `observations` by `spec`: draw (or check) regions, assign every row, compute the report."""
     obs = observations
@@ -409,10 +434,11 @@ def make_split(observations: pd.DataFrame, spec: SplitSpec = SplitSpec()) -> Spl
                                 'split_reason': pd.Categorical.from_codes(code, reason_names(R)),
                                 'region_id': region_id, 'temporal': temporal}, index=obs.index)
     days = observation_days(year, obs['month'].to_numpy(np.float64), obs['day'].to_numpy(np.float64))
-    report = split_report(lat, lon, days, species, code, temporal, regions, np.asarray(species_names))
+    report = split_report(lat, lon, days, species, code, temporal, regions, np.asarray(species_names),
+                          reach_km=spec.region_size_km / 2 + spec.buffer_km + 1)
     return SplitResult(spec, obs, assignments, regions, report)
 
-# %% ../nbs/05_split.ipynb #479145b3
+# %% ../nbs/05_split.ipynb #13917139
 def format_report(report: dict) -> str:
     """Human-readable multi-line summary of a split report."""
     f = lambda s: 'n/a' if s['n'] == 0 else f"min {s['min']:.3f}, median {s['median']:.3f}"
@@ -436,7 +462,7 @@ def format_report(report: dict) -> str:
                   f"closest edges {g['min_edge_separation_km']:.3f} km"]
     return '\n'.join(lines)
 
-# %% ../nbs/05_split.ipynb #1b42cd6c
+# %% ../nbs/05_split.ipynb #71cf211a
 def _json_default(x):
     """JSON encoding of numpy scalars."""
     if isinstance(x, np.integer):
@@ -445,14 +471,14 @@ def _json_default(x):
         return float(x)
     raise TypeError(f'cannot write {type(x).__name__} to a split file')
 
-# %% ../nbs/05_split.ipynb #3de8ec59
+# %% ../nbs/05_split.ipynb #f3ef3c5a
 def _canonical_hash(doc: dict) -> str:
     """SHA-256 hex of the canonical JSON of `doc` without its `content_hash`."""
     body = {k: v for k, v in doc.items() if k != 'content_hash'}
     text = json.dumps(body, sort_keys=True, separators=(',', ':'), allow_nan=False, default=_json_default)
     return hashlib.sha256(text.encode()).hexdigest()
 
-# %% ../nbs/05_split.ipynb #eea8bc48
+# %% ../nbs/05_split.ipynb #fdab6831
 def _mappings(obs: pd.DataFrame, a: pd.DataFrame) -> dict:
     """The `observation_mappings` of a split: observation_id -> published mapping fields."""
     missing = [c for c in ID_COLUMNS if c not in obs.columns]
@@ -470,7 +496,7 @@ def _mappings(obs: pd.DataFrame, a: pd.DataFrame) -> dict:
         raise ValueError(f"cannot write a split file: observation_id {ids[ids.duplicated()].iloc[0]} occurs twice")
     return {i: dict(zip(keys, v)) for i, v in zip(ids.tolist(), zip(*cols))}
 
-# %% ../nbs/05_split.ipynb #adbd6f71
+# %% ../nbs/05_split.ipynb #6f3a4f6e
 def split_document(result: SplitResult) -> dict:
     """The split file's JSON document (published layout plus spec, buffer, leakage report and content hash)."""
     spec, obs, a, reg, rep = result.spec, result.observations, result.assignments, result.regions, result.report
@@ -509,7 +535,7 @@ def split_document(result: SplitResult) -> dict:
     doc['content_hash'] = _canonical_hash(doc)
     return doc
 
-# %% ../nbs/05_split.ipynb #a18cb18f
+# %% ../nbs/05_split.ipynb #d68f680c
 def save_split(result: SplitResult, path) -> Path:
     """Write the split file to `path` atomically (temporary file + rename); returns the path."""
     path = Path(path)
@@ -525,7 +551,7 @@ def save_split(result: SplitResult, path) -> Path:
         raise
     return path
 
-# %% ../nbs/05_split.ipynb #9304021c
+# %% ../nbs/05_split.ipynb #74eb5930
 def _read_split_json(path) -> dict:
     """The JSON document of a split file, with a clear error if it is missing or not a split file."""
     path = Path(path)
@@ -539,7 +565,7 @@ def _read_split_json(path) -> dict:
         raise ValueError(f"{path}: not a split file (no 'observation_mappings' object)")
     return doc
 
-# %% ../nbs/05_split.ipynb #eda06d82
+# %% ../nbs/05_split.ipynb #3c87dd9b
 def load_split_assignments(path) -> pd.DataFrame:
     """Per-observation mapping fields of a split file (ours or published), indexed by observation_id."""
     doc = _read_split_json(path)
@@ -554,13 +580,13 @@ def load_split_assignments(path) -> pd.DataFrame:
                          f"(expected one of {list(SPLITS)})")
     return df
 
-# %% ../nbs/05_split.ipynb #816cac9d
+# %% ../nbs/05_split.ipynb #436dc457
 def load_train_test_split(path) -> tuple[list[str], list[str]]:
     """(train_ids, test_ids) of a split file, ours or the published `central_florida_split.json` layout."""
     s = load_split_assignments(path)['split']
     return s.index[s == 'train'].tolist(), s.index[s == 'test'].tolist()
 
-# %% ../nbs/05_split.ipynb #c5ff9aea
+# %% ../nbs/05_split.ipynb #b72ce675
 def split_hash(path) -> str:
     """Content hash of a split file: its verified `content_hash`, or SHA-256 of the bytes of a published file."""
     doc = _read_split_json(path)
@@ -572,7 +598,7 @@ def split_hash(path) -> str:
                          f'the file was modified after it was written')
     return h
 
-# %% ../nbs/05_split.ipynb #cef1e01e
+# %% ../nbs/05_split.ipynb #cb1bd576
 def load_split(path) -> SplitResult:
     """A SplitResult (observations, assignments, regions, report) read back from a split file, ours or published."""
     doc = _read_split_json(path)
@@ -608,10 +634,10 @@ def load_split(path) -> SplitResult:
     species, names = pd.factorize(m['taxon_name'], sort=True)
     days = observation_days(year, m['month'], m['day'])
     report = split_report(m['latitude'].to_numpy(np.float64), m['longitude'].to_numpy(np.float64), days, species, code,
-                          temporal, regions, np.asarray(names))
+                          temporal, regions, np.asarray(names), reach_km=spec.region_size_km / 2 + spec.buffer_km + 1)
     return SplitResult(spec, m, a, regions, report)
 
-# %% ../nbs/05_split.ipynb #6dd0fa37
+# %% ../nbs/05_split.ipynb #aef8aa93
 def split_from_store(store, spec: SplitSpec = SplitSpec()) -> SplitResult:
     """`make_split` on a store's observations (an open Store, or the path of one)."""
     if isinstance(store, (str, Path)):
@@ -622,7 +648,7 @@ def split_from_store(store, spec: SplitSpec = SplitSpec()) -> SplitResult:
     result.dataset_info.update({k: source[k] for k in ('repo_id', 'sha256') if source.get(k) is not None})
     return result
 
-# %% ../nbs/05_split.ipynb #a031cabe
+# %% ../nbs/05_split.ipynb #839cebee
 def _parser() -> argparse.ArgumentParser:
     """The deepearth-split argument parser."""
     p = argparse.ArgumentParser(prog='deepearth-split', description='Spatiotemporal train/test split of a prepared store.')
@@ -642,7 +668,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--visuals', default=None, help='also write the figure (PNG) and the map (HTML) into this directory')
     return p
 
-# %% ../nbs/05_split.ipynb #5294c56f
+# %% ../nbs/05_split.ipynb #599c0494
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point of deepearth-split."""
     a = _parser().parse_args(argv)
