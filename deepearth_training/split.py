@@ -10,7 +10,7 @@ __all__ = ['PUBLISHED_CENTRES', 'REQUIRED_COLUMNS', 'ID_COLUMNS', 'SPLITS', 'FOR
            'split_document', 'save_split', 'load_split_assignments', 'load_train_test_split', 'split_hash',
            'load_split', 'split_from_store', 'main']
 
-# %% ../nbs/05_split.ipynb #288ba38f
+# %% ../nbs/05_split.ipynb #c2519942
 import argparse
 import hashlib
 import json
@@ -26,10 +26,10 @@ import pandas as pd
 from .geo import (WGS84_A, WGS84_E2, distance_to_region_km, geodesic_km, in_region,
                                     meridian_arc_km, region_separation_km, square_region)
 
-# %% ../nbs/05_split.ipynb #4ede0d5f
+# %% ../nbs/05_split.ipynb #9db32022
 from scipy.spatial import cKDTree
 
-# %% ../nbs/05_split.ipynb #60df496b
+# %% ../nbs/05_split.ipynb #f49ceb15
 PUBLISHED_CENTRES = ((28.073125, -81.516095), (28.963150, -80.912941), (28.967784, -81.893749),
                      (28.403112, -80.960207), (28.459431, -81.924307))
 REQUIRED_COLUMNS = ('latitude', 'longitude', 'year', 'month', 'day', 'taxon_name')
@@ -37,7 +37,7 @@ ID_COLUMNS = ('observation_id', 'gbif_id', 'image_index', 'taxon_id')
 SPLITS = ('train', 'test', 'excluded')
 FORMAT = 'deepearth_training.split/1'
 
-# %% ../nbs/05_split.ipynb #acbc1eb2
+# %% ../nbs/05_split.ipynb #8a04305c
 @dataclass(frozen=True)
 class SplitSpec:
     """Split protocol: temporal holdout from `test_year`, `n_regions` square spatial holdouts, optional buffer."""
@@ -71,12 +71,12 @@ class SplitSpec:
             if not ok:
                 raise ValueError(f'{name}={getattr(self, name)} is out of range')
 
-# %% ../nbs/05_split.ipynb #8ad1d414
+# %% ../nbs/05_split.ipynb #629d51b5
 def published_spec(**overrides) -> SplitSpec:
     """The published protocol with the published five region centres (reproduces `central_florida_split.json`)."""
     return SplitSpec(**{'regions': PUBLISHED_CENTRES, 'n_regions': len(PUBLISHED_CENTRES), **overrides})
 
-# %% ../nbs/05_split.ipynb #4954e32b
+# %% ../nbs/05_split.ipynb #7f701a13
 def local_xy_km(lat, lon, lon0: float) -> np.ndarray:
     """Equal-area (sinusoidal) plane coordinates [N, 2] in km: east of meridian `lon0`, north of the equator."""
     lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
@@ -84,7 +84,7 @@ def local_xy_km(lat, lon, lon0: float) -> np.ndarray:
     r = WGS84_A * np.cos(p) / np.sqrt(1 - WGS84_E2 * np.sin(p)**2)
     return np.stack([np.radians(lon - lon0) * r, meridian_arc_km(lat)], axis=-1)
 
-# %% ../nbs/05_split.ipynb #78ec6c27
+# %% ../nbs/05_split.ipynb #2a863795
 def nearest_km(lat, lon, ref_lat, ref_lon, k: int = 8) -> np.ndarray:
     """Geodesic km [N] from each (lat, lon) to its nearest (ref_lat, ref_lon); KD-tree candidates, exact distance."""
     lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
@@ -98,12 +98,12 @@ def nearest_km(lat, lon, ref_lat, ref_lon, k: int = 8) -> np.ndarray:
     idx = idx.reshape(len(lat), k)
     return geodesic_km(lat[:, None], lon[:, None], ref_lat[idx], ref_lon[idx]).min(axis=1)
 
-# %% ../nbs/05_split.ipynb #190a0882
+# %% ../nbs/05_split.ipynb #059bfb67
 MAX_SAMPLE = 200_000
 MAX_CANDIDATES = 2_000
 MAX_ATTEMPTS = 20
 
-# %% ../nbs/05_split.ipynb #f67af3b3
+# %% ../nbs/05_split.ipynb #fe219e18
 def _square_counts(lat: np.ndarray, lon: np.ndarray, species: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Observations and distinct species [R] inside each box of `bounds` [R, 4]."""
     order = np.argsort(lat, kind='stable')
@@ -116,7 +116,7 @@ def _square_counts(lat: np.ndarray, lon: np.ndarray, species: np.ndarray, bounds
         n_obs[r], n_sp[r] = len(inside), len(np.unique(species[inside]))
     return n_obs, n_sp
 
-# %% ../nbs/05_split.ipynb #ff616962
+# %% ../nbs/05_split.ipynb #3730ced4
 def _kmeans(xy: np.ndarray, k: int, rng: np.random.Generator, iters: int = 30) -> np.ndarray:
     """Centroids [k, 2] of a seeded k-means++ / Lloyd clustering of points `xy` [N, 2]."""
     cent = xy[[rng.integers(len(xy))]]
@@ -131,7 +131,7 @@ def _kmeans(xy: np.ndarray, k: int, rng: np.random.Generator, iters: int = 30) -
         cent = new
     return cent
 
-# %% ../nbs/05_split.ipynb #8e4f6d2b
+# %% ../nbs/05_split.ipynb #8595979c
 def _feasible(pool: np.ndarray, chosen: list, clat: np.ndarray, clon: np.ndarray, cb: np.ndarray,
               min_km: float) -> np.ndarray:
     """Boolean [len(pool)]: candidate centre ≥ min_km from every chosen centre and its square disjoint from theirs."""
@@ -141,7 +141,7 @@ def _feasible(pool: np.ndarray, chosen: list, clat: np.ndarray, clon: np.ndarray
     ok[ok] = region_separation_km(cb[pool[ok], None], cb[chosen][None]).min(1) > 0
     return ok
 
-# %% ../nbs/05_split.ipynb #56fa60ef
+# %% ../nbs/05_split.ipynb #dccf42d9
 def _place(order: np.ndarray, stratum: np.ndarray, n: int, rng: np.random.Generator, clat, clon, cb, min_km) -> list:
     """One seeded attempt: candidate indices of up to `n` regions, one per stratum where possible."""
     chosen = []
@@ -155,7 +155,7 @@ def _place(order: np.ndarray, stratum: np.ndarray, n: int, rng: np.random.Genera
             break
     return chosen
 
-# %% ../nbs/05_split.ipynb #73931cd6
+# %% ../nbs/05_split.ipynb #3a0f5471
 def select_regions(lat: np.ndarray, lon: np.ndarray, species: np.ndarray, spec: SplitSpec) -> np.ndarray:
     """Indices [n_regions] of the observations whose squares become the test regions (seeded, representative)."""
     n = spec.n_regions
@@ -184,7 +184,8 @@ def select_regions(lat: np.ndarray, lon: np.ndarray, species: np.ndarray, spec: 
     best = []
     for attempt in range(MAX_ATTEMPTS):
         arng = np.random.default_rng([spec.seed, attempt])
-        order = np.flatnonzero(eligible)[arng.permutation(int(eligible.sum()))]
+        el = np.flatnonzero(eligible)
+        order = el[np.argsort(-np.log(arng.random(len(el))) * n_obs[el], kind='stable')]
         chosen = _place(order, stratum, n, arng, clat, clon, cb, spec.min_distance_km)
         if len(chosen) == n:
             return sample[cand[chosen]]
@@ -204,7 +205,7 @@ def select_regions(lat: np.ndarray, lon: np.ndarray, species: np.ndarray, spec: 
                      f'{len(best)} fit (best of {MAX_ATTEMPTS} seeded attempts) among {eligible.sum()} candidate {what}; the next would be {gap:.2f} km from a '
                      f'placed centre, {spec.min_distance_km - gap:.2f} km short of min_distance_km')
 
-# %% ../nbs/05_split.ipynb #7de95ea9
+# %% ../nbs/05_split.ipynb #39fd6496
 def check_region_centres(centres, spec: SplitSpec) -> None:
     """Raise ValueError naming the first pair of region centres closer than `min_distance_km` or whose squares touch."""
     c = np.asarray(centres, np.float64).reshape(-1, 2)
@@ -218,7 +219,7 @@ def check_region_centres(centres, spec: SplitSpec) -> None:
         if sep[i, j] <= 0:
             raise ValueError(f'regions {i + 1} and {j + 1}: {spec.region_size_km:g} km squares overlap')
 
-# %% ../nbs/05_split.ipynb #966a6b80
+# %% ../nbs/05_split.ipynb #6d835913
 def read_region_centres(path) -> tuple:
     """Region centres ((lat, lon), ...) from a CSV (latitude,longitude), a JSON list of pairs, or a split file."""
     path = Path(path)
@@ -245,13 +246,13 @@ def read_region_centres(path) -> tuple:
         raise ValueError(f'{path}: region centre {np.flatnonzero(~np.isfinite(pairs).all(1))[0] + 1} is not a number')
     return tuple(map(tuple, pairs.tolist()))
 
-# %% ../nbs/05_split.ipynb #ae31f275
+# %% ../nbs/05_split.ipynb #daa8fb5f
 def reason_names(n_regions: int) -> list[str]:
     """Names of the reason codes of `assign_split` for `n_regions` regions."""
     return (['temporal_train', 'temporal_test'] + [f'spatial_test_region_{k}' for k in range(1, n_regions + 1)]
             + [f'buffer_region_{k}' for k in range(1, n_regions + 1)])
 
-# %% ../nbs/05_split.ipynb #f5cb7637
+# %% ../nbs/05_split.ipynb #f1d51489
 def grown_bounds(bounds, km: float) -> np.ndarray:
     """Boxes [..., 4] that contain every point within `km` of the boxes `bounds` [..., 4] (a conservative lat/lon margin)."""
     b = np.asarray(bounds, np.float64)
@@ -260,7 +261,7 @@ def grown_bounds(bounds, km: float) -> np.ndarray:
     dlon = km / (111.0 * np.cos(np.radians(far_lat)))  # a degree of longitude is at most 111.32 cos(lat) km
     return b + np.stack([-dlat + 0 * dlon, dlat + 0 * dlon, -dlon, dlon], axis=-1)
 
-# %% ../nbs/05_split.ipynb #9f75017e
+# %% ../nbs/05_split.ipynb #bad371df
 def assign_split(lat: np.ndarray, lon: np.ndarray, year: np.ndarray, bounds: np.ndarray, test_year: int,
                  buffer_km: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Reason codes [N] (see `reason_names`) and a temporal-test flag [N] for observations, regions `bounds` [R, 4]."""
@@ -281,7 +282,7 @@ def assign_split(lat: np.ndarray, lon: np.ndarray, year: np.ndarray, bounds: np.
     code[buffer > 0] = 1 + len(bounds) + buffer[buffer > 0]
     return code, temporal
 
-# %% ../nbs/05_split.ipynb #1f80ccbe
+# %% ../nbs/05_split.ipynb #e759167f
 def observation_days(year, month, day) -> np.ndarray:
     """Days [N] since 1970-01-01 of year/month/day arrays; NaN where month or day is unknown."""
     year, month, day = (np.asarray(x, np.float64) for x in (year, month, day))
@@ -291,7 +292,7 @@ def observation_days(year, month, day) -> np.ndarray:
     out[known] = (m.astype('datetime64[D]') - np.datetime64('1970-01-01', 'D')).astype(np.int64) + day[known] - 1
     return out
 
-# %% ../nbs/05_split.ipynb #fa8aef64
+# %% ../nbs/05_split.ipynb #a234913d
 def nearest_from_regions_km(lat, lon, query: np.ndarray, ref: np.ndarray, bounds: np.ndarray, reach_km: float) -> np.ndarray:
     """Geodesic km [query.sum()] from each `query` row (inside a box of `bounds` [R, 4]) to its nearest `ref` row."""
     q = np.flatnonzero(query)
@@ -306,7 +307,7 @@ def nearest_from_regions_km(lat, lon, query: np.ndarray, ref: np.ndarray, bounds
         reach_km *= 2
     return d
 
-# %% ../nbs/05_split.ipynb #1ee329b3
+# %% ../nbs/05_split.ipynb #8825f8e3
 def _stats(x: np.ndarray) -> dict:
     """min / median / max of the finite values of `x` (None when there are none) and their count."""
     x = x[np.isfinite(x)]
@@ -314,7 +315,7 @@ def _stats(x: np.ndarray) -> dict:
         return {'n': 0, 'min': None, 'median': None, 'max': None}
     return {'n': int(len(x)), 'min': float(x.min()), 'median': float(np.median(x)), 'max': float(x.max())}
 
-# %% ../nbs/05_split.ipynb #5a190d2f
+# %% ../nbs/05_split.ipynb #4388c8a7
 def split_report(lat, lon, days, species, code, temporal, regions: pd.DataFrame, species_names=None,
                  reach_km: float = 5.0) -> dict:
     """The split's figures: counts per split and reason, species, per-region counts, leakage and geometry."""
@@ -365,7 +366,7 @@ def split_report(lat, lon, days, species, code, temporal, regions: pd.DataFrame,
                      'min_edge_separation_km': float(es.min()) if len(es) else None},
     }
 
-# %% ../nbs/05_split.ipynb #4b319112
+# %% ../nbs/05_split.ipynb #523f35fe
 @dataclass
 class SplitResult:
     """A split: the spec, the rows split, their assignments (split, split_reason, region_id, temporal), regions, report."""
@@ -376,7 +377,7 @@ class SplitResult:
     report: dict
     dataset_info: dict = field(default_factory=dict)
 
-# %% ../nbs/05_split.ipynb #20d8ef75
+# %% ../nbs/05_split.ipynb #5069d256
 def _check_observations(obs: pd.DataFrame) -> None:
     """Raise ValueError naming a missing column, or the first row without coordinates or year."""
     missing = [c for c in REQUIRED_COLUMNS if c not in obs.columns]
@@ -389,7 +390,7 @@ def _check_observations(obs: pd.DataFrame) -> None:
             who = obs['observation_id'].iloc[i] if 'observation_id' in obs.columns else f'row {obs.index[i]}'
             raise ValueError(f'observation {who}: {c} is missing ({bad.sum()} rows without {c})')
 
-# %% ../nbs/05_split.ipynb #9e7b47b1
+# %% ../nbs/05_split.ipynb #73cce418
 def _regions_table(centres: np.ndarray, lat, lon, obs: pd.DataFrame, spec: SplitSpec, at: np.ndarray | None) -> pd.DataFrame:
     """Regions [R] with the published fields; the centre observation is `at` (drawn) or the one on the centre (predefined)."""
     b = square_region(centres[:, 0], centres[:, 1], spec.region_size_km).reshape(-1, 4)
@@ -408,7 +409,7 @@ def _regions_table(centres: np.ndarray, lat, lon, obs: pd.DataFrame, spec: Split
                          'south': b[:, 0], 'north': b[:, 1], 'west': b[:, 2], 'east': b[:, 3],
                          'size_km': float(spec.region_size_km)})
 
-# %% ../nbs/05_split.ipynb #543fafcc
+# %% ../nbs/05_split.ipynb #0a188ac7
 def make_split(observations: pd.DataFrame, spec: SplitSpec = SplitSpec()) -> SplitResult:
     """Split `observations` by `spec`: draw (or check) regions, assign every row, compute the report."""
     obs = observations
@@ -438,7 +439,7 @@ def make_split(observations: pd.DataFrame, spec: SplitSpec = SplitSpec()) -> Spl
                           reach_km=spec.region_size_km / 2 + spec.buffer_km + 1)
     return SplitResult(spec, obs, assignments, regions, report)
 
-# %% ../nbs/05_split.ipynb #13917139
+# %% ../nbs/05_split.ipynb #fe0638d9
 def format_report(report: dict) -> str:
     """Human-readable multi-line summary of a split report."""
     f = lambda s: 'n/a' if s['n'] == 0 else f"min {s['min']:.3f}, median {s['median']:.3f}"
@@ -462,7 +463,7 @@ def format_report(report: dict) -> str:
                   f"closest edges {g['min_edge_separation_km']:.3f} km"]
     return '\n'.join(lines)
 
-# %% ../nbs/05_split.ipynb #71cf211a
+# %% ../nbs/05_split.ipynb #b41481a8
 def _json_default(x):
     """JSON encoding of numpy scalars."""
     if isinstance(x, np.integer):
@@ -471,14 +472,14 @@ def _json_default(x):
         return float(x)
     raise TypeError(f'cannot write {type(x).__name__} to a split file')
 
-# %% ../nbs/05_split.ipynb #f3ef3c5a
+# %% ../nbs/05_split.ipynb #0b1493f0
 def _canonical_hash(doc: dict) -> str:
     """SHA-256 hex of the canonical JSON of `doc` without its `content_hash`."""
     body = {k: v for k, v in doc.items() if k != 'content_hash'}
     text = json.dumps(body, sort_keys=True, separators=(',', ':'), allow_nan=False, default=_json_default)
     return hashlib.sha256(text.encode()).hexdigest()
 
-# %% ../nbs/05_split.ipynb #fdab6831
+# %% ../nbs/05_split.ipynb #d481c09b
 def _mappings(obs: pd.DataFrame, a: pd.DataFrame) -> dict:
     """The `observation_mappings` of a split: observation_id -> published mapping fields."""
     missing = [c for c in ID_COLUMNS if c not in obs.columns]
@@ -496,7 +497,7 @@ def _mappings(obs: pd.DataFrame, a: pd.DataFrame) -> dict:
         raise ValueError(f"cannot write a split file: observation_id {ids[ids.duplicated()].iloc[0]} occurs twice")
     return {i: dict(zip(keys, v)) for i, v in zip(ids.tolist(), zip(*cols))}
 
-# %% ../nbs/05_split.ipynb #6f3a4f6e
+# %% ../nbs/05_split.ipynb #3ef18583
 def split_document(result: SplitResult) -> dict:
     """The split file's JSON document (published layout plus spec, buffer, leakage report and content hash)."""
     spec, obs, a, reg, rep = result.spec, result.observations, result.assignments, result.regions, result.report
@@ -535,7 +536,7 @@ def split_document(result: SplitResult) -> dict:
     doc['content_hash'] = _canonical_hash(doc)
     return doc
 
-# %% ../nbs/05_split.ipynb #d68f680c
+# %% ../nbs/05_split.ipynb #195f1ce8
 def save_split(result: SplitResult, path) -> Path:
     """Write the split file to `path` atomically (temporary file + rename); returns the path."""
     path = Path(path)
@@ -551,7 +552,7 @@ def save_split(result: SplitResult, path) -> Path:
         raise
     return path
 
-# %% ../nbs/05_split.ipynb #74eb5930
+# %% ../nbs/05_split.ipynb #e3d63f2e
 def _read_split_json(path) -> dict:
     """The JSON document of a split file, with a clear error if it is missing or not a split file."""
     path = Path(path)
@@ -565,7 +566,7 @@ def _read_split_json(path) -> dict:
         raise ValueError(f"{path}: not a split file (no 'observation_mappings' object)")
     return doc
 
-# %% ../nbs/05_split.ipynb #3c87dd9b
+# %% ../nbs/05_split.ipynb #ff047ddf
 def load_split_assignments(path) -> pd.DataFrame:
     """Per-observation mapping fields of a split file (ours or published), indexed by observation_id."""
     doc = _read_split_json(path)
@@ -580,13 +581,13 @@ def load_split_assignments(path) -> pd.DataFrame:
                          f"(expected one of {list(SPLITS)})")
     return df
 
-# %% ../nbs/05_split.ipynb #436dc457
+# %% ../nbs/05_split.ipynb #1fb541c8
 def load_train_test_split(path) -> tuple[list[str], list[str]]:
     """(train_ids, test_ids) of a split file, ours or the published `central_florida_split.json` layout."""
     s = load_split_assignments(path)['split']
     return s.index[s == 'train'].tolist(), s.index[s == 'test'].tolist()
 
-# %% ../nbs/05_split.ipynb #b72ce675
+# %% ../nbs/05_split.ipynb #152dbe27
 def split_hash(path) -> str:
     """Content hash of a split file: its verified `content_hash`, or SHA-256 of the bytes of a published file."""
     doc = _read_split_json(path)
@@ -598,7 +599,7 @@ def split_hash(path) -> str:
                          f'the file was modified after it was written')
     return h
 
-# %% ../nbs/05_split.ipynb #cb1bd576
+# %% ../nbs/05_split.ipynb #f27dc2f9
 def load_split(path) -> SplitResult:
     """A SplitResult (observations, assignments, regions, report) read back from a split file, ours or published."""
     doc = _read_split_json(path)
@@ -637,7 +638,7 @@ def load_split(path) -> SplitResult:
                           temporal, regions, np.asarray(names), reach_km=spec.region_size_km / 2 + spec.buffer_km + 1)
     return SplitResult(spec, m, a, regions, report)
 
-# %% ../nbs/05_split.ipynb #aef8aa93
+# %% ../nbs/05_split.ipynb #2d57aa9c
 def split_from_store(store, spec: SplitSpec = SplitSpec()) -> SplitResult:
     """`make_split` on a store's observations (an open Store, or the path of one)."""
     if isinstance(store, (str, Path)):
@@ -648,7 +649,7 @@ def split_from_store(store, spec: SplitSpec = SplitSpec()) -> SplitResult:
     result.dataset_info.update({k: source[k] for k in ('repo_id', 'sha256') if source.get(k) is not None})
     return result
 
-# %% ../nbs/05_split.ipynb #839cebee
+# %% ../nbs/05_split.ipynb #e94d8f6d
 def _parser() -> argparse.ArgumentParser:
     """The deepearth-split argument parser."""
     p = argparse.ArgumentParser(prog='deepearth-split', description='Spatiotemporal train/test split of a prepared store.')
@@ -668,7 +669,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--visuals', default=None, help='also write the figure (PNG) and the map (HTML) into this directory')
     return p
 
-# %% ../nbs/05_split.ipynb #599c0494
+# %% ../nbs/05_split.ipynb #3e790e99
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point of deepearth-split."""
     a = _parser().parse_args(argv)
