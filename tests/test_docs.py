@@ -176,6 +176,11 @@ def test_api_reference_entries(built, site_url, browser):
 _MAP_STATE_JS = """
 if (!window.L || !window.L.Map) return null;
 const maps = Object.values(window).filter(v => v instanceof L.Map);
+if (arguments[0]) for (const m of maps) {  // bring every region into view: a region may start off-screen
+  let b = null;
+  m.eachLayer(l => { if (l instanceof L.Rectangle) b = b ? b.extend(l.getBounds()) : L.latLngBounds(l.getBounds().getSouthWest(), l.getBounds().getNorthEast()); });
+  if (b) m.fitBounds(b, {animate: false});
+}
 const rects = [];
 for (const m of maps) m.eachLayer(l => { if (l instanceof L.Rectangle && l._path && document.contains(l._path)) {
   const b = l._path.getBoundingClientRect(); rects.push({w: b.width, h: b.height, d: l._path.getAttribute('d')}); } });
@@ -224,14 +229,18 @@ def test_split_map_draws_regions(built, site_url, browser):
         try:
             deadline, state = time.time() + 20, None
             while time.time() < deadline:
-                state = browser.execute_script(_MAP_STATE_JS)
+                state = browser.execute_script(_MAP_STATE_JS, False)
                 if state and len(state['rects']) >= n_regions:
                     break
                 time.sleep(0.2)
+            if state is not None:
+                browser.execute_script(_MAP_STATE_JS, True)
+                time.sleep(0.3)
+                state = browser.execute_script(_MAP_STATE_JS, False)
             assert state is not None, f'{page}: Leaflet did not load inside the map'
             assert all('127.0.0.1' in s for s in state['leaflet']), state['leaflet']
             assert state['maps'] >= 1
-            drawn = [r for r in state['rects'] if r['w'] > 0 and r['h'] > 0 and r['d']]
+            drawn = [r for r in state['rects'] if r['w'] > 0 and r['h'] > 0 and r['d']]  # regions in view, drawn
             stated = _regions_in_legend(state['labels'])
             assert stated in (None, n_regions), f'{page}: the legend states {stated} regions, the map declares {n_regions}'
             assert len(drawn) == n_regions, f'{page}: {len(drawn)} region rectangles drawn, {n_regions} expected'
