@@ -6,22 +6,22 @@
 __all__ = ['TIME_FIELDS', 'UNKNOWN_TIME', 'HOST_BUFFERS', 'MODES', 'encode_timestamps', 'StoreTables', 'store_tables',
            'gather_rows', 'HostBufferPool', 'host_buffer', 'get_training_batch', 'species_mapping', 'DeepEarthDataset']
 
-# %% ../nbs/07_loader.ipynb #0036023e
+# %% ../nbs/07_loader.ipynb #de64daf1
 import threading
 import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
 
-# %% ../nbs/07_loader.ipynb #12728e5b
+# %% ../nbs/07_loader.ipynb #67a91e08
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
-# %% ../nbs/07_loader.ipynb #f8263810
+# %% ../nbs/07_loader.ipynb #f513aaa2
 TIME_FIELDS = ('year', 'month', 'day', 'hour', 'minute', 'second')  # columns of batch['timestamps']
 UNKNOWN_TIME = -1  # value of a timestamp field the source does not know (NaN in the store)
 
-# %% ../nbs/07_loader.ipynb #8948d3e4
+# %% ../nbs/07_loader.ipynb #e3e1606d
 def encode_timestamps(columns: dict) -> np.ndarray:
     """Time fields (name -> float array [N], NaN = unknown) → int64 [N, 6] in `TIME_FIELDS` order, NaN → `UNKNOWN_TIME`."""
     out = []
@@ -35,7 +35,7 @@ def encode_timestamps(columns: dict) -> np.ndarray:
         out.append(np.where(known, v, UNKNOWN_TIME).astype(np.int64))
     return np.stack(out, axis=1) if out[0].size else np.empty((0, len(TIME_FIELDS)), np.int64)
 
-# %% ../nbs/07_loader.ipynb #83197139
+# %% ../nbs/07_loader.ipynb #676a66d5
 @dataclass
 class StoreTables:
     """Per-store arrays the loader gathers from: columns [N] / [N, k] and tables as numpy, tables per GPU as tensors."""
@@ -61,7 +61,7 @@ class StoreTables:
 
 _TABLES = weakref.WeakKeyDictionary()
 
-# %% ../nbs/07_loader.ipynb #ea764c8a
+# %% ../nbs/07_loader.ipynb #15ff0d55
 def store_tables(store) -> StoreTables:
     """The cached `StoreTables` of `store`, built on first call from its observations, species and tables."""
     if store not in _TABLES:
@@ -77,7 +77,7 @@ def store_tables(store) -> StoreTables:
             pooled=np.array(store.pooled, dtype=np.float32))
     return _TABLES[store]
 
-# %% ../nbs/07_loader.ipynb #f1dfc6f9
+# %% ../nbs/07_loader.ipynb #8a7882d4
 def gather_rows(src: np.ndarray, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
     """`out[k] = src[rows[k]]` for src [M, ...], rows int [B], out [B, ...]; reads src in ascending row order."""
     rows = np.asarray(rows, dtype=np.int64)
@@ -86,7 +86,7 @@ def gather_rows(src: np.ndarray, rows: np.ndarray, out: np.ndarray) -> np.ndarra
         out[k] = src[rows[k]]
     return out
 
-# %% ../nbs/07_loader.ipynb #e7a1032f
+# %% ../nbs/07_loader.ipynb #12c9063f
 class HostBufferPool:
     """Recycles large host buffers once their arrays are garbage (like torch's caching host allocator)."""
 
@@ -118,14 +118,14 @@ class HostBufferPool:
 
 HOST_BUFFERS = HostBufferPool()
 
-# %% ../nbs/07_loader.ipynb #261d1e66
+# %% ../nbs/07_loader.ipynb #869401a5
 def host_buffer(shape: tuple, dtype, pin: bool) -> torch.Tensor:
     """An uninitialised CPU tensor of `shape`/`dtype`: pinned (page-locked) when `pin`, else from `HOST_BUFFERS`."""
     if pin:
         return torch.empty(shape, dtype=torch.from_numpy(np.empty(0, dtype)).dtype, pin_memory=True)
     return torch.from_numpy(HOST_BUFFERS.empty(shape, dtype))
 
-# %% ../nbs/07_loader.ipynb #85003941
+# %% ../nbs/07_loader.ipynb #35c71aab
 def _listing(ids) -> str:
     """The first 10 of `ids` and how many there are, for error messages."""
     ids = list(ids)
@@ -138,7 +138,7 @@ def _to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
         return t
     return (t.pin_memory() if not t.is_pinned() else t).to(device, non_blocking=True)
 
-# %% ../nbs/07_loader.ipynb #a1c81b3f
+# %% ../nbs/07_loader.ipynb #df3d6a54
 def get_training_batch(store, observation_ids, include_vision: bool = True, include_language: bool = True,
                        device='cpu', pooled: bool = False) -> dict:
     """Gather the batch of `observation_ids` [B] from `store` onto `device` (keys and shapes in the table above)."""
@@ -165,7 +165,7 @@ def get_training_batch(store, observation_ids, include_vision: bool = True, incl
             batch['vision_embeddings'] = _to(buf, device)
     return batch
 
-# %% ../nbs/07_loader.ipynb #9c9b2061
+# %% ../nbs/07_loader.ipynb #05f1bec3
 def species_mapping(store, train_ids) -> dict:
     """taxon_name -> label 0..K-1 (sorted by name) over the species of `train_ids` only."""
     ids = list(train_ids)
@@ -178,7 +178,7 @@ def species_mapping(store, train_ids) -> dict:
 
 _species_mapping = species_mapping  # reachable inside DeepEarthDataset, whose argument has the same name
 
-# %% ../nbs/07_loader.ipynb #3cfb4650
+# %% ../nbs/07_loader.ipynb #a62223be
 MODES = {  # mode -> (include_vision, include_language, pooled)
     'language': (False, True, False),
     'vision': (True, False, False),
@@ -188,7 +188,7 @@ MODES = {  # mode -> (include_vision, include_language, pooled)
     'geo': (False, False, False),
 }
 
-# %% ../nbs/07_loader.ipynb #0be5e3aa
+# %% ../nbs/07_loader.ipynb #7941d782
 class DeepEarthDataset(Dataset):
     """Map-style dataset over observation IDs [N] with batched fetching; batches are dicts (see `MODES`)."""
 
