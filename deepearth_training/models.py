@@ -7,21 +7,21 @@ __all__ = ['SPACE_TIME_COLUMNS', 'mlp_head', 'LanguageClassifier', 'pool_vision'
            'MultimodalMaskedAutoencoder', 'same_species', 'masked_autoencoder_loss', 'sinusoidal_features',
            'SpaceTimeEncoder', 'GeoClassifier', 'GeoVisionClassifier']
 
-# %% ../nbs/08_models.ipynb #bb717605
+# %% ../nbs/08_models.ipynb #576c00b5
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-# %% ../nbs/08_models.ipynb #c0d18169
+# %% ../nbs/08_models.ipynb #4315ff72
 def mlp_head(in_dim: int, hidden_dim: int, out_dim: int, dropout: float) -> nn.Sequential:
     """Linear → ReLU → Dropout → Linear → ReLU → Dropout → Linear: [B, in_dim] → [B, out_dim]."""
     return nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout),
                          nn.Linear(hidden_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout),
                          nn.Linear(hidden_dim, out_dim))
 
-# %% ../nbs/08_models.ipynb #452e6335
+# %% ../nbs/08_models.ipynb #84de7a1b
 class LanguageClassifier(nn.Module):
     """Species logits [B, K] from language embeddings [B, embedding_dim]: 7168 → 128 → 128 → K, dropout 0.2."""
     def __init__(self, num_classes: int, embedding_dim: int = 7168, hidden_dim: int = 128, dropout: float = 0.2):
@@ -33,7 +33,7 @@ class LanguageClassifier(nn.Module):
         """[B, embedding_dim] → [B, K]."""
         return self.net(language.float())
 
-# %% ../nbs/08_models.ipynb #da056a1b
+# %% ../nbs/08_models.ipynb #51c0d4c2
 def pool_vision(vision: torch.Tensor) -> torch.Tensor:
     """Mean over T, H, W of [B, T, H, W, C] (or a pooled [B, C] as is), as float32 [B, C]."""
     if vision.dim() == 5:
@@ -42,7 +42,7 @@ def pool_vision(vision: torch.Tensor) -> torch.Tensor:
         return vision.float()
     raise ValueError(f'vision embeddings must be [B, T, H, W, C] or pooled [B, C], got shape {tuple(vision.shape)}')
 
-# %% ../nbs/08_models.ipynb #65d940fe
+# %% ../nbs/08_models.ipynb #a2360a23
 class VisionClassifier(nn.Module):
     """Species logits [B, K] from vision [B, T, H, W, C] or pooled [B, C]: mean → C → 128 → 128 → K, dropout 0.3."""
     def __init__(self, num_classes: int, hidden_dim: int = 128, vision_dim: int = 1408, dropout: float = 0.3):
@@ -54,13 +54,13 @@ class VisionClassifier(nn.Module):
         """[B, T, H, W, C] or [B, C] → [B, K]."""
         return self.net(pool_vision(vision))
 
-# %% ../nbs/08_models.ipynb #27eeb0fb
+# %% ../nbs/08_models.ipynb #857a9f1f
 def encoder(in_dim: int, out_dim: int, dropout: float) -> nn.Sequential:
     """Linear → LayerNorm → GELU → Dropout → Linear: [B, in_dim] → [B, out_dim]."""
     return nn.Sequential(nn.Linear(in_dim, out_dim), nn.LayerNorm(out_dim), nn.GELU(), nn.Dropout(dropout),
                          nn.Linear(out_dim, out_dim))
 
-# %% ../nbs/08_models.ipynb #de0ec3a4
+# %% ../nbs/08_models.ipynb #26de8ece
 class MultimodalMaskedAutoencoder(nn.Module):
     """Shared vision/language space [B, fusion_dim] with masked cross-modal reconstruction of each modality."""
     def __init__(self, vision_dim: int = 1408, language_dim: int = 7168, fusion_dim: int = 512,
@@ -99,20 +99,21 @@ class MultimodalMaskedAutoencoder(nn.Module):
                 'language_reconstruction': self.language_decoder(fused[b:]),
                 'shared_vision': shared_vision, 'shared_language': shared_language}
 
-# %% ../nbs/08_models.ipynb #8390b066
+# %% ../nbs/08_models.ipynb #b930012d
 def same_species(language: torch.Tensor, tol: float = 1e-5) -> torch.Tensor:
     """Bool [B, B]: True where rows i and j of language [B, L] are the same vector (the same species)."""
     l = F.normalize(language.float(), dim=1)
     return (l @ l.T >= 1 - tol) | torch.eye(len(l), dtype=torch.bool, device=l.device)
 
-# %% ../nbs/08_models.ipynb #d94d0a2c
+# %% ../nbs/08_models.ipynb #23b9f59f
 def masked_autoencoder_loss(outputs: dict, vision: torch.Tensor, language: torch.Tensor, alignment_weight: float = 1.0,
                             temperature: float = 0.1, reduction: str = 'mean') -> tuple[torch.Tensor, dict]:
     """Cosine reconstruction loss of both modalities + multi-positive InfoNCE; (loss [] or per row [B] if reduction='none', parts)."""
     v, l = pool_vision(vision), language.float()
-    rec_v = 1 - F.cosine_similarity(outputs['vision_reconstruction'], v, dim=1)
-    rec_l = 1 - F.cosine_similarity(outputs['language_reconstruction'], l, dim=1)
-    zv, zl = F.normalize(outputs['shared_vision'], dim=1), F.normalize(outputs['shared_language'], dim=1)
+    o = {k: x.float() for k, x in outputs.items()}  # the loss is computed in float32, also under autocast
+    rec_v = 1 - F.cosine_similarity(o['vision_reconstruction'], v, dim=1)
+    rec_l = 1 - F.cosine_similarity(o['language_reconstruction'], l, dim=1)
+    zv, zl = F.normalize(o['shared_vision'], dim=1), F.normalize(o['shared_language'], dim=1)
     logits = zv @ zl.T / temperature  # [B, B]
     neg = ~same_species(l)
     pos_logits = logits.masked_fill(neg, float('-inf'))
@@ -126,16 +127,16 @@ def masked_autoencoder_loss(outputs: dict, vision: torch.Tensor, language: torch
         raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
     return (per_row.mean() if reduction == 'mean' else per_row), parts
 
-# %% ../nbs/08_models.ipynb #4b2210a6
+# %% ../nbs/08_models.ipynb #23a25667
 SPACE_TIME_COLUMNS = ('latitude', 'longitude', 'day_of_year', 'year')
 
-# %% ../nbs/08_models.ipynb #db8cb849
+# %% ../nbs/08_models.ipynb #9f190baf
 def sinusoidal_features(x: torch.Tensor, wavelengths: torch.Tensor) -> torch.Tensor:
     """sin and cos of 2π x / λ for x [B] and wavelengths λ [M] → [B, 2M]."""
     phase = 2 * math.pi * x[:, None] / wavelengths[None, :]
     return torch.cat([torch.sin(phase), torch.cos(phase)], dim=1)
 
-# %% ../nbs/08_models.ipynb #d2aea05f
+# %% ../nbs/08_models.ipynb #709dd3ff
 class SpaceTimeEncoder(nn.Module):
     """Embedding [B, out_dim] of (latitude, longitude, day_of_year, year) [B, 4]; NaN day of year = unknown."""
     def __init__(self, out_dim: int = 128, n_space: int = 16, min_wavelength_deg: float = 0.01,
@@ -171,7 +172,7 @@ class SpaceTimeEncoder(nn.Module):
         """[B, 4] → [B, out_dim]."""
         return self.mlp(self.features(coords))
 
-# %% ../nbs/08_models.ipynb #0236bd86
+# %% ../nbs/08_models.ipynb #baf433b6
 class GeoClassifier(nn.Module):
     """Species logits [B, K] from space-time coords [B, 4] alone: SpaceTimeEncoder → hidden → K."""
     def __init__(self, num_classes: int, hidden_dim: int = 128, dropout: float = 0.2, **encoder_kwargs):
@@ -184,7 +185,7 @@ class GeoClassifier(nn.Module):
         """[B, 4] → [B, K]."""
         return self.head(self.encoder(coords))
 
-# %% ../nbs/08_models.ipynb #09604c6d
+# %% ../nbs/08_models.ipynb #7f553c11
 class GeoVisionClassifier(nn.Module):
     """Species logits [B, K] from vision [B, T, H, W, C] or [B, C] fused with space-time coords [B, 4]."""
     def __init__(self, num_classes: int, hidden_dim: int = 128, vision_dim: int = 1408, dropout: float = 0.3, **encoder_kwargs):
