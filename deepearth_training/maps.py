@@ -6,7 +6,7 @@
 __all__ = ['GROUPS', 'COLOURS', 'REGION_COLOUR', 'split_groups', 'buffer_outline', 'split_figure', 'save_figure', 'split_map',
            'save_map', 'write_split_visuals']
 
-# %% ../nbs/06_maps.ipynb #adc35cac
+# %% ../nbs/06_maps.ipynb #4c4812fd
 import os
 import tempfile
 from pathlib import Path
@@ -17,20 +17,20 @@ import pandas as pd
 from .geo import meridian_arc_km, WGS84_A, WGS84_E2
 from .split import SplitResult
 
-# %% ../nbs/06_maps.ipynb #ae501730
+# %% ../nbs/06_maps.ipynb #b7dd0f23
 import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle, Polygon
 
-# %% ../nbs/06_maps.ipynb #d58706c7
+# %% ../nbs/06_maps.ipynb #22e94e8a
 import folium
 
-# %% ../nbs/06_maps.ipynb #3c9b8ccf
+# %% ../nbs/06_maps.ipynb #9241e667
 GROUPS = ('train', 'temporal test', 'spatial test', 'excluded (buffer)')
 COLOURS = {'train': '#0072B2', 'temporal test': '#E69F00', 'spatial test': '#D55E00', 'excluded (buffer)': '#999999'}
 REGION_COLOUR = '#CC0033'
 
-# %% ../nbs/06_maps.ipynb #01580dc1
+# %% ../nbs/06_maps.ipynb #de027d84
 def split_groups(result: SplitResult) -> np.ndarray:
     """Group name [N] of each observation of `result` (one of GROUPS)."""
     a = result.assignments
@@ -38,7 +38,7 @@ def split_groups(result: SplitResult) -> np.ndarray:
     g[(g == 1) & (a['region_id'].to_numpy() > 0)] = 2
     return np.asarray(GROUPS, dtype=object)[g]
 
-# %% ../nbs/06_maps.ipynb #1c8cbc18
+# %% ../nbs/06_maps.ipynb #ab433eb8
 def _km_per_degree(lat) -> tuple[np.ndarray, np.ndarray]:
     """Kilometres per degree of latitude (meridian) and of longitude (parallel) at `lat`."""
     lat = np.asarray(lat, np.float64)
@@ -47,7 +47,7 @@ def _km_per_degree(lat) -> tuple[np.ndarray, np.ndarray]:
     k_lon = np.radians(1) * WGS84_A * np.cos(p) / np.sqrt(1 - WGS84_E2 * np.sin(p)**2)
     return k_lat, k_lon
 
-# %% ../nbs/06_maps.ipynb #220cd8eb
+# %% ../nbs/06_maps.ipynb #24cd0ddf
 def buffer_outline(bounds, buffer_km: float, n_arc: int = 12) -> tuple[np.ndarray, np.ndarray]:
     """Latitudes and longitudes [4 * n_arc] of the outline of the points within `buffer_km` of box `bounds` [4]."""
     s, n, w, e = map(float, bounds)
@@ -60,13 +60,17 @@ def buffer_outline(bounds, buffer_km: float, n_arc: int = 12) -> tuple[np.ndarra
         lon.append(clon + buffer_km * np.sin(t) / k_lon)
     return np.concatenate(lat), np.concatenate(lon)
 
-# %% ../nbs/06_maps.ipynb #53038b7a
-def _draw_map_panel(ax, result: SplitResult, groups: np.ndarray, point_size: float) -> None:
-    """Panel (a): observations by group, region squares and buffer outlines."""
+# %% ../nbs/06_maps.ipynb #15fa37f0
+def _draw_map_panel(ax, result: SplitResult, groups: np.ndarray, point_size: float, max_points: int | None) -> None:
+    """Panel (a): observations by group (a seeded sample of `max_points` if more), region squares and buffer outlines."""
     lat, lon = result.observations['latitude'].to_numpy(), result.observations['longitude'].to_numpy()
+    shown = np.arange(len(lat))
+    if max_points is not None and len(lat) > max_points:
+        shown = np.sort(np.random.default_rng(result.spec.seed).choice(len(lat), max_points, replace=False))
+        ax.text(0.01, 0.01, f'{max_points:,} of {len(lat):,} observations drawn', transform=ax.transAxes, fontsize=7)
     for gname in GROUPS:
-        m = groups == gname
-        if m.any():
+        m = shown[groups[shown] == gname]
+        if len(m):
             ax.scatter(lon[m], lat[m], s=point_size, c=COLOURS[gname], lw=0, alpha=0.7 if gname == 'train' else 0.9,
                        rasterized=True, zorder=2 if gname == 'train' else 3)
     buffer_km = result.spec.buffer_km
@@ -86,7 +90,7 @@ def _draw_map_panel(ax, result: SplitResult, groups: np.ndarray, point_size: flo
     title = f'(a) {len(result.regions)} test regions of {result.spec.region_size_km:g} km'
     ax.set_title(title + (f', {buffer_km:g} km buffers' if buffer_km > 0 else ''), loc='left', fontsize=10)
 
-# %% ../nbs/06_maps.ipynb #94101ab3
+# %% ../nbs/06_maps.ipynb #7811fe22
 def _draw_year_panel(ax, result: SplitResult, groups: np.ndarray) -> None:
     """Panel (b): observations per year, stacked by group."""
     year = result.observations['year'].to_numpy().astype(int)
@@ -105,7 +109,7 @@ def _draw_year_panel(ax, result: SplitResult, groups: np.ndarray) -> None:
     ax.legend(loc='upper left', fontsize=7, ncol=2, frameon=False)
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True, nbins=6))
 
-# %% ../nbs/06_maps.ipynb #68fa1e87
+# %% ../nbs/06_maps.ipynb #33927af8
 def _draw_species_panel(ax, result: SplitResult) -> None:
     """Panel (c): species only in training, in both, only in test."""
     sp = result.report['species']
@@ -119,21 +123,22 @@ def _draw_species_panel(ax, result: SplitResult) -> None:
     ax.set_title('(c) species overlap', loc='left', fontsize=10)
     ax.set_xlim(0, max(values + [1]) * 1.18)
 
-# %% ../nbs/06_maps.ipynb #15cee150
+# %% ../nbs/06_maps.ipynb #6d41bae0
 def split_figure(result: SplitResult, figsize: tuple = (13, 4.6), point_size: float | None = None,
-                 dpi: int = 100) -> plt.Figure:
+                 dpi: int = 100, max_points: int | None = 200_000) -> plt.Figure:
     """Three-panel figure of a split: (a) map with regions and buffers, (b) observations per year, (c) species overlap."""
     groups = split_groups(result)
     with plt.rc_context({'font.size': 9, 'axes.spines.top': False, 'axes.spines.right': False}):
         fig = plt.figure(figsize=figsize, dpi=dpi, layout='constrained')
         gs = fig.add_gridspec(1, 3, width_ratios=[1.25, 1, 0.9])
-        size = point_size if point_size is not None else float(np.clip(3000 / max(len(groups), 1), 0.3, 6))
-        _draw_map_panel(fig.add_subplot(gs[0]), result, groups, size)
+        n_drawn = min(len(groups), max_points or len(groups))
+        size = point_size if point_size is not None else float(np.clip(3000 / max(n_drawn, 1), 0.3, 6))
+        _draw_map_panel(fig.add_subplot(gs[0]), result, groups, size, max_points)
         _draw_year_panel(fig.add_subplot(gs[1]), result, groups)
         _draw_species_panel(fig.add_subplot(gs[2]), result)
     return fig
 
-# %% ../nbs/06_maps.ipynb #1ff728ef
+# %% ../nbs/06_maps.ipynb #770cda81
 def _atomic_write(path, write) -> Path:
     """Call `write(tmp_path)` on a temporary file beside `path`, then rename it to `path`."""
     path = Path(path)
@@ -148,12 +153,12 @@ def _atomic_write(path, write) -> Path:
         raise
     return path
 
-# %% ../nbs/06_maps.ipynb #5420d02e
+# %% ../nbs/06_maps.ipynb #53e7ceef
 def save_figure(fig: plt.Figure, path, dpi: int = 200) -> Path:
     """Write `fig` to `path` (format from the suffix, e.g. .png / .pdf / .svg) atomically."""
     return _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches='tight'))
 
-# %% ../nbs/06_maps.ipynb #b6b1f735
+# %% ../nbs/06_maps.ipynb #8c9f7b8c
 def _dates(obs: pd.DataFrame) -> list[str]:
     """'YYYY-MM-DD', 'YYYY-MM' or 'YYYY' per observation, as far as the date is known."""
     y = obs['year'].to_numpy().astype(int)
@@ -161,7 +166,7 @@ def _dates(obs: pd.DataFrame) -> list[str]:
     return [f'{a:04d}' if b != b else f'{a:04d}-{int(b):02d}' if c != c else f'{a:04d}-{int(b):02d}-{int(c):02d}'
             for a, b, c in zip(y.tolist(), m.tolist(), d.tolist())]
 
-# %% ../nbs/06_maps.ipynb #a4d0a6b3
+# %% ../nbs/06_maps.ipynb #df92aa99
 def _points_geojson(obs: pd.DataFrame, dates: list[str]) -> dict:
     """GeoJSON FeatureCollection of observations with ID, species and date properties."""
     ids = obs['observation_id'].astype(str).tolist() if 'observation_id' in obs.columns else [str(i) for i in obs.index]
@@ -171,7 +176,7 @@ def _points_geojson(obs: pd.DataFrame, dates: list[str]) -> dict:
                                         obs['latitude'].tolist(), obs['longitude'].tolist())]
     return {'type': 'FeatureCollection', 'features': feats}
 
-# %% ../nbs/06_maps.ipynb #c7c7969c
+# %% ../nbs/06_maps.ipynb #a77c5fbd
 def split_map(result: SplitResult, tiles: str | None = 'OpenStreetMap', leaflet_url: str | None = None,
               max_points: int | None = None) -> folium.Map:
     """Interactive map of a split: observations by group with popups, region squares, buffers, layer control."""
@@ -219,12 +224,12 @@ def split_map(result: SplitResult, tiles: str | None = 'OpenStreetMap', leaflet_
     m.fit_bounds([[float(lat.min()), float(lon.min())], [float(lat.max()), float(lon.max())]])
     return m
 
-# %% ../nbs/06_maps.ipynb #761619ea
+# %% ../nbs/06_maps.ipynb #82a8e0b9
 def save_map(m: folium.Map, path) -> Path:
     """Write the map's HTML to `path` atomically."""
     return _atomic_write(path, lambda tmp: m.save(tmp))
 
-# %% ../nbs/06_maps.ipynb #2cc41a48
+# %% ../nbs/06_maps.ipynb #2e7cb5c1
 def write_split_visuals(result: SplitResult, out_dir, stem: str = 'split', dpi: int = 150) -> tuple[Path, Path]:
     """Write `{stem}_figure.png` and `{stem}_map.html` of `result` into `out_dir`; returns both paths."""
     out_dir = Path(out_dir)

@@ -83,3 +83,12 @@ def test_dates_keep_unknowns_unknown():
 def test_visuals_from_a_split_file(result, tmp_path):
     png, html = write_split_visuals(load_split(save_split(result, tmp_path / 'split.json')), tmp_path / 'out')
     assert png.stat().st_size > 10_000 and html.stat().st_size > 10_000
+
+
+def test_figure_draws_a_sample_of_many_points(result):
+    fig = split_figure(result, max_points=100)
+    drawn = sum(len(c.get_offsets()) for c in fig.axes[0].collections)
+    assert drawn == 100
+    assert any('100 of' in t.get_text() for t in fig.axes[0].texts)
+    assert sum(c.datavalues.sum() for c in fig.axes[1].containers) == len(result.observations)
+    matplotlib.pyplot.close(fig)
