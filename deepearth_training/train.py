@@ -8,9 +8,9 @@ __all__ = ['MODEL_INPUTS', 'MODEL_CLASSES', 'RESUME_KEYS', 'DATASET_MODES', 'spa
            'train_epoch', 'evaluate_model', 'accuracy_summary', 'model_hits', 'majority_hits', 'prior_hits',
            'test_subsets', 'classification_report', 'recall_at_k', 'chance_recall', 'autoencoder_report', 'headline',
            'plot_history', 'save_checkpoint', 'load_model', 'TrainConfig', 'resolve_device', 'model_kwargs', 'fit',
-           'run_metrics', 'evaluate_checkpoint', 'results_table', 'main']
+           'run_metrics', 'evaluate_checkpoint', 'results_table', 'train_modes', 'main']
 
-# %% ../nbs/09_train.ipynb #dd33ef62
+# %% ../nbs/09_train.ipynb #ca5cdbe0
 import argparse
 import json
 import math
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/09_train.ipynb #0fad1fab
+# %% ../nbs/09_train.ipynb #3594c758
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
-# %% ../nbs/09_train.ipynb #71fde355
+# %% ../nbs/09_train.ipynb #2bc4d13e
 from . import __version__
 from .loader import TIME_FIELDS, UNKNOWN_TIME, DeepEarthDataset, species_mapping
 from .models import (GeoClassifier, GeoVisionClassifier, LanguageClassifier, MultimodalMaskedAutoencoder,
@@ -40,7 +40,7 @@ from .models import (GeoClassifier, GeoVisionClassifier, LanguageClassifier, Mul
 from .split import load_split_assignments, load_train_test_split, split_hash
 from .store import open_store
 
-# %% ../nbs/09_train.ipynb #428ad60c
+# %% ../nbs/09_train.ipynb #82196ef2
 _CUMULATIVE_DAYS = torch.tensor([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334])
 
 
@@ -57,7 +57,7 @@ def space_time_coords(locations: torch.Tensor, timestamps: torch.Tensor) -> torc
     doy = torch.where(known, doy.double(), torch.full_like(doy, float('nan'), dtype=torch.float64))
     return torch.stack([locations[:, 0].double(), locations[:, 1].double(), doy, year.double()], 1).float()
 
-# %% ../nbs/09_train.ipynb #e85d264e
+# %% ../nbs/09_train.ipynb #40118998
 MODEL_INPUTS = {LanguageClassifier: ('language_embeddings',), VisionClassifier: ('vision_embeddings',),
                 GeoClassifier: ('coords',), GeoVisionClassifier: ('vision_embeddings', 'coords'),
                 MultimodalMaskedAutoencoder: ('vision_embeddings', 'language_embeddings')}
@@ -75,7 +75,7 @@ def batch_inputs(model: nn.Module, batch: dict) -> tuple:
         batch['coords'] = space_time_coords(batch['locations'], batch['timestamps'])
     return tuple(batch[k] for k in keys)
 
-# %% ../nbs/09_train.ipynb #93fb1e7f
+# %% ../nbs/09_train.ipynb #e4fb1bfa
 def classification_loss(logits: torch.Tensor, batch: dict) -> torch.Tensor:
     """Cross-entropy per row [B] of logits [B, K] against batch['label'] [B]; NaN where the label is -1 (unseen species)."""
     label = batch['label']
@@ -92,7 +92,7 @@ def criterion_for(model: nn.Module):
     """The criterion that matches `model`: `autoencoder_loss` for the autoencoder, `classification_loss` otherwise."""
     return autoencoder_loss if isinstance(unwrap(model), MultimodalMaskedAutoencoder) else classification_loss
 
-# %% ../nbs/09_train.ipynb #4f8e4faa
+# %% ../nbs/09_train.ipynb #e6a32b60
 def world() -> tuple[int, int]:
     """(rank, world size) of this process: (0, 1) unless a process group is initialised."""
     if dist.is_available() and dist.is_initialized():
@@ -116,7 +116,7 @@ def all_gather_objects(obj) -> list:
     dist.all_gather_object(out, obj)
     return out
 
-# %% ../nbs/09_train.ipynb #da3d2f12
+# %% ../nbs/09_train.ipynb #71508c28
 def _autocast(device: torch.device, amp: bool):
     """bfloat16 autocast on CUDA when `amp`, otherwise a no-op context."""
     return torch.autocast('cuda', dtype=torch.bfloat16, enabled=amp and device.type == 'cuda')
@@ -126,7 +126,7 @@ def _to_device(batch: dict, device: torch.device) -> dict:
     """The batch with every tensor on `device`."""
     return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
-# %% ../nbs/09_train.ipynb #6dec6259
+# %% ../nbs/09_train.ipynb #512acd70
 def train_epoch(model: nn.Module, loader, criterion, optimizer, scheduler=None, grad_accum: int = 1,
                 clip_grad: float | None = None, device='cpu', amp: bool = True, progress: bool = True) -> dict:
     """Train `model` for one pass over `loader`; returns {'loss', 'top1' (classifiers, running), 'n', 'seconds'}."""
@@ -180,7 +180,7 @@ class _nullcontext:
     def __exit__(self, *exc):
         return False
 
-# %% ../nbs/09_train.ipynb #0c5bc8ed
+# %% ../nbs/09_train.ipynb #8eb56840
 @torch.no_grad()
 def evaluate_model(model: nn.Module, loader, criterion, device='cpu', amp: bool = True, progress: bool = True) -> dict:
     """Per-observation results over `loader`: 'observation_ids' [N], 'label', 'loss' [N] + 'topk' [N, 5] or autoencoder arrays."""
@@ -212,7 +212,7 @@ def evaluate_model(model: nn.Module, loader, criterion, device='cpu', amp: bool 
     order = np.argsort([position[o] for o in merged['observation_ids']], kind='stable')
     return {k: v[order] for k, v in merged.items()}
 
-# %% ../nbs/09_train.ipynb #a679665a
+# %% ../nbs/09_train.ipynb #07bce361
 def accuracy_summary(hit1: np.ndarray, hit5: np.ndarray, labels: np.ndarray) -> dict:
     """{'top1', 'top5', 'macro', 'n'} from per-row hit values in [0, 1] [N] and labels [N] (all seen)."""
     n = len(labels)
@@ -244,7 +244,7 @@ def prior_hits(train_counts: np.ndarray, labels: np.ndarray, draws: int = 20_000
     in_top5 = np.bincount(top.ravel(), minlength=len(p)) / draws
     return p[labels], in_top5[labels]
 
-# %% ../nbs/09_train.ipynb #b7578afe
+# %% ../nbs/09_train.ipynb #55ae81a7
 def test_subsets(split_path, test_ids) -> dict[str, np.ndarray]:
     """Boolean masks [N] over `test_ids`: 'temporal', 'spatial' (from the split's `split_reason`) and 'all'."""
     reason = load_split_assignments(split_path)['split_reason'].reindex(list(test_ids))
@@ -255,7 +255,7 @@ def test_subsets(split_path, test_ids) -> dict[str, np.ndarray]:
     masks['all'] = np.ones(len(reason), bool)
     return masks
 
-# %% ../nbs/09_train.ipynb #70f00fa3
+# %% ../nbs/09_train.ipynb #18c22ea1
 def classification_report(results: dict, subsets: dict, train_counts: np.ndarray, seed: int = 0) -> dict:
     """Per subset: counts, test loss, and model / majority / prior {'top1', 'top5', 'macro', 'n'} over seen species."""
     prior1, prior5 = prior_hits(train_counts, np.arange(len(train_counts)), seed=seed)
@@ -271,7 +271,7 @@ def classification_report(results: dict, subsets: dict, train_counts: np.ndarray
             'prior': accuracy_summary(prior1[y], prior5[y], y)}
     return report
 
-# %% ../nbs/09_train.ipynb #a169fb6f
+# %% ../nbs/09_train.ipynb #c8584f12
 def recall_at_k(scores: np.ndarray, relevant: np.ndarray, ks=(1, 5, 10)) -> dict:
     """Share of queries with a relevant candidate among the top k, for scores and relevant [Q, M]."""
     order = np.argsort(-scores, axis=1, kind='stable')
@@ -285,7 +285,7 @@ def chance_recall(n_relevant: np.ndarray, n_candidates: int, ks=(1, 5, 10)) -> d
     return {f'recall@{k}': float(np.mean([1 - math.comb(n_candidates - x, k) / math.comb(n_candidates, k)
                                           if k <= n_candidates else 1.0 for x in r])) for k in ks}
 
-# %% ../nbs/09_train.ipynb #3b013fbf
+# %% ../nbs/09_train.ipynb #0ea02940
 def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise cosine of a [N, D] with b [N, D] or [D]."""
     return (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)).clip(1e-12)
@@ -329,7 +329,7 @@ def autoencoder_report(model: nn.Module, store, results: dict, subsets: dict, tr
                                    'n_queries': int(len(queries))}}
     return report
 
-# %% ../nbs/09_train.ipynb #e1954666
+# %% ../nbs/09_train.ipynb #60f34033
 from matplotlib.figure import Figure
 
 
@@ -386,7 +386,7 @@ def plot_history(history: list[dict], path, title: str = '') -> Path:
         fig.suptitle(title, fontsize=10)
     return _atomic_write(path, lambda tmp: fig.savefig(tmp, format='png'))
 
-# %% ../nbs/09_train.ipynb #66dfb7f1
+# %% ../nbs/09_train.ipynb #a1e6829e
 MODEL_CLASSES = {'language': LanguageClassifier, 'vision': VisionClassifier, 'multimodal': MultimodalMaskedAutoencoder,
                  'geo': GeoClassifier, 'fusion': GeoVisionClassifier}
 
@@ -409,7 +409,7 @@ def load_model(path, device='cpu') -> tuple[nn.Module, dict]:
     model.load_state_dict(ckpt['model_state_dict'])
     return model.to(device).eval(), ckpt
 
-# %% ../nbs/09_train.ipynb #7b3cb661
+# %% ../nbs/09_train.ipynb #be3df797
 @dataclass
 class TrainConfig:
     """Every setting of a training run (the flags of `deepearth-train`)."""
@@ -482,7 +482,7 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
     if device.type == 'cuda' and state['cuda'] is not None:
         torch.cuda.set_rng_state(state['cuda'], device)
 
-# %% ../nbs/09_train.ipynb #80623d94
+# %% ../nbs/09_train.ipynb #77883549
 def _check_resume(ckpt: dict, config: TrainConfig, shash: str, mapping: dict, world_size: int, path) -> None:
     """Raise ValueError if checkpoint `ckpt` cannot continue the run `config` describes."""
     old = ckpt['config']
@@ -603,7 +603,7 @@ def _write_metrics(metrics: dict, out: Path, title: str) -> None:
     _atomic_write(out / 'metrics.json', lambda tmp: tmp.write_text(json.dumps(metrics, indent=1)))
     plot_history(metrics['history'], out / 'curves.png', title=title)
 
-# %% ../nbs/09_train.ipynb #4479789c
+# %% ../nbs/09_train.ipynb #3a307dc4
 def evaluate_checkpoint(path, store=None, split=None, device='cpu', batch_size: int = 256, progress: bool = True) -> dict:
     """The test report {'temporal', 'spatial', 'all'} of the checkpoint at `path` (store and split default to the run's)."""
     model, ckpt = load_model(path, device)
@@ -622,7 +622,7 @@ def evaluate_checkpoint(path, store=None, split=None, device='cpu', batch_size: 
     labels = DeepEarthDataset(train_ids, store, mode='geo', species_mapping=mapping).labels
     return classification_report(results, subsets, np.bincount(labels, minlength=len(mapping)), seed=cfg['seed'])
 
-# %% ../nbs/09_train.ipynb #8fa9788c
+# %% ../nbs/09_train.ipynb #713849e2
 def _pct(x) -> str:
     """A fraction as a percentage with one decimal, '–' when undefined."""
     return '–' if x is None else f'{100 * x:.1f}'
@@ -661,7 +661,13 @@ def results_table(runs: list[dict]) -> str:
                              f"{rk(v2l['model'])} ({rk(v2l['chance'])}) | {rk(l2v['model'])} ({rk(l2v['chance'])}) | {r['seconds_per_epoch']:.2f} |")
     return '\n'.join(lines)
 
-# %% ../nbs/09_train.ipynb #8d720dea
+# %% ../nbs/09_train.ipynb #39b5a21e
+def train_modes(store, split, out, modes=('language', 'vision'), epochs: int = 3, progress: bool = True, **settings) -> list[dict]:
+    """`fit` one run per mode into out/<mode> with the same settings (TrainConfig fields); returns their metrics."""
+    return [fit(TrainConfig(store=str(store), split=str(split), mode=m, out=str(Path(out) / m), epochs=epochs,
+                            progress=progress, **settings)) for m in modes]
+
+# %% ../nbs/09_train.ipynb #d9d6989c
 def _parser() -> argparse.ArgumentParser:
     """The argument parser of `deepearth-train`."""
     p = argparse.ArgumentParser(prog='deepearth-train', description='Train and evaluate a model on a prepared store and a split.')
