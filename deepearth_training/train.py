@@ -6,23 +6,24 @@
 __all__ = ['MODEL_INPUTS', 'MODEL_CLASSES', 'RESUME_KEYS', 'DATASET_MODES', 'space_time_coords', 'unwrap', 'batch_inputs',
            'classification_loss', 'autoencoder_loss', 'criterion_for', 'world', 'all_reduce_sum', 'all_gather_objects',
            'train_epoch', 'evaluate_model', 'accuracy_summary', 'model_hits', 'majority_hits', 'prior_hits',
-           'test_subsets', 'classification_report', 'recall_at_k', 'chance_recall', 'autoencoder_report', 'headline',
+           'split_subsets', 'classification_report', 'recall_at_k', 'chance_recall', 'autoencoder_report', 'headline',
            'plot_history', 'save_checkpoint', 'load_model', 'TrainConfig', 'resolve_device', 'model_kwargs', 'fit',
            'run_metrics', 'evaluate_checkpoint', 'results_table', 'train_modes', 'main']
 
-# %% ../nbs/09_train.ipynb #ca5cdbe0
+# %% ../nbs/09_train.ipynb #1ac62947
 import argparse
 import json
 import math
 import os
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/09_train.ipynb #3594c758
+# %% ../nbs/09_train.ipynb #cf82fddc
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -31,8 +32,9 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
+from matplotlib.figure import Figure
 
-# %% ../nbs/09_train.ipynb #2bc4d13e
+# %% ../nbs/09_train.ipynb #f2ed6b04
 from . import __version__
 from .loader import TIME_FIELDS, UNKNOWN_TIME, DeepEarthDataset, species_mapping
 from .models import (GeoClassifier, GeoVisionClassifier, LanguageClassifier, MultimodalMaskedAutoencoder,
@@ -40,7 +42,7 @@ from .models import (GeoClassifier, GeoVisionClassifier, LanguageClassifier, Mul
 from .split import load_split_assignments, load_train_test_split, split_hash
 from .store import open_store
 
-# %% ../nbs/09_train.ipynb #82196ef2
+# %% ../nbs/09_train.ipynb #f59918a2
 _CUMULATIVE_DAYS = torch.tensor([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334])
 
 
@@ -57,7 +59,7 @@ def space_time_coords(locations: torch.Tensor, timestamps: torch.Tensor) -> torc
     doy = torch.where(known, doy.double(), torch.full_like(doy, float('nan'), dtype=torch.float64))
     return torch.stack([locations[:, 0].double(), locations[:, 1].double(), doy, year.double()], 1).float()
 
-# %% ../nbs/09_train.ipynb #40118998
+# %% ../nbs/09_train.ipynb #0ef9481d
 MODEL_INPUTS = {LanguageClassifier: ('language_embeddings',), VisionClassifier: ('vision_embeddings',),
                 GeoClassifier: ('coords',), GeoVisionClassifier: ('vision_embeddings', 'coords'),
                 MultimodalMaskedAutoencoder: ('vision_embeddings', 'language_embeddings')}
@@ -75,7 +77,7 @@ def batch_inputs(model: nn.Module, batch: dict) -> tuple:
         batch['coords'] = space_time_coords(batch['locations'], batch['timestamps'])
     return tuple(batch[k] for k in keys)
 
-# %% ../nbs/09_train.ipynb #e4fb1bfa
+# %% ../nbs/09_train.ipynb #a92cc824
 def classification_loss(logits: torch.Tensor, batch: dict) -> torch.Tensor:
     """Cross-entropy per row [B] of logits [B, K] against batch['label'] [B]; NaN where the label is -1 (unseen species)."""
     label = batch['label']
@@ -92,7 +94,7 @@ def criterion_for(model: nn.Module):
     """The criterion that matches `model`: `autoencoder_loss` for the autoencoder, `classification_loss` otherwise."""
     return autoencoder_loss if isinstance(unwrap(model), MultimodalMaskedAutoencoder) else classification_loss
 
-# %% ../nbs/09_train.ipynb #e6a32b60
+# %% ../nbs/09_train.ipynb #6104ef00
 def world() -> tuple[int, int]:
     """(rank, world size) of this process: (0, 1) unless a process group is initialised."""
     if dist.is_available() and dist.is_initialized():
@@ -116,7 +118,7 @@ def all_gather_objects(obj) -> list:
     dist.all_gather_object(out, obj)
     return out
 
-# %% ../nbs/09_train.ipynb #71508c28
+# %% ../nbs/09_train.ipynb #da2cb798
 def _autocast(device: torch.device, amp: bool):
     """bfloat16 autocast on CUDA when `amp`, otherwise a no-op context."""
     return torch.autocast('cuda', dtype=torch.bfloat16, enabled=amp and device.type == 'cuda')
@@ -126,7 +128,7 @@ def _to_device(batch: dict, device: torch.device) -> dict:
     """The batch with every tensor on `device`."""
     return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
-# %% ../nbs/09_train.ipynb #512acd70
+# %% ../nbs/09_train.ipynb #8395e096
 def train_epoch(model: nn.Module, loader, criterion, optimizer, scheduler=None, grad_accum: int = 1,
                 clip_grad: float | None = None, device='cpu', amp: bool = True, progress: bool = True) -> dict:
     """Train `model` for one pass over `loader`; returns {'loss', 'top1' (classifiers, running), 'n', 'seconds'}."""
@@ -146,7 +148,7 @@ def train_epoch(model: nn.Module, loader, criterion, optimizer, scheduler=None, 
         group_size = min(grad_accum, n_batches - group_start)
         last_in_group = i == group_start + group_size - 1
         sync = last_in_group or not isinstance(model, DistributedDataParallel)
-        with (model.no_sync() if not sync else _nullcontext()):
+        with (model.no_sync() if not sync else nullcontext()):
             with _autocast(device, amp):
                 out = model(*batch_inputs(model, batch))
             per_row = criterion(out, batch)
@@ -172,15 +174,9 @@ def train_epoch(model: nn.Module, loader, criterion, optimizer, scheduler=None, 
     return out
 
 
-class _nullcontext:
-    """A context manager that does nothing."""
-    def __enter__(self):
-        return None
 
-    def __exit__(self, *exc):
-        return False
 
-# %% ../nbs/09_train.ipynb #8eb56840
+# %% ../nbs/09_train.ipynb #67bdf439
 @torch.no_grad()
 def evaluate_model(model: nn.Module, loader, criterion, device='cpu', amp: bool = True, progress: bool = True) -> dict:
     """Per-observation results over `loader`: 'observation_ids' [N], 'label', 'loss' [N] + 'topk' [N, 5] or autoencoder arrays."""
@@ -212,7 +208,7 @@ def evaluate_model(model: nn.Module, loader, criterion, device='cpu', amp: bool 
     order = np.argsort([position[o] for o in merged['observation_ids']], kind='stable')
     return {k: v[order] for k, v in merged.items()}
 
-# %% ../nbs/09_train.ipynb #07bce361
+# %% ../nbs/09_train.ipynb #5e7d2ee7
 def accuracy_summary(hit1: np.ndarray, hit5: np.ndarray, labels: np.ndarray) -> dict:
     """{'top1', 'top5', 'macro', 'n'} from per-row hit values in [0, 1] [N] and labels [N] (all seen)."""
     n = len(labels)
@@ -244,8 +240,8 @@ def prior_hits(train_counts: np.ndarray, labels: np.ndarray, draws: int = 20_000
     in_top5 = np.bincount(top.ravel(), minlength=len(p)) / draws
     return p[labels], in_top5[labels]
 
-# %% ../nbs/09_train.ipynb #55ae81a7
-def test_subsets(split_path, test_ids) -> dict[str, np.ndarray]:
+# %% ../nbs/09_train.ipynb #b72aed95
+def split_subsets(split_path, test_ids) -> dict[str, np.ndarray]:
     """Boolean masks [N] over `test_ids`: 'temporal', 'spatial' (from the split's `split_reason`) and 'all'."""
     reason = load_split_assignments(split_path)['split_reason'].reindex(list(test_ids))
     if reason.isna().any():
@@ -255,7 +251,7 @@ def test_subsets(split_path, test_ids) -> dict[str, np.ndarray]:
     masks['all'] = np.ones(len(reason), bool)
     return masks
 
-# %% ../nbs/09_train.ipynb #18c22ea1
+# %% ../nbs/09_train.ipynb #1a8c2575
 def classification_report(results: dict, subsets: dict, train_counts: np.ndarray, seed: int = 0) -> dict:
     """Per subset: counts, test loss, and model / majority / prior {'top1', 'top5', 'macro', 'n'} over seen species."""
     prior1, prior5 = prior_hits(train_counts, np.arange(len(train_counts)), seed=seed)
@@ -271,7 +267,7 @@ def classification_report(results: dict, subsets: dict, train_counts: np.ndarray
             'prior': accuracy_summary(prior1[y], prior5[y], y)}
     return report
 
-# %% ../nbs/09_train.ipynb #c8584f12
+# %% ../nbs/09_train.ipynb #5a3c8942
 def recall_at_k(scores: np.ndarray, relevant: np.ndarray, ks=(1, 5, 10)) -> dict:
     """Share of queries with a relevant candidate among the top k, for scores and relevant [Q, M]."""
     order = np.argsort(-scores, axis=1, kind='stable')
@@ -285,7 +281,7 @@ def chance_recall(n_relevant: np.ndarray, n_candidates: int, ks=(1, 5, 10)) -> d
     return {f'recall@{k}': float(np.mean([1 - math.comb(n_candidates - x, k) / math.comb(n_candidates, k)
                                           if k <= n_candidates else 1.0 for x in r])) for k in ks}
 
-# %% ../nbs/09_train.ipynb #0ea02940
+# %% ../nbs/09_train.ipynb #ffdf638e
 def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise cosine of a [N, D] with b [N, D] or [D]."""
     return (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)).clip(1e-12)
@@ -329,10 +325,7 @@ def autoencoder_report(model: nn.Module, store, results: dict, subsets: dict, tr
                                    'n_queries': int(len(queries))}}
     return report
 
-# %% ../nbs/09_train.ipynb #60f34033
-from matplotlib.figure import Figure
-
-
+# %% ../nbs/09_train.ipynb #503b1f24
 def _atomic_write(path: Path, write) -> Path:
     """Call write(tmp_path), then rename the temporary file onto `path`."""
     path = Path(path)
@@ -386,7 +379,7 @@ def plot_history(history: list[dict], path, title: str = '') -> Path:
         fig.suptitle(title, fontsize=10)
     return _atomic_write(path, lambda tmp: fig.savefig(tmp, format='png'))
 
-# %% ../nbs/09_train.ipynb #a1e6829e
+# %% ../nbs/09_train.ipynb #0eb9ca11
 MODEL_CLASSES = {'language': LanguageClassifier, 'vision': VisionClassifier, 'multimodal': MultimodalMaskedAutoencoder,
                  'geo': GeoClassifier, 'fusion': GeoVisionClassifier}
 
@@ -409,7 +402,7 @@ def load_model(path, device='cpu') -> tuple[nn.Module, dict]:
     model.load_state_dict(ckpt['model_state_dict'])
     return model.to(device).eval(), ckpt
 
-# %% ../nbs/09_train.ipynb #be3df797
+# %% ../nbs/09_train.ipynb #799e5719
 @dataclass
 class TrainConfig:
     """Every setting of a training run (the flags of `deepearth-train`)."""
@@ -482,7 +475,7 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
     if device.type == 'cuda' and state['cuda'] is not None:
         torch.cuda.set_rng_state(state['cuda'], device)
 
-# %% ../nbs/09_train.ipynb #77883549
+# %% ../nbs/09_train.ipynb #6463f209
 def _check_resume(ckpt: dict, config: TrainConfig, shash: str, mapping: dict, world_size: int, path) -> None:
     """Raise ValueError if checkpoint `ckpt` cannot continue the run `config` describes."""
     old = ckpt['config']
@@ -523,7 +516,7 @@ def _fit(config: TrainConfig, resume) -> dict:
     store = open_store(config.store)
     train_ids, test_ids = load_train_test_split(config.split)
     shash = split_hash(config.split)
-    subsets = test_subsets(config.split, test_ids)
+    subsets = split_subsets(config.split, test_ids)
     mapping = species_mapping(store, train_ids)
     ds_mode = DATASET_MODES[config.mode][config.full_vision]
     train_ds = DeepEarthDataset(train_ids, store, mode=ds_mode, device=device, species_mapping=mapping)
@@ -603,7 +596,7 @@ def _write_metrics(metrics: dict, out: Path, title: str) -> None:
     _atomic_write(out / 'metrics.json', lambda tmp: tmp.write_text(json.dumps(metrics, indent=1)))
     plot_history(metrics['history'], out / 'curves.png', title=title)
 
-# %% ../nbs/09_train.ipynb #3a307dc4
+# %% ../nbs/09_train.ipynb #e28228dd
 def evaluate_checkpoint(path, store=None, split=None, device='cpu', batch_size: int = 256, progress: bool = True) -> dict:
     """The test report {'temporal', 'spatial', 'all'} of the checkpoint at `path` (store and split default to the run's)."""
     model, ckpt = load_model(path, device)
@@ -616,13 +609,13 @@ def evaluate_checkpoint(path, store=None, split=None, device='cpu', batch_size: 
     test_ds = DeepEarthDataset(test_ids, store, mode=ds_mode, device=device, species_mapping=mapping)
     loader = DataLoader(test_ds, batch_size=batch_size, collate_fn=DeepEarthDataset.collate)
     results = evaluate_model(model, loader, criterion_for(model), device, cfg['amp'], progress)
-    subsets = test_subsets(split, test_ids)
+    subsets = split_subsets(split, test_ids)
     if ckpt['mode'] == 'multimodal':
         return autoencoder_report(model, store, results, subsets, train_ids, device)
     labels = DeepEarthDataset(train_ids, store, mode='geo', species_mapping=mapping).labels
     return classification_report(results, subsets, np.bincount(labels, minlength=len(mapping)), seed=cfg['seed'])
 
-# %% ../nbs/09_train.ipynb #713849e2
+# %% ../nbs/09_train.ipynb #aa32abbe
 def _pct(x) -> str:
     """A fraction as a percentage with one decimal, '–' when undefined."""
     return '–' if x is None else f'{100 * x:.1f}'
@@ -661,13 +654,13 @@ def results_table(runs: list[dict]) -> str:
                              f"{rk(v2l['model'])} ({rk(v2l['chance'])}) | {rk(l2v['model'])} ({rk(l2v['chance'])}) | {r['seconds_per_epoch']:.2f} |")
     return '\n'.join(lines)
 
-# %% ../nbs/09_train.ipynb #39b5a21e
+# %% ../nbs/09_train.ipynb #6c103216
 def train_modes(store, split, out, modes=('language', 'vision'), epochs: int = 3, progress: bool = True, **settings) -> list[dict]:
     """`fit` one run per mode into out/<mode> with the same settings (TrainConfig fields); returns their metrics."""
     return [fit(TrainConfig(store=str(store), split=str(split), mode=m, out=str(Path(out) / m), epochs=epochs,
                             progress=progress, **settings)) for m in modes]
 
-# %% ../nbs/09_train.ipynb #d9d6989c
+# %% ../nbs/09_train.ipynb #48c5eb06
 def _parser() -> argparse.ArgumentParser:
     """The argument parser of `deepearth-train`."""
     p = argparse.ArgumentParser(prog='deepearth-train', description='Train and evaluate a model on a prepared store and a split.')
