@@ -6,11 +6,11 @@
 __all__ = ['PUBLISHED_CENTRES', 'REQUIRED_COLUMNS', 'ID_COLUMNS', 'SPLITS', 'FORMAT', 'MAX_SAMPLE', 'MAX_CANDIDATES',
            'MAX_ATTEMPTS', 'SplitSpec', 'published_spec', 'local_xy_km', 'nearest_km', 'select_regions',
            'check_region_centres', 'read_region_centres', 'reason_names', 'grown_bounds', 'assign_split',
-           'observation_days', 'nearest_from_regions_km', 'split_report', 'SplitResult', 'make_split', 'format_report',
-           'split_document', 'save_split', 'load_split_assignments', 'load_train_test_split', 'split_hash',
-           'load_split', 'split_from_store', 'main']
+           'observation_days', 'nearest_from_regions_km', 'split_report', 'SplitResult', 'assignments_table',
+           'make_split', 'format_report', 'split_document', 'save_split', 'load_split_assignments',
+           'load_train_test_split', 'split_hash', 'load_split', 'split_from_store', 'main']
 
-# %% ../nbs/05_split.ipynb #45c6d93b
+# %% ../nbs/05_split.ipynb #ba33c6a4
 import argparse
 import hashlib
 import json
@@ -22,14 +22,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from .geo import (WGS84_A, WGS84_E2, distance_to_region_km, geodesic_km, in_region,
                                     meridian_arc_km, region_separation_km, square_region)
 
-# %% ../nbs/05_split.ipynb #163be2d3
+# %% ../nbs/05_split.ipynb #fe8296f5
 from scipy.spatial import cKDTree
 
-# %% ../nbs/05_split.ipynb #6a3182dd
+# %% ../nbs/05_split.ipynb #014246f6
 PUBLISHED_CENTRES = ((28.073125, -81.516095), (28.963150, -80.912941), (28.967784, -81.893749),
                      (28.403112, -80.960207), (28.459431, -81.924307))
 REQUIRED_COLUMNS = ('latitude', 'longitude', 'year', 'month', 'day', 'taxon_name')
@@ -37,7 +38,7 @@ ID_COLUMNS = ('observation_id', 'gbif_id', 'image_index', 'taxon_id')
 SPLITS = ('train', 'test', 'excluded')
 FORMAT = 'deepearth_training.split/1'
 
-# %% ../nbs/05_split.ipynb #3c256569
+# %% ../nbs/05_split.ipynb #b707acfb
 @dataclass(frozen=True)
 class SplitSpec:
     """Split protocol: temporal holdout from `test_year`, `n_regions` square spatial holdouts, optional buffer."""
@@ -71,12 +72,12 @@ class SplitSpec:
             if not ok:
                 raise ValueError(f'{name}={getattr(self, name)} is out of range')
 
-# %% ../nbs/05_split.ipynb #a59bbafe
+# %% ../nbs/05_split.ipynb #89c67aa5
 def published_spec(**overrides) -> SplitSpec:
     """The published protocol with the published five region centres (reproduces `central_florida_split.json`)."""
     return SplitSpec(**{'regions': PUBLISHED_CENTRES, 'n_regions': len(PUBLISHED_CENTRES), **overrides})
 
-# %% ../nbs/05_split.ipynb #1be7bea6
+# %% ../nbs/05_split.ipynb #635bcb5e
 def local_xy_km(lat, lon, lon0: float) -> np.ndarray:
     """Equal-area (sinusoidal) plane coordinates [N, 2] in km: east of meridian `lon0`, north of the equator."""
     lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
@@ -84,7 +85,7 @@ def local_xy_km(lat, lon, lon0: float) -> np.ndarray:
     r = WGS84_A * np.cos(p) / np.sqrt(1 - WGS84_E2 * np.sin(p)**2)
     return np.stack([np.radians(lon - lon0) * r, meridian_arc_km(lat)], axis=-1)
 
-# %% ../nbs/05_split.ipynb #36e040ce
+# %% ../nbs/05_split.ipynb #f353beb7
 def nearest_km(lat, lon, ref_lat, ref_lon, k: int = 8) -> np.ndarray:
     """Geodesic km [N] from each (lat, lon) to its nearest (ref_lat, ref_lon); KD-tree candidates, exact distance."""
     lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
@@ -98,12 +99,12 @@ def nearest_km(lat, lon, ref_lat, ref_lon, k: int = 8) -> np.ndarray:
     idx = idx.reshape(len(lat), k)
     return geodesic_km(lat[:, None], lon[:, None], ref_lat[idx], ref_lon[idx]).min(axis=1)
 
-# %% ../nbs/05_split.ipynb #e44e9a4f
+# %% ../nbs/05_split.ipynb #c450091d
 MAX_SAMPLE = 200_000
 MAX_CANDIDATES = 2_000
 MAX_ATTEMPTS = 20
 
-# %% ../nbs/05_split.ipynb #6061d87e
+# %% ../nbs/05_split.ipynb #ed0138f5
 def _square_counts(lat: np.ndarray, lon: np.ndarray, species: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Observations and distinct species [R] inside each box of `bounds` [R, 4]."""
     order = np.argsort(lat, kind='stable')
@@ -116,7 +117,7 @@ def _square_counts(lat: np.ndarray, lon: np.ndarray, species: np.ndarray, bounds
         n_obs[r], n_sp[r] = len(inside), len(np.unique(species[inside]))
     return n_obs, n_sp
 
-# %% ../nbs/05_split.ipynb #38ab5fb9
+# %% ../nbs/05_split.ipynb #40d62f70
 def _kmeans(xy: np.ndarray, k: int, rng: np.random.Generator, iters: int = 30) -> np.ndarray:
     """Centroids [k, 2] of a seeded k-means++ / Lloyd clustering of points `xy` [N, 2]."""
     cent = xy[[rng.integers(len(xy))]]
@@ -131,7 +132,7 @@ def _kmeans(xy: np.ndarray, k: int, rng: np.random.Generator, iters: int = 30) -
         cent = new
     return cent
 
-# %% ../nbs/05_split.ipynb #98867426
+# %% ../nbs/05_split.ipynb #1f00859a
 def _feasible(pool: np.ndarray, chosen: list, clat: np.ndarray, clon: np.ndarray, cb: np.ndarray,
               min_km: float) -> np.ndarray:
     """Boolean [len(pool)]: candidate centre ≥ min_km from every chosen centre and its square disjoint from theirs."""
@@ -141,7 +142,7 @@ def _feasible(pool: np.ndarray, chosen: list, clat: np.ndarray, clon: np.ndarray
     ok[ok] = region_separation_km(cb[pool[ok], None], cb[chosen][None]).min(1) > 0
     return ok
 
-# %% ../nbs/05_split.ipynb #67064ab8
+# %% ../nbs/05_split.ipynb #f5e52be2
 def _place(order: np.ndarray, stratum: np.ndarray, n: int, rng: np.random.Generator, clat, clon, cb, min_km) -> list:
     """One seeded attempt: candidate indices of up to `n` regions, one per stratum where possible."""
     chosen = []
@@ -155,7 +156,7 @@ def _place(order: np.ndarray, stratum: np.ndarray, n: int, rng: np.random.Genera
             break
     return chosen
 
-# %% ../nbs/05_split.ipynb #767d8426
+# %% ../nbs/05_split.ipynb #cf078272
 def select_regions(lat: np.ndarray, lon: np.ndarray, species: np.ndarray, spec: SplitSpec) -> np.ndarray:
     """Indices [n_regions] of the observations whose squares become the test regions (seeded, representative)."""
     n = spec.n_regions
@@ -206,7 +207,7 @@ def select_regions(lat: np.ndarray, lon: np.ndarray, species: np.ndarray, spec: 
                      f'{what}; the next would be {gap:.2f} km from a placed centre, '
                      f'{spec.min_distance_km - gap:.2f} km short of min_distance_km')
 
-# %% ../nbs/05_split.ipynb #210e86a8
+# %% ../nbs/05_split.ipynb #8c22f86d
 def check_region_centres(centres, spec: SplitSpec) -> None:
     """Raise ValueError naming the first pair of region centres closer than `min_distance_km` or whose squares touch."""
     c = np.asarray(centres, np.float64).reshape(-1, 2)
@@ -220,7 +221,7 @@ def check_region_centres(centres, spec: SplitSpec) -> None:
         if sep[i, j] <= 0:
             raise ValueError(f'regions {i + 1} and {j + 1}: {spec.region_size_km:g} km squares overlap')
 
-# %% ../nbs/05_split.ipynb #4cf7d20c
+# %% ../nbs/05_split.ipynb #f918cb22
 def read_region_centres(path) -> tuple:
     """Region centres ((lat, lon), ...) from a CSV (latitude,longitude), a JSON list of pairs, or a split file."""
     path = Path(path)
@@ -247,13 +248,13 @@ def read_region_centres(path) -> tuple:
         raise ValueError(f'{path}: region centre {np.flatnonzero(~np.isfinite(pairs).all(1))[0] + 1} is not a number')
     return tuple(map(tuple, pairs.tolist()))
 
-# %% ../nbs/05_split.ipynb #2e6f09bf
+# %% ../nbs/05_split.ipynb #7b08f468
 def reason_names(n_regions: int) -> list[str]:
     """Names of the reason codes of `assign_split` for `n_regions` regions."""
     return (['temporal_train', 'temporal_test'] + [f'spatial_test_region_{k}' for k in range(1, n_regions + 1)]
             + [f'buffer_region_{k}' for k in range(1, n_regions + 1)])
 
-# %% ../nbs/05_split.ipynb #6abac23e
+# %% ../nbs/05_split.ipynb #5c211179
 def grown_bounds(bounds, km: float) -> np.ndarray:
     """Boxes [..., 4] that contain every point within `km` of the boxes `bounds` [..., 4] (a conservative lat/lon margin)."""
     b = np.asarray(bounds, np.float64)
@@ -262,7 +263,7 @@ def grown_bounds(bounds, km: float) -> np.ndarray:
     dlon = km / (111.0 * np.cos(np.radians(far_lat)))  # a degree of longitude is at most 111.32 cos(lat) km
     return b + np.stack(np.broadcast_arrays(-dlat, dlat, -dlon, dlon), axis=-1)
 
-# %% ../nbs/05_split.ipynb #d25ccf0a
+# %% ../nbs/05_split.ipynb #db581db9
 def assign_split(lat: np.ndarray, lon: np.ndarray, year: np.ndarray, bounds: np.ndarray, test_year: int,
                  buffer_km: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Reason codes [N] (see `reason_names`) and a temporal-test flag [N] for observations, regions `bounds` [R, 4]."""
@@ -283,7 +284,7 @@ def assign_split(lat: np.ndarray, lon: np.ndarray, year: np.ndarray, bounds: np.
     code[buffer > 0] = 1 + len(bounds) + buffer[buffer > 0]
     return code, temporal
 
-# %% ../nbs/05_split.ipynb #9e34e8ea
+# %% ../nbs/05_split.ipynb #9e061ff1
 def observation_days(year, month, day) -> np.ndarray:
     """Days [N] since 1970-01-01 of year/month/day arrays; NaN where month or day is unknown."""
     year, month, day = (np.asarray(x, np.float64) for x in (year, month, day))
@@ -293,7 +294,7 @@ def observation_days(year, month, day) -> np.ndarray:
     out[known] = (m.astype('datetime64[D]') - np.datetime64('1970-01-01', 'D')).astype(np.int64) + day[known] - 1
     return out
 
-# %% ../nbs/05_split.ipynb #f3bfcae9
+# %% ../nbs/05_split.ipynb #08f2195e
 def nearest_from_regions_km(lat, lon, query: np.ndarray, ref: np.ndarray, bounds: np.ndarray, reach_km: float) -> np.ndarray:
     """Geodesic km [query.sum()] from each `query` row (inside a box of `bounds` [R, 4]) to its nearest `ref` row."""
     q = np.flatnonzero(query)
@@ -308,7 +309,7 @@ def nearest_from_regions_km(lat, lon, query: np.ndarray, ref: np.ndarray, bounds
         reach_km *= 2
     return d
 
-# %% ../nbs/05_split.ipynb #59a25071
+# %% ../nbs/05_split.ipynb #def63e36
 def _stats(x: np.ndarray) -> dict:
     """min / median / max of the finite values of `x` (None when there are none) and their count."""
     x = x[np.isfinite(x)]
@@ -316,7 +317,7 @@ def _stats(x: np.ndarray) -> dict:
         return {'n': 0, 'min': None, 'median': None, 'max': None}
     return {'n': int(len(x)), 'min': float(x.min()), 'median': float(np.median(x)), 'max': float(x.max())}
 
-# %% ../nbs/05_split.ipynb #3cd179b6
+# %% ../nbs/05_split.ipynb #2c5c7a13
 def split_report(lat, lon, days, species, code, temporal, regions: pd.DataFrame, species_names=None,
                  reach_km: float = 5.0) -> dict:
     """The split's figures: counts per split and reason, species, per-region counts, leakage and geometry."""
@@ -367,7 +368,7 @@ def split_report(lat, lon, days, species, code, temporal, regions: pd.DataFrame,
                      'min_edge_separation_km': float(es.min()) if len(es) else None},
     }
 
-# %% ../nbs/05_split.ipynb #981e0789
+# %% ../nbs/05_split.ipynb #5bef768c
 @dataclass
 class SplitResult:
     """A split: the spec, the rows split, their assignments (split, split_reason, region_id, temporal), regions, report."""
@@ -378,7 +379,7 @@ class SplitResult:
     report: dict
     dataset_info: dict = field(default_factory=dict)
 
-# %% ../nbs/05_split.ipynb #baf74bee
+# %% ../nbs/05_split.ipynb #929ea582
 def _check_observations(obs: pd.DataFrame) -> None:
     """Raise ValueError naming a missing column, or the first row without coordinates or year."""
     missing = [c for c in REQUIRED_COLUMNS if c not in obs.columns]
@@ -391,7 +392,7 @@ def _check_observations(obs: pd.DataFrame) -> None:
             who = obs['observation_id'].iloc[i] if 'observation_id' in obs.columns else f'row {obs.index[i]}'
             raise ValueError(f'observation {who}: {c} is missing ({bad.sum()} rows without {c})')
 
-# %% ../nbs/05_split.ipynb #a03f1b7e
+# %% ../nbs/05_split.ipynb #b6cdc7a6
 def _regions_table(centres: np.ndarray, lat, lon, obs: pd.DataFrame, spec: SplitSpec, at: np.ndarray | None) -> pd.DataFrame:
     """Regions [R] with the published fields; the centre observation is `at` (drawn) or the one on the centre (predefined)."""
     b = square_region(centres[:, 0], centres[:, 1], spec.region_size_km).reshape(-1, 4)
@@ -410,8 +411,17 @@ def _regions_table(centres: np.ndarray, lat, lon, obs: pd.DataFrame, spec: Split
                          'south': b[:, 0], 'north': b[:, 1], 'west': b[:, 2], 'east': b[:, 3],
                          'size_km': float(spec.region_size_km)})
 
-# %% ../nbs/05_split.ipynb #4457110f
-def make_split(observations: pd.DataFrame, spec: SplitSpec = SplitSpec()) -> SplitResult:
+# %% ../nbs/05_split.ipynb #ef730647
+def assignments_table(code: np.ndarray, temporal: np.ndarray, n_regions: int, index=None) -> pd.DataFrame:
+    """Per-observation split, split_reason (categorical), region_id (0 = none) and temporal flag from reason codes [N]."""
+    spatial = (code >= 2) & (code <= 1 + n_regions)
+    split = np.where(code == 0, 0, np.where(code <= 1 + n_regions, 1, 2)).astype(np.int8)
+    return pd.DataFrame({'split': pd.Categorical.from_codes(split, SPLITS),
+                         'split_reason': pd.Categorical.from_codes(code, reason_names(n_regions)),
+                         'region_id': np.where(spatial, code - 1, 0).astype(np.int16), 'temporal': temporal}, index=index)
+
+# %% ../nbs/05_split.ipynb #1de05328
+def make_split(observations: pd.DataFrame, spec: SplitSpec = SplitSpec(), progress: bool = False) -> SplitResult:
     """Split `observations` by `spec`: draw (or check) regions, assign every row, compute the report."""
     obs = observations
     if spec.vision_only and 'has_vision' in obs.columns:
@@ -420,27 +430,26 @@ def make_split(observations: pd.DataFrame, spec: SplitSpec = SplitSpec()) -> Spl
     lat, lon = obs['latitude'].to_numpy(np.float64), obs['longitude'].to_numpy(np.float64)
     year = obs['year'].to_numpy(np.float64)
     species, species_names = pd.factorize(obs['taxon_name'], sort=True)
-    if spec.regions is not None:
-        centres, at = np.asarray(spec.regions, np.float64).reshape(-1, 2), None
-        check_region_centres(centres, spec)
-    else:
-        at = select_regions(lat, lon, species, spec)
-        centres = np.column_stack([lat[at], lon[at]]).reshape(-1, 2)
-    regions = _regions_table(centres, lat, lon, obs, spec, at)
-    bounds = regions[['south', 'north', 'west', 'east']].to_numpy(np.float64)
-    code, temporal = assign_split(lat, lon, year, bounds, spec.test_year, spec.buffer_km)
-    R = len(regions)
-    split = np.where(code == 0, 0, np.where(code <= 1 + R, 1, 2)).astype(np.int8)
-    region_id = np.where((code >= 2) & (code <= 1 + R), code - 1, 0).astype(np.int16)
-    assignments = pd.DataFrame({'split': pd.Categorical.from_codes(split, SPLITS),
-                                'split_reason': pd.Categorical.from_codes(code, reason_names(R)),
-                                'region_id': region_id, 'temporal': temporal}, index=obs.index)
-    days = observation_days(year, obs['month'].to_numpy(np.float64), obs['day'].to_numpy(np.float64))
-    report = split_report(lat, lon, days, species, code, temporal, regions, np.asarray(species_names),
-                          reach_km=spec.region_size_km / 2 + spec.buffer_km + 1)
+    with tqdm(total=3, desc='split', unit='step', leave=False, disable=None if progress else True) as bar:
+        if spec.regions is not None:
+            centres, at = np.asarray(spec.regions, np.float64).reshape(-1, 2), None
+            check_region_centres(centres, spec)
+        else:
+            at = select_regions(lat, lon, species, spec)
+            centres = np.column_stack([lat[at], lon[at]]).reshape(-1, 2)
+        regions = _regions_table(centres, lat, lon, obs, spec, at)
+        bar.update()
+        bounds = regions[['south', 'north', 'west', 'east']].to_numpy(np.float64)
+        code, temporal = assign_split(lat, lon, year, bounds, spec.test_year, spec.buffer_km)
+        assignments = assignments_table(code, temporal, len(regions), obs.index)
+        bar.update()
+        days = observation_days(year, obs['month'].to_numpy(np.float64), obs['day'].to_numpy(np.float64))
+        report = split_report(lat, lon, days, species, code, temporal, regions, np.asarray(species_names),
+                              reach_km=spec.region_size_km / 2 + spec.buffer_km + 1)
+        bar.update()
     return SplitResult(spec, obs, assignments, regions, report)
 
-# %% ../nbs/05_split.ipynb #e26745c8
+# %% ../nbs/05_split.ipynb #175f3de3
 def format_report(report: dict) -> str:
     """Human-readable multi-line summary of a split report."""
     f = lambda s: 'n/a' if s['n'] == 0 else f"min {s['min']:.3f}, median {s['median']:.3f}"
@@ -464,7 +473,7 @@ def format_report(report: dict) -> str:
                   f"closest edges {g['min_edge_separation_km']:.3f} km"]
     return '\n'.join(lines)
 
-# %% ../nbs/05_split.ipynb #e9367fe9
+# %% ../nbs/05_split.ipynb #ee82cd3b
 def _json_default(x):
     """JSON encoding of numpy scalars."""
     if isinstance(x, np.integer):
@@ -473,14 +482,14 @@ def _json_default(x):
         return float(x)
     raise TypeError(f'cannot write {type(x).__name__} to a split file')
 
-# %% ../nbs/05_split.ipynb #a068ca87
+# %% ../nbs/05_split.ipynb #f06f3f96
 def _canonical_hash(doc: dict) -> str:
     """SHA-256 hex of the canonical JSON of `doc` without its `content_hash`."""
     body = {k: v for k, v in doc.items() if k != 'content_hash'}
     text = json.dumps(body, sort_keys=True, separators=(',', ':'), allow_nan=False, default=_json_default)
     return hashlib.sha256(text.encode()).hexdigest()
 
-# %% ../nbs/05_split.ipynb #d793d3f3
+# %% ../nbs/05_split.ipynb #41c5f7ff
 def _mappings(obs: pd.DataFrame, a: pd.DataFrame) -> dict:
     """The `observation_mappings` of a split: observation_id -> published mapping fields."""
     missing = [c for c in ID_COLUMNS if c not in obs.columns]
@@ -498,7 +507,7 @@ def _mappings(obs: pd.DataFrame, a: pd.DataFrame) -> dict:
         raise ValueError(f"cannot write a split file: observation_id {ids[ids.duplicated()].iloc[0]} occurs twice")
     return {i: dict(zip(keys, v)) for i, v in zip(ids.tolist(), zip(*cols))}
 
-# %% ../nbs/05_split.ipynb #2f4596a5
+# %% ../nbs/05_split.ipynb #a930a960
 def split_document(result: SplitResult) -> dict:
     """The split file's JSON document (published layout plus spec, buffer, leakage report and content hash)."""
     spec, obs, a, reg, rep = result.spec, result.observations, result.assignments, result.regions, result.report
@@ -537,7 +546,7 @@ def split_document(result: SplitResult) -> dict:
     doc['content_hash'] = _canonical_hash(doc)
     return doc
 
-# %% ../nbs/05_split.ipynb #48aa0c43
+# %% ../nbs/05_split.ipynb #db16513b
 def save_split(result: SplitResult, path) -> Path:
     """Write the split file to `path` atomically (temporary file + rename); returns the path."""
     path = Path(path)
@@ -553,7 +562,7 @@ def save_split(result: SplitResult, path) -> Path:
         raise
     return path
 
-# %% ../nbs/05_split.ipynb #0772b860
+# %% ../nbs/05_split.ipynb #871dab58
 def _read_split_json(path) -> dict:
     """The JSON document of a split file, with a clear error if it is missing or not a split file."""
     path = Path(path)
@@ -567,7 +576,7 @@ def _read_split_json(path) -> dict:
         raise ValueError(f"{path}: not a split file (no 'observation_mappings' object)")
     return doc
 
-# %% ../nbs/05_split.ipynb #c39b1b74
+# %% ../nbs/05_split.ipynb #895846ab
 def load_split_assignments(path) -> pd.DataFrame:
     """Per-observation mapping fields of a split file (ours or published), indexed by observation_id."""
     doc = _read_split_json(path)
@@ -582,13 +591,13 @@ def load_split_assignments(path) -> pd.DataFrame:
                          f"(expected one of {list(SPLITS)})")
     return df
 
-# %% ../nbs/05_split.ipynb #235a7e59
+# %% ../nbs/05_split.ipynb #119c8642
 def load_train_test_split(path) -> tuple[list[str], list[str]]:
     """(train_ids, test_ids) of a split file, ours or the published `central_florida_split.json` layout."""
     s = load_split_assignments(path)['split']
     return s.index[s == 'train'].tolist(), s.index[s == 'test'].tolist()
 
-# %% ../nbs/05_split.ipynb #ce17232d
+# %% ../nbs/05_split.ipynb #bec2e0ee
 def split_hash(path) -> str:
     """Content hash of a split file: its verified `content_hash`, or SHA-256 of the bytes of a published file."""
     doc = _read_split_json(path)
@@ -600,7 +609,7 @@ def split_hash(path) -> str:
                          f'the file was modified after it was written')
     return h
 
-# %% ../nbs/05_split.ipynb #2bdcfa1b
+# %% ../nbs/05_split.ipynb #15fe5f41
 def load_split(path) -> SplitResult:
     """A SplitResult (observations, assignments, regions, report) read back from a split file, ours or published."""
     doc = _read_split_json(path)
@@ -613,7 +622,7 @@ def load_split(path) -> SplitResult:
                             **{k: [float(r['bounds'][k]) for r in regs] for k in ('south', 'north', 'west', 'east')},
                             'size_km': [float(r.get('size_km', np.nan)) for r in regs]})
     if 'spec' in doc:
-        spec = SplitSpec(**{**doc['spec'], 'regions': doc['spec']['regions']})
+        spec = SplitSpec(**doc['spec'])
     else:
         st = doc.get('split_strategy', {})
         ty = st.get('temporal_split', {}).get('test_years', [2025])
@@ -629,8 +638,12 @@ def load_split(path) -> SplitResult:
     code = pd.Categorical(m['split_reason'], reason_names(R)).codes.astype(np.int16)
     year = m['year'].to_numpy(np.float64)
     temporal = year >= spec.test_year
-    a = pd.DataFrame({'split': pd.Categorical(m['split'], SPLITS), 'split_reason': pd.Categorical(m['split_reason'], reason_names(R)),
-                      'region_id': np.where((code >= 2) & (code <= 1 + R), code - 1, 0).astype(np.int16), 'temporal': temporal})
+    a = assignments_table(code, temporal, R)
+    clash = a['split'].astype(str).to_numpy() != m['split'].to_numpy()
+    if clash.any():
+        i = np.flatnonzero(clash)[0]
+        raise ValueError(f"{path}: observation {m['observation_id'][i]} has split {m['split'][i]!r} but split_reason "
+                         f"{m['split_reason'][i]!r}")
     for c in ('month', 'day'):
         m[c] = m[c].astype('float64')
     species, names = pd.factorize(m['taxon_name'], sort=True)
@@ -639,18 +652,18 @@ def load_split(path) -> SplitResult:
                           temporal, regions, np.asarray(names), reach_km=spec.region_size_km / 2 + spec.buffer_km + 1)
     return SplitResult(spec, m, a, regions, report)
 
-# %% ../nbs/05_split.ipynb #964b7fbe
-def split_from_store(store, spec: SplitSpec = SplitSpec()) -> SplitResult:
+# %% ../nbs/05_split.ipynb #c45ee3ee
+def split_from_store(store, spec: SplitSpec = SplitSpec(), progress: bool = False) -> SplitResult:
     """`make_split` on a store's observations (an open Store, or the path of one)."""
     if isinstance(store, (str, Path)):
         from deepearth_training.store import open_store
         store = open_store(store)
-    result = make_split(store.observations, spec)
+    result = make_split(store.observations, spec, progress)
     source = store.manifest.get('source') or {}
     result.dataset_info.update({k: source[k] for k in ('repo_id', 'sha256') if source.get(k) is not None})
     return result
 
-# %% ../nbs/05_split.ipynb #a1e09c41
+# %% ../nbs/05_split.ipynb #3d639162
 def _parser() -> argparse.ArgumentParser:
     """The deepearth-split argument parser."""
     p = argparse.ArgumentParser(prog='deepearth-split', description='Spatiotemporal train/test split of a prepared store.')
@@ -670,7 +683,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--visuals', default=None, help='also write the figure (PNG) and the map (HTML) into this directory')
     return p
 
-# %% ../nbs/05_split.ipynb #80c46a4f
+# %% ../nbs/05_split.ipynb #adc1dd71
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point of deepearth-split."""
     a = _parser().parse_args(argv)
@@ -684,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = SplitSpec(test_year=a.test_year, n_regions=n, region_size_km=a.region_size_km, min_distance_km=a.min_distance_km,
                          buffer_km=a.buffer_km, seed=a.seed, regions=centres, min_region_observations=a.min_region_observations,
                          min_region_species=a.min_region_species, vision_only=not a.all_rows)
-        result = split_from_store(a.store, spec)
+        result = split_from_store(a.store, spec, progress=True)
         out = save_split(result, a.out)
     except (ValueError, FileNotFoundError, KeyError) as e:
         print(f'error: {e}', file=sys.stderr)

@@ -236,6 +236,10 @@ def test_reads_published_layout(tmp_path):
     assert back.spec.test_year == 2025 and back.spec.regions == ((28.073125, -81.516095),)
     assert back.report['n_temporal_and_spatial'] == 0 and back.report['splits']['test']['n'] == 2
     assert read_region_centres(p) == ((28.073125, -81.516095),)
+    doc['observation_mappings']['12_1']['split'] = 'train'
+    p.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"12_1 has split 'train' but split_reason 'temporal_test'"):
+        load_split(p)
 
 
 def test_bad_split_files(tmp_path):
