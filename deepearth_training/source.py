@@ -9,20 +9,21 @@ __all__ = ['LANGUAGE_DIM', 'VJEPA2_PATCHES', 'GRID_METADATA_KEY', 'OBSERVATIONS'
            'parse_original_shape', 'read_shard_header', 'batch_rows_for', 'iter_shard', 'Source', 'read_source',
            'download_source']
 
-# %% ../nbs/02_source.ipynb #2a2a6475
+# %% ../nbs/02_source.ipynb #3e4d757b
 import json
 import re
 from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/02_source.ipynb #20d78904
+# %% ../nbs/02_source.ipynb #babcdfcf
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from tqdm.auto import tqdm
 
-# %% ../nbs/02_source.ipynb #5cbb9c8b
+# %% ../nbs/02_source.ipynb #37a23ec1
 LANGUAGE_DIM = 7168  # DeepSeek-V3 embedding size
 VJEPA2_PATCHES = (24, 24)  # V-JEPA-2 spatial patches per frame (384 px / 16 px)
 GRID_METADATA_KEY = 'vision_grid'  # optional shard metadata: JSON [T, H, W, C]
@@ -30,12 +31,12 @@ OBSERVATIONS = 'observations.parquet'
 VISION_INDEX = 'vision_index.parquet'
 VISION_DIR = 'vision_embeddings'
 
-# %% ../nbs/02_source.ipynb #583949ea
+# %% ../nbs/02_source.ipynb #ea1a6b17
 def shard_name(file_idx: int) -> str:
     """File name of vision shard `file_idx`, e.g. 'embeddings_000007.parquet'."""
     return f'embeddings_{int(file_idx):06d}.parquet'
 
-# %% ../nbs/02_source.ipynb #25473b70
+# %% ../nbs/02_source.ipynb #d37a758e
 def _is_int(t): return pa.types.is_integer(t)
 def _is_float(t): return pa.types.is_floating(t) or pa.types.is_integer(t)
 def _is_str(t): return pa.types.is_string(t) or pa.types.is_large_string(t)
@@ -52,7 +53,7 @@ VISION_INDEX_COLUMNS = {'gbif_id': _is_int, 'file_idx': _is_int, 'row_idx': _is_
 SHARD_COLUMNS = {'gbif_id': _is_int, 'embedding': _is_float_list, 'original_shape': _is_str}
 TIME_COLUMNS = ('month', 'day', 'hour', 'minute', 'second')
 
-# %% ../nbs/02_source.ipynb #351a9d51
+# %% ../nbs/02_source.ipynb #bacdb77d
 def check_columns(path: Path, required: dict) -> pa.Schema:
     """Return the Parquet schema of `path` after checking it has every `required` column with an accepted type."""
     path = Path(path)
@@ -70,7 +71,7 @@ def check_columns(path: Path, required: dict) -> pa.Schema:
             raise ValueError(f'{path}: column {c} has unsupported type {schema.field(c).type}')
     return schema
 
-# %% ../nbs/02_source.ipynb #22be7819
+# %% ../nbs/02_source.ipynb #d3f31eaf
 def _first(mask: np.ndarray, values) -> object:
     """The value at the first True of `mask`."""
     return np.asarray(values)[np.flatnonzero(mask)[0]]
@@ -123,9 +124,11 @@ def read_observations(source_dir) -> pd.DataFrame:
         raise ValueError(f'{path}: gbif_id {g[k]}: has_vision={df.has_vision[k]} but num_vision_embeddings={df.num_vision_embeddings[k]}')
     return df
 
-# %% ../nbs/02_source.ipynb #9e25ac27
-def _float_rows(col: pa.Array, path: Path, gbif: np.ndarray, what: str, length: int | None = None) -> np.ndarray:
-    """Values of a list<float> array as a 2-D array [rows, length]; raises naming file and gbif_id on nulls or wrong lengths."""
+# %% ../nbs/02_source.ipynb #f9bb002e
+def _float_rows(col: pa.Array, path: Path, gbif: np.ndarray, what: str, length: int | None = None,
+                check_float16: bool = False) -> np.ndarray:
+    """Values of a list<float> array as [rows, length]; raises naming file and gbif_id on nulls, wrong lengths,
+    non-finite values or (with `check_float16`) values outside the float16 range."""
     if col.null_count:
         raise ValueError(f'{path}: gbif_id {_first(col.is_null().to_numpy(zero_copy_only=False), gbif)}: {what} is null')
     lengths = pc.list_value_length(col).to_numpy(zero_copy_only=False)
@@ -140,10 +143,17 @@ def _float_rows(col: pa.Array, path: Path, gbif: np.ndarray, what: str, length: 
     x = values.to_numpy(zero_copy_only=False).reshape(len(col), -1)
     if x.dtype not in (np.float16, np.float32):
         x = x.astype(np.float32)
-    finite = np.isfinite(x).all(axis=1)
+    with np.errstate(invalid='ignore'):
+        lo, hi = x.min(axis=1), x.max(axis=1)  # NaN and inf propagate: two passes, no temporaries
+    finite = np.isfinite(lo) & np.isfinite(hi)
     if not finite.all():
         k = np.flatnonzero(~finite)[0]
         raise ValueError(f'{path}: gbif_id {gbif[k]}: {what} has {int((~np.isfinite(x[k])).sum())} non-finite values')
+    big = np.maximum(-lo, hi) > np.finfo(np.float16).max
+    if check_float16 and big.any():
+        k = np.flatnonzero(big)[0]
+        raise ValueError(f'{path}: gbif_id {gbif[k]}: {what} has values outside the float16 range (largest |x| = '
+                         f"{max(-lo[k], hi[k]):g}); prepare with dtype='float32'")
     return x
 
 
@@ -156,14 +166,16 @@ def iter_language(source_dir, batch_rows: int = 512):
         g = b.column(0).to_numpy(zero_copy_only=False).astype(np.int64)
         yield g, _taxon_str(pa.chunked_array([b.column(1)])), _float_rows(b.column(2), path, g, 'language_embedding', LANGUAGE_DIM).astype(np.float32)
 
-# %% ../nbs/02_source.ipynb #2b2555d6
-def language_matrix(source_dir, taxon_ids, batch_rows: int = 512) -> np.ndarray:
+# %% ../nbs/02_source.ipynb #979fb5be
+def language_matrix(source_dir, taxon_ids, batch_rows: int = 512, progress: bool = False) -> np.ndarray:
     """Language embeddings float32 [S, 7168] for `taxon_ids` (str [S]), checking all per-row copies agree."""
     path = Path(source_dir) / OBSERVATIONS
     pos = pd.Index(list(taxon_ids))
     out = np.zeros((len(pos), LANGUAGE_DIM), np.float32)
     first = np.full(len(pos), -1, np.int64)
+    bar = tqdm(total=pq.ParquetFile(path).metadata.num_rows, desc='language', unit='row', disable=not progress)
     for g, tid, x in iter_language(source_dir, batch_rows):
+        bar.update(len(g))
         s = pos.get_indexer(tid)
         keep = s >= 0
         g, s, x = g[keep], s[keep], x[keep]
@@ -175,11 +187,12 @@ def language_matrix(source_dir, taxon_ids, batch_rows: int = 512) -> np.ndarray:
             k = np.flatnonzero(diff)[0]
             raise ValueError(f'{path}: gbif_id {g[k]}: language_embedding differs from the one of gbif_id {first[s[k]]} '
                              f'(same taxon_id {pos[s[k]]}); a species must have one language embedding')
+    bar.close()
     if (first < 0).any():
         raise ValueError(f'{path}: no rows for taxon_id {pos[np.flatnonzero(first < 0)[0]]}')
     return out
 
-# %% ../nbs/02_source.ipynb #39f5451a
+# %% ../nbs/02_source.ipynb #ac4229f3
 def read_vision_index(source_dir, observations: pd.DataFrame | None = None) -> pd.DataFrame:
     """Validated vision index: gbif_id, file_idx, row_idx, image_index (1-based per gbif_id) int64, in file order."""
     path = Path(source_dir) / VISION_INDEX
@@ -215,7 +228,7 @@ def read_vision_index(source_dir, observations: pd.DataFrame | None = None) -> p
                     raise ValueError(f'{path}: gbif_id {g}: index lists files {files} but vision_file_indices is {list(want)}')
     return vi
 
-# %% ../nbs/02_source.ipynb #9265b242
+# %% ../nbs/02_source.ipynb #4471c43e
 _SHAPE_RE = re.compile(r'\[\s*(\d+)\s*(?:,\s*(\d+)\s*)*\]')
 
 
@@ -225,7 +238,7 @@ def parse_original_shape(s: str) -> tuple[int, ...]:
         raise ValueError(f'malformed original_shape {s!r}: expected a list of integers such as "[4608, 1408]"')
     return tuple(int(v) for v in s.strip()[1:-1].split(','))
 
-# %% ../nbs/02_source.ipynb #edf3a6d7
+# %% ../nbs/02_source.ipynb #caee9edc
 def _grid_from_shape(shape: tuple[int, ...], metadata: dict | None, grid: tuple | None) -> tuple[int, int, int, int]:
     """Token grid (T, H, W, C) for an original_shape, from the explicit grid, the metadata or the V-JEPA-2 default."""
     if grid is None and metadata and GRID_METADATA_KEY.encode() in metadata:
@@ -267,24 +280,25 @@ def read_shard_header(path, grid: tuple | None = None) -> tuple[np.ndarray, tupl
                              f'(expected [{T * H * W}, {C}])')
     return g, grid
 
-# %% ../nbs/02_source.ipynb #fd5e687d
+# %% ../nbs/02_source.ipynb #de1a04ca
 def batch_rows_for(grid: tuple, budget_bytes: int = 64 << 20) -> int:
     """Rows per streamed batch so that one batch of float32 embeddings of `grid` stays near `budget_bytes`."""
     return max(1, budget_bytes // (int(np.prod(grid)) * 4))
 
 
-def iter_shard(path, grid: tuple, batch_rows: int | None = None):
-    """Yield (first_row int, gbif_ids int64 [b], embeddings float32|float16 [b, prod(grid)]) batches of one shard."""
+def iter_shard(path, grid: tuple, batch_rows: int | None = None, check_float16: bool = False):
+    """Yield (first_row int, gbif_ids int64 [b], embeddings float32|float16 [b, prod(grid)]) batches of one shard;
+    `check_float16` also rejects values outside the float16 range."""
     path = Path(path)
     n = int(np.prod(grid))
     first = 0
     f = pq.ParquetFile(path, pre_buffer=False, buffer_size=8 << 20)  # stream column chunks instead of loading them whole
     for b in f.iter_batches(batch_size=batch_rows or batch_rows_for(grid), columns=['gbif_id', 'embedding'], use_threads=False):
         g = b.column(0).to_numpy(zero_copy_only=False).astype(np.int64)
-        yield first, g, _float_rows(b.column(1), path, g, 'embedding', n)
+        yield first, g, _float_rows(b.column(1), path, g, 'embedding', n, check_float16)
         first += len(g)
 
-# %% ../nbs/02_source.ipynb #796c167d
+# %% ../nbs/02_source.ipynb #3f21cb25
 class Source:
     """A validated source dataset: observations, vision_index, grid (T,H,W,C), shard paths and left-out gbif_ids."""
 
@@ -298,7 +312,7 @@ class Source:
                 f'in {len(self.shards)} shards, grid {self.grid})')
 
 
-def read_source(source_dir, grid: tuple | None = None, shards=None) -> Source:
+def read_source(source_dir, grid: tuple | None = None, shards=None, progress: bool = False) -> Source:
     """Read and validate the layout in `source_dir` (no embedding values are read); see `Source`."""
     root = Path(source_dir)
     if not root.is_dir():
@@ -315,7 +329,7 @@ def read_source(source_dir, grid: tuple | None = None, shards=None) -> Source:
     missing = [p for p in paths.values() if not p.is_file()]
     if missing:
         raise FileNotFoundError(f'{missing[0]}: shard referenced by {VISION_INDEX} not found ({len(missing)} missing in all)')
-    for f, p in paths.items():
+    for f, p in tqdm(paths.items(), desc='check shards', unit='shard', disable=not progress):
         g, shard_grid = read_shard_header(p, grid)
         if grid is not None and shard_grid != tuple(grid):
             raise ValueError(f'{p}: token grid {list(shard_grid)} differs from {list(grid)} of the other shards')
@@ -333,7 +347,7 @@ def read_source(source_dir, grid: tuple | None = None, shards=None) -> Source:
             raise ValueError(f'{p}: row {extra} (gbif_id {g[extra]}) is not listed in {VISION_INDEX}')
     return Source(root, obs, vi, None if grid is None else tuple(grid), paths, left_out)
 
-# %% ../nbs/02_source.ipynb #36ee4cff
+# %% ../nbs/02_source.ipynb #454a76d3
 DEFAULT_REPO_ID = 'deepearth/central-florida-native-plants'
 
 

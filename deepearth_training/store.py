@@ -6,28 +6,30 @@
 __all__ = ['FORMAT_VERSION', 'MANIFEST', 'PROGRESS', 'STORE_FILES', 'DTYPES', 'OBSERVATION_COLUMNS', 'build_tables',
            'prepare_store', 'Store', 'open_store', 'verify_store', 'main']
 
-# %% ../nbs/04_store.ipynb #a9e7a934
+# %% ../nbs/04_store.ipynb #4f73b535
 import argparse
 import hashlib
 import json
 import os
+import queue
 import shutil
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/04_store.ipynb #97622b47
+# %% ../nbs/04_store.ipynb #a9555236
 import pandas as pd
 from tqdm.auto import tqdm
 
-# %% ../nbs/04_store.ipynb #cbe51b07
+# %% ../nbs/04_store.ipynb #8c29ab6d
 from . import __version__
 from .ids import create_observation_ids
 from .source import (LANGUAGE_DIM, OBSERVATIONS, VISION_INDEX, Source, batch_rows_for, download_source,
                                        iter_shard, language_matrix, read_source)
 
-# %% ../nbs/04_store.ipynb #20e3f7e3
+# %% ../nbs/04_store.ipynb #fdffaf4d
 FORMAT_VERSION = 1
 MANIFEST = 'manifest.json'
 PROGRESS = 'progress.json'
@@ -37,7 +39,7 @@ OBSERVATION_COLUMNS = ['observation_id', 'gbif_id', 'image_index', 'taxon_id', '
                        'longitude', 'year', 'month', 'day', 'hour', 'minute', 'second', 'has_vision', 'vision_row',
                        'file_idx', 'row_idx', 'source_split']
 
-# %% ../nbs/04_store.ipynb #e3bbe5d9
+# %% ../nbs/04_store.ipynb #579c8af9
 def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(observations, species) tables of the store for a validated source; see the column list above."""
     obs, vi = source.observations, source.vision_index
@@ -64,7 +66,7 @@ def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     species['n_with_vision'] = np.bincount(species_idx[has_vision], minlength=len(species)).astype(np.int64)
     return table, species
 
-# %% ../nbs/04_store.ipynb #90b6fdf6
+# %% ../nbs/04_store.ipynb #ebdb3733
 class _NpyRows:
     """Positioned row writer into a preallocated .npy file of `shape` and `dtype` (opened for update if it exists)."""
 
@@ -83,9 +85,9 @@ class _NpyRows:
             raise ValueError(f'{path}: expected {dtype} {list(shape)}, found {found_dtype} {list(found)}')
         self.fd = os.open(path, os.O_RDWR)
 
-    def write(self, row: int, data: bytes) -> None:
-        """Write one row's bytes at row position `row`."""
-        assert len(data) == self.row_bytes
+    def write(self, row: int, data) -> None:
+        """Write one row (bytes or a C-contiguous array of the row's size) at row position `row`."""
+        assert memoryview(data).nbytes == self.row_bytes
         os.pwrite(self.fd, data, self.offset + row * self.row_bytes)
 
     def close(self, sync: bool = True) -> None:
@@ -113,7 +115,7 @@ def _write_json(path: Path, obj: dict) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
-# %% ../nbs/04_store.ipynb #5a502ce0
+# %% ../nbs/04_store.ipynb #85495e51
 def _fingerprint(source: Source, dtype: str, shards) -> dict:
     """What a store is built from: format version, dtype, grid, shard selection, and (size, mtime_ns) of each source file."""
     files = [source.path / OBSERVATIONS, source.path / VISION_INDEX, *source.shards.values()]
@@ -121,7 +123,38 @@ def _fingerprint(source: Source, dtype: str, shards) -> dict:
             'shards': None if shards is None else sorted(int(s) for s in shards),
             'files': {str(p.relative_to(source.path)): [p.stat().st_size, p.stat().st_mtime_ns] for p in files}}
 
-# %% ../nbs/04_store.ipynb #9added80
+# %% ../nbs/04_store.ipynb #e2a174a9
+def _prefetch(iterator, depth: int = 1):
+    """Iterate `iterator` in a background thread, at most `depth` items ahead; re-raise its exceptions here."""
+    q, stop, end = queue.Queue(depth), threading.Event(), object()
+
+    def run():
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        pass
+                if stop.is_set():
+                    return
+            q.put(end)
+        except BaseException as e:
+            q.put(e)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    try:
+        while (item := q.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        t.join()
+
+# %% ../nbs/04_store.ipynb #5d307573
 def _stream_vision(source: Source, tables: pd.DataFrame, part: Path, dtype: str, done: list, batch_rows: int | None,
                    progress: bool) -> None:
     """Step 4 of prepare_store: write vision, pooled and digests for every shard not in `done`, recording progress."""
@@ -139,22 +172,17 @@ def _stream_vision(source: Source, tables: pd.DataFrame, part: Path, dtype: str,
         writers = [_NpyRows(part / n, s, d, create=False) for n, s, d in
                    (('vision.npy', (nv, T, H, W, C), dtype), ('pooled.npy', (nv, C), 'float32'), ('vision_digests.npy', (nv, 16), 'uint8'))]
         path = source.shards[f]
-        for first, g, x in iter_shard(path, source.grid, batch_rows):
+        for first, g, x in _prefetch(iter_shard(path, source.grid, batch_rows, check_float16=dtype == 'float16')):
             for j in range(len(g)):
                 r = first + j
                 if r >= len(target) or target[r] < 0:
                     continue
                 if g[j] != expect[r]:
                     raise ValueError(f'{path}: row {r} holds gbif_id {g[j]} but {VISION_INDEX} says gbif_id {expect[r]}')
-                with np.errstate(over='ignore'):
-                    v = x[j].astype(dtype, copy=False)
-                if not np.isfinite(v).all():
-                    raise ValueError(f'{path}: gbif_id {g[j]}: values exceed the {dtype} range (largest |x| = {np.abs(x[j]).max():g}); '
-                                     f"prepare with dtype='float32'")
-                data = v.tobytes()
-                writers[0].write(target[r], data)
-                writers[1].write(target[r], v.reshape(-1, C).mean(axis=0, dtype=np.float32).tobytes())
-                writers[2].write(target[r], hashlib.blake2b(data, digest_size=16).digest())
+                v = x[j].astype(dtype, copy=False)
+                writers[0].write(target[r], v)
+                writers[1].write(target[r], v.reshape(-1, C).mean(axis=0, dtype=np.float32))
+                writers[2].write(target[r], hashlib.blake2b(v, digest_size=16).digest())
                 bar.update()
         for w in writers:
             w.close()
@@ -170,7 +198,7 @@ def _checksums(part: Path) -> dict:
     out['vision.npy'] = 'sha256-of-row-blake2b128:' + hashlib.sha256(np.load(part / 'vision_digests.npy').tobytes()).hexdigest()
     return out
 
-# %% ../nbs/04_store.ipynb #d4c17f42
+# %% ../nbs/04_store.ipynb #b68ba40c
 def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | None = None, shards=None,
                   overwrite: bool = False, batch_rows: int | None = None, progress: bool = True, repo_id: str | None = None) -> Path:
     """Convert a source in the published layout into a store at `store_dir` (atomic, resumable); return its path."""
@@ -232,7 +260,7 @@ def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | N
         part.rename(store_dir)
     return store_dir
 
-# %% ../nbs/04_store.ipynb #d3167c44
+# %% ../nbs/04_store.ipynb #e61d6823
 def _load_mapped(path: Path) -> np.ndarray:
     """Memory-map a .npy file read-only (an empty array cannot be mapped and is loaded instead)."""
     try:
@@ -311,7 +339,7 @@ def open_store(path) -> Store:
     """Open the prepared store at `path`; FileNotFoundError/ValueError on a missing, partial or incompatible store."""
     return Store(path)
 
-# %% ../nbs/04_store.ipynb #0010af63
+# %% ../nbs/04_store.ipynb #d7fd5a17
 def verify_store(path, progress: bool = True) -> bool:
     """Recompute every checksum of the store at `path`; True, or ValueError naming the first mismatch."""
     store = open_store(path)
@@ -325,7 +353,7 @@ def verify_store(path, progress: bool = True) -> bool:
             raise ValueError(f'{store.path / "vision.npy"}: vision row {k} (observation {store.observations.observation_id[store.observations.vision_row == k].iloc[0]}) does not match its checksum')
     return True
 
-# %% ../nbs/04_store.ipynb #96c69a7c
+# %% ../nbs/04_store.ipynb #728155d8
 def _int_list(s: str) -> list[int]:
     """'0,1,5' -> [0, 1, 5] (argparse type)."""
     try:

@@ -79,7 +79,7 @@ def test_null_inside_embedding(src, tmp_path):
 def test_float16_overflow(src, tmp_path):
     shard = src / VISION_DIR / shard_name(0)
     g = set_embedding(shard, 1, lambda e: e[:5] + [1e6] + e[6:])
-    fails(src, tmp_path, f'gbif_id {g}', 'float16 range', "dtype='float32'")
+    fails(src, tmp_path, shard_name(0), f'gbif_id {g}', 'float16 range', "dtype='float32'")
     s = prepare_store(src, tmp_path / 'f32', dtype='float32', progress=False)
     assert np.load(s / 'vision.npy').max() == 1e6
 

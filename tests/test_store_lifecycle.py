@@ -15,11 +15,11 @@ from deepearth_training.store import MANIFEST, PROGRESS, main, open_store, prepa
 def interrupted_prepare(src, dst, monkeypatch, after=1):
     """Run prepare_store, raising KeyboardInterrupt when shard number `after` starts; return the shards read."""
     seen = []
-    def fake(path, grid, batch_rows=None):
+    def fake(path, grid, batch_rows=None, check_float16=False):
         seen.append(path.name)
         if path.name == shard_name(after):
             raise KeyboardInterrupt
-        yield from iter_shard(path, grid, batch_rows)
+        yield from iter_shard(path, grid, batch_rows, check_float16)
     with monkeypatch.context() as m:
         m.setattr(store_mod, 'iter_shard', fake)
         with pytest.raises(KeyboardInterrupt):
@@ -29,9 +29,9 @@ def interrupted_prepare(src, dst, monkeypatch, after=1):
 
 def counting(monkeypatch):
     seen = []
-    def fake(path, grid, batch_rows=None):
+    def fake(path, grid, batch_rows=None, check_float16=False):
         seen.append(path.name)
-        yield from iter_shard(path, grid, batch_rows)
+        yield from iter_shard(path, grid, batch_rows, check_float16)
     monkeypatch.setattr(store_mod, 'iter_shard', fake)
     return seen
 

@@ -107,3 +107,14 @@ def test_species_table(tiny_store):
 
 def test_verify(tiny_store):
     assert verify_store(tiny_store, progress=False)
+
+
+def test_integer_time_columns(tiny_source, tiny_store, tmp_path):
+    """month/day/... stored as integers (no nulls) are accepted and read as float64."""
+    import shutil
+    src = shutil.copytree(tiny_source, tmp_path / 'src')
+    t = pq.read_table(src / OBSERVATIONS)
+    month = t.column('month').cast(pa.int64())
+    pq.write_table(t.set_column(t.column_names.index('month'), 'month', month), src / OBSERVATIONS)
+    s, ref = open_store(prepare_store(src, tmp_path / 'store', progress=False)), open_store(tiny_store)
+    assert s.observations.month.dtype == np.float64 and s.observations.equals(ref.observations)

@@ -72,7 +72,7 @@ def test_species_separable_from_vision(tiny_store):
     classes = np.unique(y[half])
     means = np.stack([x[half & (y == k)].mean(0) for k in classes])
     pred = classes[((means ** 2).sum(1)[None] - 2 * x[~half] @ means.T).argmin(1)]
-    assert (pred == y[~half]).mean() > 0.5  # 20 species: chance is 0.05
+    assert (pred == y[~half]).mean() > 0.6  # 20 species: chance is 0.05
 
 
 def test_language_predictable_from_vision(tiny_store):
@@ -80,8 +80,9 @@ def test_language_predictable_from_vision(tiny_store):
     o = s.observations[s.observations.has_vision]
     x, y = np.asarray(s.pooled, np.float64)[o.vision_row], s.language[o.species_idx].astype(np.float64)
     half = np.arange(len(y)) % 2 == 0
-    alpha = np.linalg.solve(x[half] @ x[half].T + 10 * np.eye(half.sum()), y[half])  # ridge regression, dual form
-    r2 = 1 - ((x[~half] @ x[half].T @ alpha - y[~half]) ** 2).sum() / ((y[~half] - y[~half].mean(0)) ** 2).sum()
+    mean = y[half].mean(0)
+    alpha = np.linalg.solve(x[half] @ x[half].T + 1e3 * np.eye(half.sum()), y[half] - mean)  # ridge regression, dual form
+    r2 = 1 - ((x[~half] @ x[half].T @ alpha + mean - y[~half]) ** 2).sum() / ((y[~half] - y[~half].mean(0)) ** 2).sum()
     assert r2 > 0.3
 
 
