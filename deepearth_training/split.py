@@ -10,7 +10,7 @@ __all__ = ['PUBLISHED_CENTRES', 'REQUIRED_COLUMNS', 'ID_COLUMNS', 'SPLITS', 'FOR
            'make_split', 'format_report', 'split_document', 'save_split', 'load_split_assignments',
            'load_train_test_split', 'split_hash', 'load_split', 'split_from_store', 'main']
 
-# %% ../nbs/05_split.ipynb #ba33c6a4
+# %% ../nbs/05_split.ipynb #98b50fe8
 import argparse
 import hashlib
 import json
@@ -27,10 +27,10 @@ from tqdm.auto import tqdm
 from .geo import (WGS84_A, WGS84_E2, distance_to_region_km, geodesic_km, in_region,
                                     meridian_arc_km, region_separation_km, square_region)
 
-# %% ../nbs/05_split.ipynb #fe8296f5
+# %% ../nbs/05_split.ipynb #fcaacc93
 from scipy.spatial import cKDTree
 
-# %% ../nbs/05_split.ipynb #014246f6
+# %% ../nbs/05_split.ipynb #7bbd7037
 PUBLISHED_CENTRES = ((28.073125, -81.516095), (28.963150, -80.912941), (28.967784, -81.893749),
                      (28.403112, -80.960207), (28.459431, -81.924307))
 REQUIRED_COLUMNS = ('latitude', 'longitude', 'year', 'month', 'day', 'taxon_name')
@@ -38,7 +38,7 @@ ID_COLUMNS = ('observation_id', 'gbif_id', 'image_index', 'taxon_id')
 SPLITS = ('train', 'test', 'excluded')
 FORMAT = 'deepearth_training.split/1'
 
-# %% ../nbs/05_split.ipynb #b707acfb
+# %% ../nbs/05_split.ipynb #a5e4bdb3
 @dataclass(frozen=True)
 class SplitSpec:
     """Split protocol: temporal holdout from `test_year`, `n_regions` square spatial holdouts, optional buffer."""
@@ -72,12 +72,12 @@ class SplitSpec:
             if not ok:
                 raise ValueError(f'{name}={getattr(self, name)} is out of range')
 
-# %% ../nbs/05_split.ipynb #89c67aa5
+# %% ../nbs/05_split.ipynb #ab008071
 def published_spec(**overrides) -> SplitSpec:
     """The published protocol with the published five region centres (reproduces `central_florida_split.json`)."""
     return SplitSpec(**{'regions': PUBLISHED_CENTRES, 'n_regions': len(PUBLISHED_CENTRES), **overrides})
 
-# %% ../nbs/05_split.ipynb #635bcb5e
+# %% ../nbs/05_split.ipynb #3a6515a0
 def local_xy_km(lat, lon, lon0: float) -> np.ndarray:
     """Equal-area (sinusoidal) plane coordinates [N, 2] in km: east of meridian `lon0`, north of the equator."""
     lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
@@ -85,7 +85,7 @@ def local_xy_km(lat, lon, lon0: float) -> np.ndarray:
     r = WGS84_A * np.cos(p) / np.sqrt(1 - WGS84_E2 * np.sin(p)**2)
     return np.stack([np.radians(lon - lon0) * r, meridian_arc_km(lat)], axis=-1)
 
-# %% ../nbs/05_split.ipynb #f353beb7
+# %% ../nbs/05_split.ipynb #b7b2a545
 def nearest_km(lat, lon, ref_lat, ref_lon, k: int = 8) -> np.ndarray:
     """Geodesic km [N] from each (lat, lon) to its nearest (ref_lat, ref_lon); KD-tree candidates, exact distance."""
     lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
@@ -99,12 +99,12 @@ def nearest_km(lat, lon, ref_lat, ref_lon, k: int = 8) -> np.ndarray:
     idx = idx.reshape(len(lat), k)
     return geodesic_km(lat[:, None], lon[:, None], ref_lat[idx], ref_lon[idx]).min(axis=1)
 
-# %% ../nbs/05_split.ipynb #c450091d
+# %% ../nbs/05_split.ipynb #510de7bd
 MAX_SAMPLE = 200_000
 MAX_CANDIDATES = 2_000
 MAX_ATTEMPTS = 20
 
-# %% ../nbs/05_split.ipynb #ed0138f5
+# %% ../nbs/05_split.ipynb #fcacc77d
 def _square_counts(lat: np.ndarray, lon: np.ndarray, species: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Observations and distinct species [R] inside each box of `bounds` [R, 4]."""
     order = np.argsort(lat, kind='stable')
@@ -117,7 +117,7 @@ def _square_counts(lat: np.ndarray, lon: np.ndarray, species: np.ndarray, bounds
         n_obs[r], n_sp[r] = len(inside), len(np.unique(species[inside]))
     return n_obs, n_sp
 
-# %% ../nbs/05_split.ipynb #40d62f70
+# %% ../nbs/05_split.ipynb #3015b2f2
 def _kmeans(xy: np.ndarray, k: int, rng: np.random.Generator, iters: int = 30) -> np.ndarray:
     """Centroids [k, 2] of a seeded k-means++ / Lloyd clustering of points `xy` [N, 2]."""
     cent = xy[[rng.integers(len(xy))]]
@@ -132,7 +132,7 @@ def _kmeans(xy: np.ndarray, k: int, rng: np.random.Generator, iters: int = 30) -
         cent = new
     return cent
 
-# %% ../nbs/05_split.ipynb #1f00859a
+# %% ../nbs/05_split.ipynb #bc2063aa
 def _feasible(pool: np.ndarray, chosen: list, clat: np.ndarray, clon: np.ndarray, cb: np.ndarray,
               min_km: float) -> np.ndarray:
     """Boolean [len(pool)]: candidate centre ≥ min_km from every chosen centre and its square disjoint from theirs."""
@@ -142,7 +142,7 @@ def _feasible(pool: np.ndarray, chosen: list, clat: np.ndarray, clon: np.ndarray
     ok[ok] = region_separation_km(cb[pool[ok], None], cb[chosen][None]).min(1) > 0
     return ok
 
-# %% ../nbs/05_split.ipynb #f5e52be2
+# %% ../nbs/05_split.ipynb #b3cd6bcd
 def _place(order: np.ndarray, stratum: np.ndarray, n: int, rng: np.random.Generator, clat, clon, cb, min_km) -> list:
     """One seeded attempt: candidate indices of up to `n` regions, one per stratum where possible."""
     chosen = []
@@ -156,7 +156,7 @@ def _place(order: np.ndarray, stratum: np.ndarray, n: int, rng: np.random.Genera
             break
     return chosen
 
-# %% ../nbs/05_split.ipynb #cf078272
+# %% ../nbs/05_split.ipynb #10f67220
 def select_regions(lat: np.ndarray, lon: np.ndarray, species: np.ndarray, spec: SplitSpec) -> np.ndarray:
     """Indices [n_regions] of the observations whose squares become the test regions (seeded, representative)."""
     n = spec.n_regions
@@ -207,7 +207,7 @@ def select_regions(lat: np.ndarray, lon: np.ndarray, species: np.ndarray, spec: 
                      f'{what}; the next would be {gap:.2f} km from a placed centre, '
                      f'{spec.min_distance_km - gap:.2f} km short of min_distance_km')
 
-# %% ../nbs/05_split.ipynb #8c22f86d
+# %% ../nbs/05_split.ipynb #1c93f9d7
 def check_region_centres(centres, spec: SplitSpec) -> None:
     """Raise ValueError naming the first pair of region centres closer than `min_distance_km` or whose squares touch."""
     c = np.asarray(centres, np.float64).reshape(-1, 2)
@@ -221,7 +221,7 @@ def check_region_centres(centres, spec: SplitSpec) -> None:
         if sep[i, j] <= 0:
             raise ValueError(f'regions {i + 1} and {j + 1}: {spec.region_size_km:g} km squares overlap')
 
-# %% ../nbs/05_split.ipynb #f918cb22
+# %% ../nbs/05_split.ipynb #2ba3d009
 def read_region_centres(path) -> tuple:
     """Region centres ((lat, lon), ...) from a CSV (latitude,longitude), a JSON list of pairs, or a split file."""
     path = Path(path)
@@ -248,13 +248,13 @@ def read_region_centres(path) -> tuple:
         raise ValueError(f'{path}: region centre {np.flatnonzero(~np.isfinite(pairs).all(1))[0] + 1} is not a number')
     return tuple(map(tuple, pairs.tolist()))
 
-# %% ../nbs/05_split.ipynb #7b08f468
+# %% ../nbs/05_split.ipynb #14cac5a8
 def reason_names(n_regions: int) -> list[str]:
     """Names of the reason codes of `assign_split` for `n_regions` regions."""
     return (['temporal_train', 'temporal_test'] + [f'spatial_test_region_{k}' for k in range(1, n_regions + 1)]
             + [f'buffer_region_{k}' for k in range(1, n_regions + 1)])
 
-# %% ../nbs/05_split.ipynb #5c211179
+# %% ../nbs/05_split.ipynb #244f93d2
 def grown_bounds(bounds, km: float) -> np.ndarray:
     """Boxes [..., 4] that contain every point within `km` of the boxes `bounds` [..., 4] (a conservative lat/lon margin)."""
     b = np.asarray(bounds, np.float64)
@@ -263,7 +263,7 @@ def grown_bounds(bounds, km: float) -> np.ndarray:
     dlon = km / (111.0 * np.cos(np.radians(far_lat)))  # a degree of longitude is at most 111.32 cos(lat) km
     return b + np.stack(np.broadcast_arrays(-dlat, dlat, -dlon, dlon), axis=-1)
 
-# %% ../nbs/05_split.ipynb #db581db9
+# %% ../nbs/05_split.ipynb #0b3c1a09
 def assign_split(lat: np.ndarray, lon: np.ndarray, year: np.ndarray, bounds: np.ndarray, test_year: int,
                  buffer_km: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Reason codes [N] (see `reason_names`) and a temporal-test flag [N] for observations, regions `bounds` [R, 4]."""
@@ -284,7 +284,7 @@ def assign_split(lat: np.ndarray, lon: np.ndarray, year: np.ndarray, bounds: np.
     code[buffer > 0] = 1 + len(bounds) + buffer[buffer > 0]
     return code, temporal
 
-# %% ../nbs/05_split.ipynb #9e061ff1
+# %% ../nbs/05_split.ipynb #5b3698bd
 def observation_days(year, month, day) -> np.ndarray:
     """Days [N] since 1970-01-01 of year/month/day arrays; NaN where month or day is unknown."""
     year, month, day = (np.asarray(x, np.float64) for x in (year, month, day))
@@ -294,7 +294,7 @@ def observation_days(year, month, day) -> np.ndarray:
     out[known] = (m.astype('datetime64[D]') - np.datetime64('1970-01-01', 'D')).astype(np.int64) + day[known] - 1
     return out
 
-# %% ../nbs/05_split.ipynb #08f2195e
+# %% ../nbs/05_split.ipynb #f5406864
 def nearest_from_regions_km(lat, lon, query: np.ndarray, ref: np.ndarray, bounds: np.ndarray, reach_km: float) -> np.ndarray:
     """Geodesic km [query.sum()] from each `query` row (inside a box of `bounds` [R, 4]) to its nearest `ref` row."""
     q = np.flatnonzero(query)
@@ -309,7 +309,7 @@ def nearest_from_regions_km(lat, lon, query: np.ndarray, ref: np.ndarray, bounds
         reach_km *= 2
     return d
 
-# %% ../nbs/05_split.ipynb #def63e36
+# %% ../nbs/05_split.ipynb #4e5dc72d
 def _stats(x: np.ndarray) -> dict:
     """min / median / max of the finite values of `x` (None when there are none) and their count."""
     x = x[np.isfinite(x)]
@@ -317,7 +317,7 @@ def _stats(x: np.ndarray) -> dict:
         return {'n': 0, 'min': None, 'median': None, 'max': None}
     return {'n': int(len(x)), 'min': float(x.min()), 'median': float(np.median(x)), 'max': float(x.max())}
 
-# %% ../nbs/05_split.ipynb #2c5c7a13
+# %% ../nbs/05_split.ipynb #eeaa5676
 def split_report(lat, lon, days, species, code, temporal, regions: pd.DataFrame, species_names=None,
                  reach_km: float = 5.0) -> dict:
     """The split's figures: counts per split and reason, species, per-region counts, leakage and geometry."""
@@ -368,7 +368,7 @@ def split_report(lat, lon, days, species, code, temporal, regions: pd.DataFrame,
                      'min_edge_separation_km': float(es.min()) if len(es) else None},
     }
 
-# %% ../nbs/05_split.ipynb #5bef768c
+# %% ../nbs/05_split.ipynb #d4a154fb
 @dataclass
 class SplitResult:
     """A split: the spec, the rows split, their assignments (split, split_reason, region_id, temporal), regions, report."""
@@ -379,7 +379,7 @@ class SplitResult:
     report: dict
     dataset_info: dict = field(default_factory=dict)
 
-# %% ../nbs/05_split.ipynb #929ea582
+# %% ../nbs/05_split.ipynb #7a04d35e
 def _check_observations(obs: pd.DataFrame) -> None:
     """Raise ValueError naming a missing column, or the first row without coordinates or year."""
     missing = [c for c in REQUIRED_COLUMNS if c not in obs.columns]
@@ -392,7 +392,7 @@ def _check_observations(obs: pd.DataFrame) -> None:
             who = obs['observation_id'].iloc[i] if 'observation_id' in obs.columns else f'row {obs.index[i]}'
             raise ValueError(f'observation {who}: {c} is missing ({bad.sum()} rows without {c})')
 
-# %% ../nbs/05_split.ipynb #b6cdc7a6
+# %% ../nbs/05_split.ipynb #59f01767
 def _regions_table(centres: np.ndarray, lat, lon, obs: pd.DataFrame, spec: SplitSpec, at: np.ndarray | None) -> pd.DataFrame:
     """Regions [R] with the published fields; the centre observation is `at` (drawn) or the one on the centre (predefined)."""
     b = square_region(centres[:, 0], centres[:, 1], spec.region_size_km).reshape(-1, 4)
@@ -411,7 +411,7 @@ def _regions_table(centres: np.ndarray, lat, lon, obs: pd.DataFrame, spec: Split
                          'south': b[:, 0], 'north': b[:, 1], 'west': b[:, 2], 'east': b[:, 3],
                          'size_km': float(spec.region_size_km)})
 
-# %% ../nbs/05_split.ipynb #ef730647
+# %% ../nbs/05_split.ipynb #e8a4cf9f
 def assignments_table(code: np.ndarray, temporal: np.ndarray, n_regions: int, index=None) -> pd.DataFrame:
     """Per-observation split, split_reason (categorical), region_id (0 = none) and temporal flag from reason codes [N]."""
     spatial = (code >= 2) & (code <= 1 + n_regions)
@@ -420,7 +420,7 @@ def assignments_table(code: np.ndarray, temporal: np.ndarray, n_regions: int, in
                          'split_reason': pd.Categorical.from_codes(code, reason_names(n_regions)),
                          'region_id': np.where(spatial, code - 1, 0).astype(np.int16), 'temporal': temporal}, index=index)
 
-# %% ../nbs/05_split.ipynb #1de05328
+# %% ../nbs/05_split.ipynb #d350c923
 def make_split(observations: pd.DataFrame, spec: SplitSpec = SplitSpec(), progress: bool = False) -> SplitResult:
     """Split `observations` by `spec`: draw (or check) regions, assign every row, compute the report."""
     obs = observations
@@ -449,7 +449,7 @@ def make_split(observations: pd.DataFrame, spec: SplitSpec = SplitSpec(), progre
         bar.update()
     return SplitResult(spec, obs, assignments, regions, report)
 
-# %% ../nbs/05_split.ipynb #175f3de3
+# %% ../nbs/05_split.ipynb #a46b7970
 def format_report(report: dict) -> str:
     """Human-readable multi-line summary of a split report."""
     f = lambda s: 'n/a' if s['n'] == 0 else f"min {s['min']:.3f}, median {s['median']:.3f}"
@@ -473,7 +473,7 @@ def format_report(report: dict) -> str:
                   f"closest edges {g['min_edge_separation_km']:.3f} km"]
     return '\n'.join(lines)
 
-# %% ../nbs/05_split.ipynb #ee82cd3b
+# %% ../nbs/05_split.ipynb #240d8bbb
 def _json_default(x):
     """JSON encoding of numpy scalars."""
     if isinstance(x, np.integer):
@@ -482,14 +482,14 @@ def _json_default(x):
         return float(x)
     raise TypeError(f'cannot write {type(x).__name__} to a split file')
 
-# %% ../nbs/05_split.ipynb #f06f3f96
+# %% ../nbs/05_split.ipynb #5ee5fee5
 def _canonical_hash(doc: dict) -> str:
     """SHA-256 hex of the canonical JSON of `doc` without its `content_hash`."""
     body = {k: v for k, v in doc.items() if k != 'content_hash'}
     text = json.dumps(body, sort_keys=True, separators=(',', ':'), allow_nan=False, default=_json_default)
     return hashlib.sha256(text.encode()).hexdigest()
 
-# %% ../nbs/05_split.ipynb #41c5f7ff
+# %% ../nbs/05_split.ipynb #726e06e5
 def _mappings(obs: pd.DataFrame, a: pd.DataFrame) -> dict:
     """The `observation_mappings` of a split: observation_id -> published mapping fields."""
     missing = [c for c in ID_COLUMNS if c not in obs.columns]
@@ -507,7 +507,7 @@ def _mappings(obs: pd.DataFrame, a: pd.DataFrame) -> dict:
         raise ValueError(f"cannot write a split file: observation_id {ids[ids.duplicated()].iloc[0]} occurs twice")
     return {i: dict(zip(keys, v)) for i, v in zip(ids.tolist(), zip(*cols))}
 
-# %% ../nbs/05_split.ipynb #a930a960
+# %% ../nbs/05_split.ipynb #4f6d6cc7
 def split_document(result: SplitResult) -> dict:
     """The split file's JSON document (published layout plus spec, buffer, leakage report and content hash)."""
     spec, obs, a, reg, rep = result.spec, result.observations, result.assignments, result.regions, result.report
@@ -546,7 +546,7 @@ def split_document(result: SplitResult) -> dict:
     doc['content_hash'] = _canonical_hash(doc)
     return doc
 
-# %% ../nbs/05_split.ipynb #db16513b
+# %% ../nbs/05_split.ipynb #07d68207
 def save_split(result: SplitResult, path) -> Path:
     """Write the split file to `path` atomically (temporary file + rename); returns the path."""
     path = Path(path)
@@ -562,7 +562,7 @@ def save_split(result: SplitResult, path) -> Path:
         raise
     return path
 
-# %% ../nbs/05_split.ipynb #871dab58
+# %% ../nbs/05_split.ipynb #641a1e9a
 def _read_split_json(path) -> dict:
     """The JSON document of a split file, with a clear error if it is missing or not a split file."""
     path = Path(path)
@@ -576,7 +576,7 @@ def _read_split_json(path) -> dict:
         raise ValueError(f"{path}: not a split file (no 'observation_mappings' object)")
     return doc
 
-# %% ../nbs/05_split.ipynb #895846ab
+# %% ../nbs/05_split.ipynb #4dbd022c
 def load_split_assignments(path) -> pd.DataFrame:
     """Per-observation mapping fields of a split file (ours or published), indexed by observation_id."""
     doc = _read_split_json(path)
@@ -591,13 +591,13 @@ def load_split_assignments(path) -> pd.DataFrame:
                          f"(expected one of {list(SPLITS)})")
     return df
 
-# %% ../nbs/05_split.ipynb #119c8642
+# %% ../nbs/05_split.ipynb #910f4ea8
 def load_train_test_split(path) -> tuple[list[str], list[str]]:
     """(train_ids, test_ids) of a split file, ours or the published `central_florida_split.json` layout."""
     s = load_split_assignments(path)['split']
     return s.index[s == 'train'].tolist(), s.index[s == 'test'].tolist()
 
-# %% ../nbs/05_split.ipynb #bec2e0ee
+# %% ../nbs/05_split.ipynb #a8e71b75
 def split_hash(path) -> str:
     """Content hash of a split file: its verified `content_hash`, or SHA-256 of the bytes of a published file."""
     doc = _read_split_json(path)
@@ -609,7 +609,7 @@ def split_hash(path) -> str:
                          f'the file was modified after it was written')
     return h
 
-# %% ../nbs/05_split.ipynb #15fe5f41
+# %% ../nbs/05_split.ipynb #b8cc9c31
 def load_split(path) -> SplitResult:
     """A SplitResult (observations, assignments, regions, report) read back from a split file, ours or published."""
     doc = _read_split_json(path)
@@ -652,7 +652,7 @@ def load_split(path) -> SplitResult:
                           temporal, regions, np.asarray(names), reach_km=spec.region_size_km / 2 + spec.buffer_km + 1)
     return SplitResult(spec, m, a, regions, report)
 
-# %% ../nbs/05_split.ipynb #c45ee3ee
+# %% ../nbs/05_split.ipynb #da31d226
 def split_from_store(store, spec: SplitSpec = SplitSpec(), progress: bool = False) -> SplitResult:
     """`make_split` on a store's observations (an open Store, or the path of one)."""
     if isinstance(store, (str, Path)):
@@ -663,7 +663,7 @@ def split_from_store(store, spec: SplitSpec = SplitSpec(), progress: bool = Fals
     result.dataset_info.update({k: source[k] for k in ('repo_id', 'sha256') if source.get(k) is not None})
     return result
 
-# %% ../nbs/05_split.ipynb #3d639162
+# %% ../nbs/05_split.ipynb #1ef910ee
 def _parser() -> argparse.ArgumentParser:
     """The deepearth-split argument parser."""
     p = argparse.ArgumentParser(prog='deepearth-split', description='Spatiotemporal train/test split of a prepared store.')
@@ -675,15 +675,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--region-size-km', type=float, default=d.region_size_km, help='side of each square (default %(default)s)')
     p.add_argument('--min-distance-km', type=float, default=d.min_distance_km, help='minimum centre distance (default %(default)s)')
     p.add_argument('--buffer-km', type=float, default=d.buffer_km, help='exclusion buffer around regions (default %(default)s)')
-    p.add_argument('--min-region-observations', type=int, default=d.min_region_observations)
-    p.add_argument('--min-region-species', type=int, default=d.min_region_species)
-    p.add_argument('--seed', type=int, default=d.seed)
+    p.add_argument('--min-region-observations', type=int, default=d.min_region_observations,
+                   help='observations a drawn region must hold (default %(default)s)')
+    p.add_argument('--min-region-species', type=int, default=d.min_region_species,
+                   help='species a drawn region must hold (default %(default)s)')
+    p.add_argument('--seed', type=int, default=d.seed, help='seed of the region draw (default %(default)s)')
     p.add_argument('--regions', default=None, help="'published' or a file of centres (CSV latitude,longitude / JSON)")
     p.add_argument('--all-rows', action='store_true', help='split every row, not only rows with vision')
     p.add_argument('--visuals', default=None, help='also write the figure (PNG) and the map (HTML) into this directory')
     return p
 
-# %% ../nbs/05_split.ipynb #adc1dd71
+# %% ../nbs/05_split.ipynb #ab4a0b82
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point of deepearth-split."""
     a = _parser().parse_args(argv)
