@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
+# pip, without the warnings this machine's extra package indexes print for every lookup
+pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@" 2>&1 | { grep -v '^WARNING: Location' || true; }; }
 # torch first, pinned: this release is the CPU build; an open range would pull a multi-GB CUDA build.
 .venv/bin/python -c 'import torch' 2>/dev/null || pip install torch==2.13.0
 if [ "${1:-}" = "--dev" ]; then
