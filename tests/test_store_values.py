@@ -118,3 +118,11 @@ def test_integer_time_columns(tiny_source, tiny_store, tmp_path):
     pq.write_table(t.set_column(t.column_names.index('month'), 'month', month), src / OBSERVATIONS)
     s, ref = open_store(prepare_store(src, tmp_path / 'store', progress=False)), open_store(tiny_store)
     assert s.observations.month.dtype == np.float64 and s.observations.equals(ref.observations)
+
+
+@pytest.mark.parametrize('seed,grid', [(1, (3, 2, 5, 1408)), (2, (1, 4, 1, 1408))])
+def test_other_grids_and_seeds(tmp_path, seed, grid):
+    """Non-square token grids keep every value in place (no transposed or shifted axes)."""
+    src = make_synthetic_dataset(tmp_path / 'src', 'tiny', seed=seed, n_observations=80, n_species=7, grid=grid, progress=False)
+    s = check_store(prepare_store(src, tmp_path / 'store', progress=False), src, np.float16)
+    assert s.vision_shape == grid
