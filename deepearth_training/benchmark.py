@@ -5,13 +5,12 @@
 # %% auto #0
 __all__ = ['BENCH_MODES', 'PATHS', 'batch_nbytes', 'loader_batch', 'ParquetBatches', 'encode_npy', 'decode_npy', 'encode_json',
            'decode_json', 'serve_batches', 'HTTPBatches', 'NaiveItemDataset', 'naive_batch', 'memcopy_floor',
-           'time_batches', 'warm_store', 'warm_files', 'drop_from_cache', 'check_targets', 'run_benchmark',
+           'time_interleaved', 'warm_store', 'warm_files', 'drop_from_cache', 'check_targets', 'run_benchmark',
            'format_table', 'write_report', 'plot_report', 'main']
 
-# %% ../nbs/10_benchmark.ipynb #484fa9dd
+# %% ../nbs/10_benchmark.ipynb #56c605c5
 import argparse
 import http.client
-import io
 import json
 import os
 import platform
@@ -28,18 +27,18 @@ import pandas as pd
 import psutil
 from tqdm.auto import tqdm
 
-# %% ../nbs/10_benchmark.ipynb #401c5688
+# %% ../nbs/10_benchmark.ipynb #c5113d24
 import pyarrow.parquet as pq
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-# %% ../nbs/10_benchmark.ipynb #dbd2b14c
+# %% ../nbs/10_benchmark.ipynb #9465af02
 from .ids import parse_observation_ids
 from .loader import MODES, get_training_batch, store_tables
 from .source import shard_name
 from .store import open_store
 
-# %% ../nbs/10_benchmark.ipynb #a00abc7a
+# %% ../nbs/10_benchmark.ipynb #5a622329
 BENCH_MODES = ('language', 'pooled', 'multimodal_pooled', 'vision')
 PATHS = ('loader', 'parquet', 'http_json', 'http_npy', 'naive_dataset', 'memcopy')
 
@@ -54,7 +53,7 @@ def loader_batch(store, ids, mode: str, device='cpu') -> dict:
     include_vision, include_language, pooled = MODES[mode]
     return get_training_batch(store, ids, include_vision, include_language, device, pooled)
 
-# %% ../nbs/10_benchmark.ipynb #08e7912a
+# %% ../nbs/10_benchmark.ipynb #2486a6b2
 class ParquetBatches:
     """Batches read straight from a source directory in the published parquet layout (no store)."""
 
@@ -104,7 +103,7 @@ class ParquetBatches:
             out['vision_embeddings'] = self.vision(ids, pooled)
         return out
 
-# %% ../nbs/10_benchmark.ipynb #e61f7fe6
+# %% ../nbs/10_benchmark.ipynb #7cab9618
 def encode_npy(batch: dict) -> bytes:
     """Raw binary encoding of a batch dict: header length (8 bytes LE), JSON header, array bytes."""
     header, chunks, offset = {}, [], 0
@@ -144,7 +143,7 @@ def decode_json(body: bytes, dtypes: dict) -> dict:
     d = json.loads(body)
     return {k: torch.tensor(v, dtype=dtypes[k]) if k in dtypes else v for k, v in d.items()}
 
-# %% ../nbs/10_benchmark.ipynb #ad9c67d1
+# %% ../nbs/10_benchmark.ipynb #9807d61c
 class _BatchHandler(BaseHTTPRequestHandler):
     """POST /batch → the loader's batch, JSON or raw encoded (see `serve_batches`)."""
     protocol_version = 'HTTP/1.1'
@@ -217,7 +216,7 @@ class HTTPBatches:
     def close(self):
         self.conn.close()
 
-# %% ../nbs/10_benchmark.ipynb #25f4a8da
+# %% ../nbs/10_benchmark.ipynb #d02813db
 class NaiveItemDataset(Dataset):
     """Per-item map-style dataset over `ids` [N]: one row lookup and one embedding read per item."""
 
@@ -244,7 +243,7 @@ def naive_batch(store, ids, mode: str) -> dict:
     """One batch of all `ids` through `NaiveItemDataset` and a default-collate DataLoader."""
     return next(iter(DataLoader(NaiveItemDataset(store, ids, mode), batch_size=len(ids))))
 
-# %% ../nbs/10_benchmark.ipynb #1eba0186
+# %% ../nbs/10_benchmark.ipynb #d4f4bcdd
 def memcopy_floor(nbytes: int, pool_bytes: int = 256 << 20):
     """A function `ids -> None` copying `nbytes` from a rotating offset of a >= `pool_bytes` source into a fixed buffer."""
     src = np.ones(max(pool_bytes, nbytes), np.uint8)
@@ -257,23 +256,25 @@ def memcopy_floor(nbytes: int, pool_bytes: int = 256 << 20):
         state['offset'] = (o + nbytes) % (src.size - nbytes + 1)
     return copy
 
-# %% ../nbs/10_benchmark.ipynb #cd5026aa
-def time_batches(fn, batches: list, max_seconds: float = 30.0, device='cpu') -> list:
-    """Seconds per call of `fn(ids)` for each ids list in `batches` (after one warm-up call on batches[0])."""
+# %% ../nbs/10_benchmark.ipynb #a7b5010f
+def time_interleaved(fns: dict, batches: list, max_seconds: float = 30.0, device='cpu') -> dict:
+    """name -> seconds per call of `fns[name](ids)` over `batches` (lists of IDs), paths interleaved batch by batch."""
     sync = torch.cuda.synchronize if torch.device(device).type == 'cuda' else (lambda: None)
-    fn(batches[0])
-    sync()
-    times, t0 = [], time.perf_counter()
-    for ids in batches:
-        s = time.perf_counter()
-        fn(ids)
+    for fn in fns.values():
+        fn(batches[0])
         sync()
-        times.append(time.perf_counter() - s)
-        if time.perf_counter() - t0 > max_seconds:
-            break
+    times = {name: [] for name in fns}
+    for ids in batches:
+        for name, fn in fns.items():
+            if sum(times[name]) > max_seconds:
+                continue
+            t0 = time.perf_counter()
+            fn(ids)
+            sync()
+            times[name].append(time.perf_counter() - t0)
     return times
 
-# %% ../nbs/10_benchmark.ipynb #0e82ccf1
+# %% ../nbs/10_benchmark.ipynb #ef2d979b
 def warm_store(store) -> float:
     """Touch every page of `store.vision` and `store.pooled` through their maps; returns seconds taken."""
     t0 = time.perf_counter()
@@ -304,8 +305,10 @@ def drop_from_cache(path) -> None:
     finally:
         os.close(fd)
 
-# %% ../nbs/10_benchmark.ipynb #e29c3f19
-_MEMORY_FACTOR = {'loader': 1, 'memcopy': 2, 'naive_dataset': 2, 'parquet': 4, 'http_npy': 4, 'http_json': 4}
+# %% ../nbs/10_benchmark.ipynb #5398d547
+# peak memory of a path in batches, plus the 3 that stay allocated during a cell (floor source and
+# destination, the loader's recycled buffer)
+_MEMORY_FACTOR = {'loader': 1, 'memcopy': 3, 'naive_dataset': 5, 'parquet': 7, 'http_npy': 7, 'http_json': 7}
 
 
 def _path_fn(path: str, store, mode: str, ctx: dict, device):
@@ -316,12 +319,10 @@ def _path_fn(path: str, store, mode: str, ctx: dict, device):
         return lambda ids: ctx['parquet'].batch(ids, mode)
     if path.startswith('http_'):
         return lambda ids: ctx[path].batch(ids, mode)
-    if path == 'naive_dataset':
-        return lambda ids: naive_batch(store, ids, mode)
-    raise ValueError(f'unknown path {path!r}')
+    return lambda ids: naive_batch(store, ids, mode)
 
 
-def _skip_reason(path: str, mode: str, nbytes: int, n_values: int, ctx: dict, json_max_mb: float):
+def _skip_reason(path: str, nbytes: int, n_values: int, ctx: dict, json_max_mb: float):
     """Why `path` cannot run this cell, or None."""
     if path == 'parquet' and ctx.get('parquet') is None:
         return 'no parquet source given'
@@ -338,7 +339,7 @@ def _row(mode, bs, path, times, nbytes, **extra) -> dict:
     return dict(mode=mode, batch_size=bs, path=path, n_runs=len(times), median_ms_per_batch=med * 1e3,
                 median_ms_per_observation=med * 1e3 / bs, gb_per_s=nbytes / med / 1e9, batch_bytes=nbytes, **extra)
 
-# %% ../nbs/10_benchmark.ipynb #03e08aa0
+# %% ../nbs/10_benchmark.ipynb #5af4e3e6
 def _cold_rows(store_path, batches_by_size: dict, device) -> list:
     """Full-vision loader batches timed right after dropping the vision file from the page cache."""
     rows = []
@@ -356,7 +357,7 @@ def _cold_rows(store_path, batches_by_size: dict, device) -> list:
         del st, b
     return rows
 
-# %% ../nbs/10_benchmark.ipynb #ac1cc20a
+# %% ../nbs/10_benchmark.ipynb #4158d109
 def check_targets(results: list) -> list:
     """The issue's goals, evaluated on the result rows: value reached and whether it met the goal."""
     by = {(r['mode'], r['batch_size'], r['path']): r for r in results if not r.get('skipped')}
@@ -376,7 +377,7 @@ def check_targets(results: list) -> list:
                             value=round(r['times_loader'], 1), met=r['times_loader'] >= 10))
     return out
 
-# %% ../nbs/10_benchmark.ipynb #d8e5c902
+# %% ../nbs/10_benchmark.ipynb #65bd38bd
 def run_benchmark(store, source=None, batch_sizes=(16, 64, 256), modes=BENCH_MODES, paths=PATHS, runs: int = 10,
                   seed: int = 0, device='cpu', cold: bool = False, max_seconds: float = 30.0,
                   json_max_mb: float = 256.0, progress: bool = True) -> dict:
@@ -400,7 +401,7 @@ def run_benchmark(store, source=None, batch_sizes=(16, 64, 256), modes=BENCH_MOD
     report['cold'] = _cold_rows(store.path, batches, device) if cold and 'vision' in modes else []
     report['warm_seconds'] = dict(store=warm_store(store), source=warm_files(sorted(Path(source).rglob('*.parquet'))) if source else 0.0)
     report['page_cache'] = ('warm: the store vision file was read once through its memory map and every source parquet file '
-                            'once before timing; every path ran one untimed warm-up batch')
+                            'once before timing; every path ran one untimed warm-up batch; paths were timed in turns, batch by batch')
     results = [dict(mode=m, batch_size=bs, path=p, skipped=f'store has only {len(ids)} observations with vision')
                for bs in batch_sizes if bs not in batches for m in modes for p in paths]
     ctx = {'parquet': ParquetBatches(source, store.vision_shape) if source and 'parquet' in paths else None}
@@ -412,21 +413,22 @@ def run_benchmark(store, source=None, batch_sizes=(16, 64, 256), modes=BENCH_MOD
             nbytes, n_values = batch_nbytes(sample), sum(v.numel() for v in sample.values() if torch.is_tensor(v))
             dtypes = {k: v.dtype for k, v in sample.items() if torch.is_tensor(v)}
             del sample
-            cell = {}
+            fns = {}
             for p in paths:
-                reason = _skip_reason(p, m, nbytes, n_values, ctx, json_max_mb)
+                reason = _skip_reason(p, nbytes, n_values, ctx, json_max_mb)
                 if reason:
                     results.append(dict(mode=m, batch_size=bs, path=p, skipped=reason))
-                    continue
-                if p == 'memcopy':
-                    times = time_batches(memcopy_floor(nbytes), batches[bs], max_seconds)
-                elif p.startswith('http_'):
-                    ctx[p] = HTTPBatches(address, p[5:], dtypes)
-                    times = time_batches(_path_fn(p, store, m, ctx, device), batches[bs], max_seconds)
-                    ctx.pop(p).close()
+                elif p == 'memcopy':
+                    fns[p] = memcopy_floor(nbytes)
                 else:
-                    times = time_batches(_path_fn(p, store, m, ctx, device), batches[bs], max_seconds, device)
-                cell[p] = _row(m, bs, p, times, nbytes)
+                    if p.startswith('http_'):
+                        ctx[p] = HTTPBatches(address, p[5:], dtypes)
+                    fns[p] = _path_fn(p, store, m, ctx, device)
+            times = time_interleaved(fns, batches[bs], max_seconds, device)
+            for p in [p for p in ctx if p.startswith('http_')]:
+                ctx.pop(p).close()
+            del fns
+            cell = {p: _row(m, bs, p, t, nbytes) for p, t in times.items()}
             for r in cell.values():
                 if 'memcopy' in cell:
                     r['times_floor'] = r['median_ms_per_batch'] / cell['memcopy']['median_ms_per_batch']
@@ -438,19 +440,23 @@ def run_benchmark(store, source=None, batch_sizes=(16, 64, 256), modes=BENCH_MOD
     report['targets'] = check_targets(results)
     return report
 
-# %% ../nbs/10_benchmark.ipynb #bf7159e0
+# %% ../nbs/10_benchmark.ipynb #a1718a7f
 def format_table(report: dict) -> str:
-    """The report's results as a fixed-width text table (one row per mode × batch size × path)."""
-    head = f"{'mode':<18}{'batch':>6}  {'path':<14}{'ms/batch':>10}{'ms/obs':>10}{'GB/s':>8}{'x floor':>9}{'x loader':>9}{'runs':>5}"
+    """The report's results as a fixed-width text table (one row per mode × batch size × path), then notes and targets."""
+    head = (f"{'mode':<18}{'batch':>6}  {'path':<14}{'ms/batch':>11}{'ms/obs':>10}{'GB/s':>8}{'x floor':>11}"
+            f"{'x loader':>10}{'runs':>5}")
     lines = [head, '-' * len(head)]
     for r in report['results']:
         if r.get('skipped'):
             lines.append(f"{r['mode']:<18}{r['batch_size']:>6}  {r['path']:<14}skipped: {r['skipped']}")
             continue
         f = lambda k, fmt: format(r[k], fmt) if r.get(k) is not None else '-'
-        lines.append(f"{r['mode']:<18}{r['batch_size']:>6}  {r['path']:<14}{f('median_ms_per_batch', '10.3f')}"
-                     f"{f('median_ms_per_observation', '10.4f')}{f('gb_per_s', '8.2f')}{f('times_floor', '9.2f')}"
-                     f"{f('times_loader', '9.1f')}{r['n_runs']:>5}")
+        lines.append(f"{r['mode']:<18}{r['batch_size']:>6}  {r['path']:<14}{f('median_ms_per_batch', '11.3f')}"
+                     f"{f('median_ms_per_observation', '10.4f')}{f('gb_per_s', '8.2f')}{f('times_floor', '11.1f')}"
+                     f"{f('times_loader', '10.1f')}{r['n_runs']:>5}")
+    lines += ['ms/batch: median time of one batch. ms/obs: ms/batch divided by the batch size (a different unit). '
+              "GB/s: bytes of the loader's batch / median time.",
+              'x floor, x loader: median time relative to the memory copy of the same bytes / to the loader, same cell.']
     for r in report.get('cold', []):
         lines.append(f"cold vision batch {r['batch_size']}: {r['median_ms_per_batch']:.1f} ms/batch "
                      f"({r['gb_per_s']:.2f} GB/s; warm repeat {r['warm_repeat_ms_per_batch']:.1f} ms; "
@@ -459,7 +465,7 @@ def format_table(report: dict) -> str:
     lines += [f"target {'MET' if t['met'] else 'NOT MET'}: {t['target']} (value {t['value']})" for t in report['targets']]
     return '\n'.join(lines)
 
-# %% ../nbs/10_benchmark.ipynb #8383ba9e
+# %% ../nbs/10_benchmark.ipynb #b195f0b1
 def _atomic_write(path, write) -> Path:
     """Call `write(tmp_path)` then rename the temporary file to `path`."""
     path = Path(path)
@@ -477,7 +483,7 @@ def write_report(report: dict, path) -> Path:
     """Write the report as JSON, atomically."""
     return _atomic_write(path, lambda p: p.write_text(json.dumps(report, indent=1)))
 
-# %% ../nbs/10_benchmark.ipynb #ff2c9386
+# %% ../nbs/10_benchmark.ipynb #379f2695
 def plot_report(report: dict, path, dpi: int = 120) -> Path:
     """Bar chart PNG: median ms per batch (log scale) per path, one panel per mode, groups by batch size."""
     import matplotlib
@@ -502,13 +508,14 @@ def plot_report(report: dict, path, dpi: int = 120) -> Path:
         ax.grid(axis='y', which='major', alpha=0.3)
     axes[0][0].set_ylabel('median ms per batch (log)')
     axes[0][-1].legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.0, 1.0))
-    fig.suptitle(f"Batch time by path; vision {tuple(report['vision_shape'])} {report['vision_dtype']}, warm page cache", fontsize=10)
+    fig.suptitle(f"Median time per batch by path (warm page cache, up to {report['runs']} runs); "
+                 f"vision {tuple(report['vision_shape'])} {report['vision_dtype']}", fontsize=10)
     fig.tight_layout()
     out = _atomic_write(path, lambda p: fig.savefig(p, dpi=dpi, format='png', bbox_inches='tight'))
     plt.close(fig)
     return out
 
-# %% ../nbs/10_benchmark.ipynb #64ef51f7
+# %% ../nbs/10_benchmark.ipynb #ccd2d181
 def main(argv: list | None = None) -> int:
     """deepearth-bench: time the loader against parquet, HTTP, a naive Dataset and the memory copy."""
     p = argparse.ArgumentParser(prog='deepearth-bench', description=main.__doc__.split(': ', 1)[1])
