@@ -10,7 +10,7 @@ __all__ = ['MODEL_INPUTS', 'MODEL_CLASSES', 'RESUME_KEYS', 'DATASET_MODES', 'spa
            'plot_history', 'save_checkpoint', 'load_model', 'TrainConfig', 'resolve_device', 'model_kwargs', 'fit',
            'run_metrics', 'evaluate_checkpoint', 'results_table', 'train_modes', 'main']
 
-# %% ../nbs/09_train.ipynb #97f8693e
+# %% ../nbs/09_train.ipynb #fa68ba78
 import argparse
 import json
 import math
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/09_train.ipynb #e06ed2b1
+# %% ../nbs/09_train.ipynb #6a156f47
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -34,7 +34,7 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 from matplotlib.figure import Figure
 
-# %% ../nbs/09_train.ipynb #e43ff517
+# %% ../nbs/09_train.ipynb #a6b3d493
 from . import __version__
 from .loader import TIME_FIELDS, UNKNOWN_TIME, DeepEarthDataset, species_mapping
 from .models import (GeoClassifier, GeoVisionClassifier, LanguageClassifier, MultimodalMaskedAutoencoder,
@@ -42,7 +42,7 @@ from .models import (GeoClassifier, GeoVisionClassifier, LanguageClassifier, Mul
 from .split import load_split_assignments, load_train_test_split, split_hash
 from .store import open_store
 
-# %% ../nbs/09_train.ipynb #e825dc9a
+# %% ../nbs/09_train.ipynb #a8b2a83c
 _CUMULATIVE_DAYS = torch.tensor([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334])
 
 
@@ -59,7 +59,7 @@ def space_time_coords(locations: torch.Tensor, timestamps: torch.Tensor) -> torc
     doy = torch.where(known, doy.double(), torch.full_like(doy, float('nan'), dtype=torch.float64))
     return torch.stack([locations[:, 0].double(), locations[:, 1].double(), doy, year.double()], 1).float()
 
-# %% ../nbs/09_train.ipynb #72b1fcf6
+# %% ../nbs/09_train.ipynb #a30102cb
 MODEL_INPUTS = {LanguageClassifier: ('language_embeddings',), VisionClassifier: ('vision_embeddings',),
                 GeoClassifier: ('coords',), GeoVisionClassifier: ('vision_embeddings', 'coords'),
                 MultimodalMaskedAutoencoder: ('vision_embeddings', 'language_embeddings')}
@@ -77,7 +77,7 @@ def batch_inputs(model: nn.Module, batch: dict) -> tuple:
         batch['coords'] = space_time_coords(batch['locations'], batch['timestamps'])
     return tuple(batch[k] for k in keys)
 
-# %% ../nbs/09_train.ipynb #e6628f88
+# %% ../nbs/09_train.ipynb #706eeebc
 def classification_loss(logits: torch.Tensor, batch: dict) -> torch.Tensor:
     """Cross-entropy per row [B] of logits [B, K] against batch['label'] [B]; NaN where the label is -1 (unseen species)."""
     label = batch['label']
@@ -94,7 +94,7 @@ def criterion_for(model: nn.Module):
     """The criterion that matches `model`: `autoencoder_loss` for the autoencoder, `classification_loss` otherwise."""
     return autoencoder_loss if isinstance(unwrap(model), MultimodalMaskedAutoencoder) else classification_loss
 
-# %% ../nbs/09_train.ipynb #4475b39a
+# %% ../nbs/09_train.ipynb #d5fdf6b9
 def world() -> tuple[int, int]:
     """(rank, world size) of this process: (0, 1) unless a process group is initialised."""
     if dist.is_available() and dist.is_initialized():
@@ -118,7 +118,7 @@ def all_gather_objects(obj) -> list:
     dist.all_gather_object(out, obj)
     return out
 
-# %% ../nbs/09_train.ipynb #82991192
+# %% ../nbs/09_train.ipynb #b40b07c0
 def _autocast(device: torch.device, amp: bool):
     """bfloat16 autocast on CUDA when `amp`, otherwise a no-op context."""
     return torch.autocast('cuda', dtype=torch.bfloat16, enabled=amp and device.type == 'cuda')
@@ -128,7 +128,7 @@ def _to_device(batch: dict, device: torch.device) -> dict:
     """The batch with every tensor on `device`."""
     return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
-# %% ../nbs/09_train.ipynb #0a914532
+# %% ../nbs/09_train.ipynb #809af409
 def train_epoch(model: nn.Module, loader, criterion, optimizer, scheduler=None, grad_accum: int = 1,
                 clip_grad: float | None = None, device='cpu', amp: bool = True, progress: bool = True) -> dict:
     """Train `model` for one pass over `loader`; returns {'loss', 'top1' (classifiers, running), 'n', 'seconds'}."""
@@ -176,7 +176,7 @@ def train_epoch(model: nn.Module, loader, criterion, optimizer, scheduler=None, 
 
 
 
-# %% ../nbs/09_train.ipynb #8c55a378
+# %% ../nbs/09_train.ipynb #c702b440
 @torch.no_grad()
 def evaluate_model(model: nn.Module, loader, criterion, device='cpu', amp: bool = True, progress: bool = True) -> dict:
     """Per-observation results over `loader`: 'observation_ids' [N], 'label', 'loss' [N] + 'topk' [N, 5] or autoencoder arrays."""
@@ -208,7 +208,7 @@ def evaluate_model(model: nn.Module, loader, criterion, device='cpu', amp: bool 
     order = np.argsort([position[o] for o in merged['observation_ids']], kind='stable')
     return {k: v[order] for k, v in merged.items()}
 
-# %% ../nbs/09_train.ipynb #2d7915ed
+# %% ../nbs/09_train.ipynb #716de9f9
 def accuracy_summary(hit1: np.ndarray, hit5: np.ndarray, labels: np.ndarray) -> dict:
     """{'top1', 'top5', 'macro', 'n'} from per-row hit values in [0, 1] [N] and labels [N] (all seen)."""
     n = len(labels)
@@ -240,7 +240,7 @@ def prior_hits(train_counts: np.ndarray, labels: np.ndarray, draws: int = 20_000
     in_top5 = np.bincount(top.ravel(), minlength=len(p)) / draws
     return p[labels], in_top5[labels]
 
-# %% ../nbs/09_train.ipynb #7021a979
+# %% ../nbs/09_train.ipynb #2c64c5cd
 def split_subsets(split_path, test_ids) -> dict[str, np.ndarray]:
     """Boolean masks [N] over `test_ids`: 'temporal', 'spatial' (from the split's `split_reason`) and 'all'."""
     reason = load_split_assignments(split_path)['split_reason'].reindex(list(test_ids))
@@ -251,7 +251,7 @@ def split_subsets(split_path, test_ids) -> dict[str, np.ndarray]:
     masks['all'] = np.ones(len(reason), bool)
     return masks
 
-# %% ../nbs/09_train.ipynb #fe83303f
+# %% ../nbs/09_train.ipynb #bf8aeee0
 def classification_report(results: dict, subsets: dict, train_counts: np.ndarray, seed: int = 0) -> dict:
     """Per subset: counts, test loss, and model / majority / prior {'top1', 'top5', 'macro', 'n'} over seen species."""
     prior1, prior5 = prior_hits(train_counts, np.arange(len(train_counts)), seed=seed)
@@ -267,7 +267,7 @@ def classification_report(results: dict, subsets: dict, train_counts: np.ndarray
             'prior': accuracy_summary(prior1[y], prior5[y], y)}
     return report
 
-# %% ../nbs/09_train.ipynb #b2979178
+# %% ../nbs/09_train.ipynb #4f9768bf
 def recall_at_k(scores: np.ndarray, relevant: np.ndarray, ks=(1, 5, 10)) -> dict:
     """Share of queries with a relevant candidate among the top k, for scores and relevant [Q, M]."""
     order = np.argsort(-scores, axis=1, kind='stable')
@@ -281,7 +281,7 @@ def chance_recall(n_relevant: np.ndarray, n_candidates: int, ks=(1, 5, 10)) -> d
     return {f'recall@{k}': float(np.mean([1 - math.comb(n_candidates - x, k) / math.comb(n_candidates, k)
                                           if k <= n_candidates else 1.0 for x in r])) for k in ks}
 
-# %% ../nbs/09_train.ipynb #81a7d643
+# %% ../nbs/09_train.ipynb #01ceac74
 def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise cosine of a [N, D] with b [N, D] or [D]."""
     return (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)).clip(1e-12)
@@ -325,7 +325,7 @@ def autoencoder_report(model: nn.Module, store, results: dict, subsets: dict, tr
                                    'n_queries': int(len(queries))}}
     return report
 
-# %% ../nbs/09_train.ipynb #7407049f
+# %% ../nbs/09_train.ipynb #27d2d96a
 def _atomic_write(path: Path, write) -> Path:
     """Call write(tmp_path), then rename the temporary file onto `path`."""
     path = Path(path)
@@ -379,7 +379,7 @@ def plot_history(history: list[dict], path, title: str = '') -> Path:
         fig.suptitle(title, fontsize=10)
     return _atomic_write(path, lambda tmp: fig.savefig(tmp, format='png'))
 
-# %% ../nbs/09_train.ipynb #29118d20
+# %% ../nbs/09_train.ipynb #e6351f27
 MODEL_CLASSES = {'language': LanguageClassifier, 'vision': VisionClassifier, 'multimodal': MultimodalMaskedAutoencoder,
                  'geo': GeoClassifier, 'fusion': GeoVisionClassifier}
 
@@ -402,7 +402,7 @@ def load_model(path, device='cpu') -> tuple[nn.Module, dict]:
     model.load_state_dict(ckpt['model_state_dict'])
     return model.to(device).eval(), ckpt
 
-# %% ../nbs/09_train.ipynb #c54c110e
+# %% ../nbs/09_train.ipynb #86d12579
 @dataclass
 class TrainConfig:
     """Every setting of a training run (the flags of `deepearth-train`)."""
@@ -420,6 +420,7 @@ class TrainConfig:
     device: str = 'auto'  # auto | cpu | cuda | cuda:N
     amp: bool = True  # bfloat16 autocast on CUDA; ignored on the CPU
     full_vision: bool = False  # stream full [T, H, W, C] vision tensors instead of the pooled vectors
+    num_workers: int = 0  # DataLoader worker processes (batches built on the CPU, pinned, then copied to the device)
     hidden_dim: int = 128
     fusion_dim: int = 512
     eval_batch_size: int = 256
@@ -432,6 +433,8 @@ class TrainConfig:
         for name in ('epochs', 'batch_size', 'grad_accum', 'eval_batch_size'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name} must be at least 1, got {getattr(self, name)}')
+        if self.num_workers < 0 or self.save_every < 0:
+            raise ValueError(f'num_workers and save_every must be >= 0, got {self.num_workers} and {self.save_every}')
         if self.lr <= 0 or self.weight_decay < 0 or self.clip_grad < 0:
             raise ValueError(f'lr must be > 0, weight_decay and clip_grad >= 0 (got {self.lr}, {self.weight_decay}, {self.clip_grad})')
 
@@ -475,7 +478,7 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
     if device.type == 'cuda' and state['cuda'] is not None:
         torch.cuda.set_rng_state(state['cuda'], device)
 
-# %% ../nbs/09_train.ipynb #7c735d72
+# %% ../nbs/09_train.ipynb #5421e2d5
 def _check_resume(ckpt: dict, config: TrainConfig, shash: str, mapping: dict, world_size: int, path) -> None:
     """Raise ValueError if checkpoint `ckpt` cannot continue the run `config` describes."""
     old = ckpt['config']
@@ -519,14 +522,17 @@ def _fit(config: TrainConfig, resume) -> dict:
     subsets = split_subsets(config.split, test_ids)
     mapping = species_mapping(store, train_ids)
     ds_mode = DATASET_MODES[config.mode][config.full_vision]
-    train_ds = DeepEarthDataset(train_ids, store, mode=ds_mode, device=device, species_mapping=mapping)
-    test_ds = DeepEarthDataset(test_ids, store, mode=ds_mode, device=device, species_mapping=mapping)
+    data_device = device if config.num_workers == 0 else torch.device('cpu')  # workers must build CPU batches
+    train_ds = DeepEarthDataset(train_ids, store, mode=ds_mode, device=data_device, species_mapping=mapping)
+    test_ds = DeepEarthDataset(test_ids, store, mode=ds_mode, device=data_device, species_mapping=mapping)
     train_counts = np.bincount(train_ds.labels, minlength=len(mapping))
     sampler = DistributedSampler(train_ds, num_replicas=world_size, rank=rank, shuffle=True, seed=config.seed)
+    workers = dict(num_workers=config.num_workers, pin_memory=config.num_workers > 0 and device.type == 'cuda',
+                   persistent_workers=config.num_workers > 0)
     train_loader = DataLoader(train_ds, batch_size=config.batch_size // world_size, sampler=sampler,
-                              collate_fn=DeepEarthDataset.collate)
+                              collate_fn=DeepEarthDataset.collate, **workers)
     test_loader = DataLoader(test_ds, batch_size=config.eval_batch_size, sampler=list(range(rank, len(test_ds), world_size)),
-                             collate_fn=DeepEarthDataset.collate)
+                             collate_fn=DeepEarthDataset.collate, **workers)
 
     torch.manual_seed(config.seed)  # same initial weights in every process
     kwargs = model_kwargs(config.mode, len(mapping), store, config)
@@ -596,7 +602,7 @@ def _write_metrics(metrics: dict, out: Path, title: str) -> None:
     _atomic_write(out / 'metrics.json', lambda tmp: tmp.write_text(json.dumps(metrics, indent=1)))
     plot_history(metrics['history'], out / 'curves.png', title=title)
 
-# %% ../nbs/09_train.ipynb #691a5e36
+# %% ../nbs/09_train.ipynb #23a493fa
 def evaluate_checkpoint(path, store=None, split=None, device='cpu', batch_size: int = 256, progress: bool = True) -> dict:
     """The test report {'temporal', 'spatial', 'all'} of the checkpoint at `path` (store and split default to the run's)."""
     model, ckpt = load_model(path, device)
@@ -615,7 +621,7 @@ def evaluate_checkpoint(path, store=None, split=None, device='cpu', batch_size: 
     labels = DeepEarthDataset(train_ids, store, mode='geo', species_mapping=mapping).labels
     return classification_report(results, subsets, np.bincount(labels, minlength=len(mapping)), seed=cfg['seed'])
 
-# %% ../nbs/09_train.ipynb #5b217b02
+# %% ../nbs/09_train.ipynb #5bc5c55b
 def _pct(x) -> str:
     """A fraction as a percentage with one decimal, '–' when undefined."""
     return '–' if x is None else f'{100 * x:.1f}'
@@ -654,13 +660,13 @@ def results_table(runs: list[dict]) -> str:
                              f"{rk(v2l['model'])} ({rk(v2l['chance'])}) | {rk(l2v['model'])} ({rk(l2v['chance'])}) | {r['seconds_per_epoch']:.2f} |")
     return '\n'.join(lines)
 
-# %% ../nbs/09_train.ipynb #4435e7e2
+# %% ../nbs/09_train.ipynb #a171b851
 def train_modes(store, split, out, modes=('language', 'vision'), epochs: int = 3, progress: bool = True, **settings) -> list[dict]:
     """`fit` one run per mode into out/<mode> with the same settings (TrainConfig fields); returns their metrics."""
     return [fit(TrainConfig(store=str(store), split=str(split), mode=m, out=str(Path(out) / m), epochs=epochs,
                             progress=progress, **settings)) for m in modes]
 
-# %% ../nbs/09_train.ipynb #c6cbb268
+# %% ../nbs/09_train.ipynb #48be8053
 def _parser() -> argparse.ArgumentParser:
     """The argument parser of `deepearth-train`."""
     p = argparse.ArgumentParser(prog='deepearth-train', description='Train and evaluate a model on a prepared store and a split.')
@@ -678,6 +684,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N (default: auto)')
     p.add_argument('--no-amp', dest='amp', action='store_false', help='no bfloat16 mixed precision on CUDA')
     p.add_argument('--full-vision', action='store_true', help='stream full [T, H, W, C] vision tensors instead of pooled vectors')
+    p.add_argument('--num-workers', type=int, default=0, help='DataLoader worker processes (default: 0)')
     p.add_argument('--hidden-dim', type=int, default=128)
     p.add_argument('--fusion-dim', type=int, default=512, help='shared space size of the multimodal autoencoder (default: 512)')
     p.add_argument('--eval-batch-size', type=int, default=256)
