@@ -10,7 +10,7 @@ __all__ = ['MODEL_INPUTS', 'MODEL_CLASSES', 'RESUME_KEYS', 'DATASET_MODES', 'spa
            'plot_history', 'save_checkpoint', 'load_model', 'TrainConfig', 'resolve_device', 'model_kwargs', 'fit',
            'run_metrics', 'evaluate_checkpoint', 'results_table', 'train_modes', 'main']
 
-# %% ../nbs/09_train.ipynb #fa68ba78
+# %% ../nbs/09_train.ipynb #a7522d88
 import argparse
 import json
 import math
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/09_train.ipynb #6a156f47
+# %% ../nbs/09_train.ipynb #7f6acb49
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -34,7 +34,7 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 from matplotlib.figure import Figure
 
-# %% ../nbs/09_train.ipynb #a6b3d493
+# %% ../nbs/09_train.ipynb #5c562a80
 from . import __version__
 from .loader import TIME_FIELDS, UNKNOWN_TIME, DeepEarthDataset, species_mapping
 from .models import (GeoClassifier, GeoVisionClassifier, LanguageClassifier, MultimodalMaskedAutoencoder,
@@ -42,7 +42,7 @@ from .models import (GeoClassifier, GeoVisionClassifier, LanguageClassifier, Mul
 from .split import load_split_assignments, load_train_test_split, split_hash
 from .store import open_store
 
-# %% ../nbs/09_train.ipynb #a8b2a83c
+# %% ../nbs/09_train.ipynb #f49bb7fd
 _CUMULATIVE_DAYS = torch.tensor([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334])
 
 
@@ -59,7 +59,7 @@ def space_time_coords(locations: torch.Tensor, timestamps: torch.Tensor) -> torc
     doy = torch.where(known, doy.double(), torch.full_like(doy, float('nan'), dtype=torch.float64))
     return torch.stack([locations[:, 0].double(), locations[:, 1].double(), doy, year.double()], 1).float()
 
-# %% ../nbs/09_train.ipynb #a30102cb
+# %% ../nbs/09_train.ipynb #e6ce7fd8
 MODEL_INPUTS = {LanguageClassifier: ('language_embeddings',), VisionClassifier: ('vision_embeddings',),
                 GeoClassifier: ('coords',), GeoVisionClassifier: ('vision_embeddings', 'coords'),
                 MultimodalMaskedAutoencoder: ('vision_embeddings', 'language_embeddings')}
@@ -77,7 +77,7 @@ def batch_inputs(model: nn.Module, batch: dict) -> tuple:
         batch['coords'] = space_time_coords(batch['locations'], batch['timestamps'])
     return tuple(batch[k] for k in keys)
 
-# %% ../nbs/09_train.ipynb #706eeebc
+# %% ../nbs/09_train.ipynb #b043d95b
 def classification_loss(logits: torch.Tensor, batch: dict) -> torch.Tensor:
     """Cross-entropy per row [B] of logits [B, K] against batch['label'] [B]; NaN where the label is -1 (unseen species)."""
     label = batch['label']
@@ -94,7 +94,7 @@ def criterion_for(model: nn.Module):
     """The criterion that matches `model`: `autoencoder_loss` for the autoencoder, `classification_loss` otherwise."""
     return autoencoder_loss if isinstance(unwrap(model), MultimodalMaskedAutoencoder) else classification_loss
 
-# %% ../nbs/09_train.ipynb #d5fdf6b9
+# %% ../nbs/09_train.ipynb #9fa78807
 def world() -> tuple[int, int]:
     """(rank, world size) of this process: (0, 1) unless a process group is initialised."""
     if dist.is_available() and dist.is_initialized():
@@ -118,7 +118,7 @@ def all_gather_objects(obj) -> list:
     dist.all_gather_object(out, obj)
     return out
 
-# %% ../nbs/09_train.ipynb #b40b07c0
+# %% ../nbs/09_train.ipynb #2b7a1f8f
 def _autocast(device: torch.device, amp: bool):
     """bfloat16 autocast on CUDA when `amp`, otherwise a no-op context."""
     return torch.autocast('cuda', dtype=torch.bfloat16, enabled=amp and device.type == 'cuda')
@@ -128,7 +128,7 @@ def _to_device(batch: dict, device: torch.device) -> dict:
     """The batch with every tensor on `device`."""
     return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
-# %% ../nbs/09_train.ipynb #809af409
+# %% ../nbs/09_train.ipynb #120a8832
 def train_epoch(model: nn.Module, loader, criterion, optimizer, scheduler=None, grad_accum: int = 1,
                 clip_grad: float | None = None, device='cpu', amp: bool = True, progress: bool = True) -> dict:
     """Train `model` for one pass over `loader`; returns {'loss', 'top1' (classifiers, running), 'n', 'seconds'}."""
@@ -176,7 +176,7 @@ def train_epoch(model: nn.Module, loader, criterion, optimizer, scheduler=None, 
 
 
 
-# %% ../nbs/09_train.ipynb #c702b440
+# %% ../nbs/09_train.ipynb #e9d7e7e0
 @torch.no_grad()
 def evaluate_model(model: nn.Module, loader, criterion, device='cpu', amp: bool = True, progress: bool = True) -> dict:
     """Per-observation results over `loader`: 'observation_ids' [N], 'label', 'loss' [N] + 'topk' [N, 5] or autoencoder arrays."""
@@ -208,7 +208,7 @@ def evaluate_model(model: nn.Module, loader, criterion, device='cpu', amp: bool 
     order = np.argsort([position[o] for o in merged['observation_ids']], kind='stable')
     return {k: v[order] for k, v in merged.items()}
 
-# %% ../nbs/09_train.ipynb #716de9f9
+# %% ../nbs/09_train.ipynb #0d73de55
 def accuracy_summary(hit1: np.ndarray, hit5: np.ndarray, labels: np.ndarray) -> dict:
     """{'top1', 'top5', 'macro', 'n'} from per-row hit values in [0, 1] [N] and labels [N] (all seen)."""
     n = len(labels)
@@ -240,7 +240,7 @@ def prior_hits(train_counts: np.ndarray, labels: np.ndarray, draws: int = 20_000
     in_top5 = np.bincount(top.ravel(), minlength=len(p)) / draws
     return p[labels], in_top5[labels]
 
-# %% ../nbs/09_train.ipynb #2c64c5cd
+# %% ../nbs/09_train.ipynb #b3bf78cb
 def split_subsets(split_path, test_ids) -> dict[str, np.ndarray]:
     """Boolean masks [N] over `test_ids`: 'temporal', 'spatial' (from the split's `split_reason`) and 'all'."""
     reason = load_split_assignments(split_path)['split_reason'].reindex(list(test_ids))
@@ -251,7 +251,7 @@ def split_subsets(split_path, test_ids) -> dict[str, np.ndarray]:
     masks['all'] = np.ones(len(reason), bool)
     return masks
 
-# %% ../nbs/09_train.ipynb #bf8aeee0
+# %% ../nbs/09_train.ipynb #54bd464c
 def classification_report(results: dict, subsets: dict, train_counts: np.ndarray, seed: int = 0) -> dict:
     """Per subset: counts, test loss, and model / majority / prior {'top1', 'top5', 'macro', 'n'} over seen species."""
     prior1, prior5 = prior_hits(train_counts, np.arange(len(train_counts)), seed=seed)
@@ -267,7 +267,7 @@ def classification_report(results: dict, subsets: dict, train_counts: np.ndarray
             'prior': accuracy_summary(prior1[y], prior5[y], y)}
     return report
 
-# %% ../nbs/09_train.ipynb #4f9768bf
+# %% ../nbs/09_train.ipynb #c71b6bec
 def recall_at_k(scores: np.ndarray, relevant: np.ndarray, ks=(1, 5, 10)) -> dict:
     """Share of queries with a relevant candidate among the top k, for scores and relevant [Q, M]."""
     order = np.argsort(-scores, axis=1, kind='stable')
@@ -281,7 +281,7 @@ def chance_recall(n_relevant: np.ndarray, n_candidates: int, ks=(1, 5, 10)) -> d
     return {f'recall@{k}': float(np.mean([1 - math.comb(n_candidates - x, k) / math.comb(n_candidates, k)
                                           if k <= n_candidates else 1.0 for x in r])) for k in ks}
 
-# %% ../nbs/09_train.ipynb #01ceac74
+# %% ../nbs/09_train.ipynb #4b1b18d7
 def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise cosine of a [N, D] with b [N, D] or [D]."""
     return (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)).clip(1e-12)
@@ -325,7 +325,7 @@ def autoencoder_report(model: nn.Module, store, results: dict, subsets: dict, tr
                                    'n_queries': int(len(queries))}}
     return report
 
-# %% ../nbs/09_train.ipynb #27d2d96a
+# %% ../nbs/09_train.ipynb #01ccd7dc
 def _atomic_write(path: Path, write) -> Path:
     """Call write(tmp_path), then rename the temporary file onto `path`."""
     path = Path(path)
@@ -379,7 +379,7 @@ def plot_history(history: list[dict], path, title: str = '') -> Path:
         fig.suptitle(title, fontsize=10)
     return _atomic_write(path, lambda tmp: fig.savefig(tmp, format='png'))
 
-# %% ../nbs/09_train.ipynb #e6351f27
+# %% ../nbs/09_train.ipynb #3cb784d3
 MODEL_CLASSES = {'language': LanguageClassifier, 'vision': VisionClassifier, 'multimodal': MultimodalMaskedAutoencoder,
                  'geo': GeoClassifier, 'fusion': GeoVisionClassifier}
 
@@ -402,7 +402,7 @@ def load_model(path, device='cpu') -> tuple[nn.Module, dict]:
     model.load_state_dict(ckpt['model_state_dict'])
     return model.to(device).eval(), ckpt
 
-# %% ../nbs/09_train.ipynb #86d12579
+# %% ../nbs/09_train.ipynb #c2778624
 @dataclass
 class TrainConfig:
     """Every setting of a training run (the flags of `deepearth-train`)."""
@@ -428,6 +428,7 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self):
+        self.store, self.split, self.out = str(self.store), str(self.split), str(self.out)  # Paths welcome; JSON needs str
         if self.mode not in MODEL_CLASSES:
             raise ValueError(f'unknown mode {self.mode!r}; expected one of {", ".join(MODEL_CLASSES)}')
         for name in ('epochs', 'batch_size', 'grad_accum', 'eval_batch_size'):
@@ -478,7 +479,7 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
     if device.type == 'cuda' and state['cuda'] is not None:
         torch.cuda.set_rng_state(state['cuda'], device)
 
-# %% ../nbs/09_train.ipynb #5421e2d5
+# %% ../nbs/09_train.ipynb #4c8451b3
 def _check_resume(ckpt: dict, config: TrainConfig, shash: str, mapping: dict, world_size: int, path) -> None:
     """Raise ValueError if checkpoint `ckpt` cannot continue the run `config` describes."""
     old = ckpt['config']
@@ -602,7 +603,7 @@ def _write_metrics(metrics: dict, out: Path, title: str) -> None:
     _atomic_write(out / 'metrics.json', lambda tmp: tmp.write_text(json.dumps(metrics, indent=1)))
     plot_history(metrics['history'], out / 'curves.png', title=title)
 
-# %% ../nbs/09_train.ipynb #23a493fa
+# %% ../nbs/09_train.ipynb #c07f0eab
 def evaluate_checkpoint(path, store=None, split=None, device='cpu', batch_size: int = 256, progress: bool = True) -> dict:
     """The test report {'temporal', 'spatial', 'all'} of the checkpoint at `path` (store and split default to the run's)."""
     model, ckpt = load_model(path, device)
@@ -621,7 +622,7 @@ def evaluate_checkpoint(path, store=None, split=None, device='cpu', batch_size: 
     labels = DeepEarthDataset(train_ids, store, mode='geo', species_mapping=mapping).labels
     return classification_report(results, subsets, np.bincount(labels, minlength=len(mapping)), seed=cfg['seed'])
 
-# %% ../nbs/09_train.ipynb #5bc5c55b
+# %% ../nbs/09_train.ipynb #d41a9798
 def _pct(x) -> str:
     """A fraction as a percentage with one decimal, '–' when undefined."""
     return '–' if x is None else f'{100 * x:.1f}'
@@ -660,13 +661,13 @@ def results_table(runs: list[dict]) -> str:
                              f"{rk(v2l['model'])} ({rk(v2l['chance'])}) | {rk(l2v['model'])} ({rk(l2v['chance'])}) | {r['seconds_per_epoch']:.2f} |")
     return '\n'.join(lines)
 
-# %% ../nbs/09_train.ipynb #a171b851
+# %% ../nbs/09_train.ipynb #9e77d6dd
 def train_modes(store, split, out, modes=('language', 'vision'), epochs: int = 3, progress: bool = True, **settings) -> list[dict]:
     """`fit` one run per mode into out/<mode> with the same settings (TrainConfig fields); returns their metrics."""
     return [fit(TrainConfig(store=str(store), split=str(split), mode=m, out=str(Path(out) / m), epochs=epochs,
                             progress=progress, **settings)) for m in modes]
 
-# %% ../nbs/09_train.ipynb #48be8053
+# %% ../nbs/09_train.ipynb #fc6e03a1
 def _parser() -> argparse.ArgumentParser:
     """The argument parser of `deepearth-train`."""
     p = argparse.ArgumentParser(prog='deepearth-train', description='Train and evaluate a model on a prepared store and a split.')
