@@ -5,16 +5,16 @@
 # %% auto #0
 __all__ = ['INT64_MAX', 'create_observation_id', 'parse_observation_id', 'create_observation_ids', 'parse_observation_ids']
 
-# %% ../nbs/00_ids.ipynb #30037821
+# %% ../nbs/00_ids.ipynb #be9b89f7
 import re
 
 import numpy as np
 
-# %% ../nbs/00_ids.ipynb #559dcf99
+# %% ../nbs/00_ids.ipynb #37dafd65
 INT64_MAX = np.iinfo(np.int64).max
 _ID_RE = re.compile(r'(0|[1-9][0-9]*)_([1-9][0-9]*)')
 
-# %% ../nbs/00_ids.ipynb #48387dff
+# %% ../nbs/00_ids.ipynb #27ef6b7d
 def _check_part(value: object, name: str, minimum: int) -> int:
     """Return `value` as an int if it is an integer (not bool) in [minimum, INT64_MAX], else raise."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
@@ -24,12 +24,12 @@ def _check_part(value: object, name: str, minimum: int) -> int:
         raise ValueError(f'{name} must be in [{minimum}, {INT64_MAX}], got {v}')
     return v
 
-# %% ../nbs/00_ids.ipynb #4fafee2f
+# %% ../nbs/00_ids.ipynb #154ee50d
 def create_observation_id(gbif_id: int, image_index: int = 1) -> str:
     """Build the observation ID `"{gbif_id}_{image_index}"` from a GBIF id and a 1-based image index."""
     return f"{_check_part(gbif_id, 'gbif_id', 0)}_{_check_part(image_index, 'image_index', 1)}"
 
-# %% ../nbs/00_ids.ipynb #597906bc
+# %% ../nbs/00_ids.ipynb #6631624f
 def parse_observation_id(obs_id: str) -> tuple[int, int]:
     """Split an observation ID into `(gbif_id, image_index)`; raise `ValueError` naming a malformed ID."""
     if not isinstance(obs_id, str):
@@ -42,7 +42,7 @@ def parse_observation_id(obs_id: str) -> tuple[int, int]:
         raise ValueError(f'observation ID {obs_id!r} has a part larger than {INT64_MAX}')
     return gbif_id, image_index
 
-# %% ../nbs/00_ids.ipynb #66c9a034
+# %% ../nbs/00_ids.ipynb #9886ce29
 def create_observation_ids(gbif_ids, image_indices=None) -> np.ndarray:
     """Vectorised `create_observation_id`: int arrays (image index default 1) → array of ID strings."""
     g = np.asarray(gbif_ids)
@@ -56,7 +56,7 @@ def create_observation_ids(gbif_ids, image_indices=None) -> np.ndarray:
             raise ValueError(f'{name} must be >= {lo}, got {arr[arr < lo][0]} at position {np.flatnonzero(arr < lo)[0]}')
     return np.char.add(np.char.add(g.astype(str), '_'), i.astype(str)).astype(object)
 
-# %% ../nbs/00_ids.ipynb #c9718652
+# %% ../nbs/00_ids.ipynb #ad9919ba
 def parse_observation_ids(obs_ids) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised `parse_observation_id`: IDs → (gbif_ids int64 [N], image_indices int64 [N]); first bad ID raises."""
     ids = np.asarray(obs_ids, dtype=object).ravel()
