@@ -6,7 +6,7 @@
 __all__ = ['FORMAT_VERSION', 'MANIFEST', 'PROGRESS', 'STORE_FILES', 'DTYPES', 'OBSERVATION_COLUMNS', 'build_tables',
            'prepare_store', 'Store', 'open_store', 'verify_store', 'main']
 
-# %% ../nbs/04_store.ipynb #4f73b535
+# %% ../nbs/04_store.ipynb #195c65d7
 import argparse
 import hashlib
 import json
@@ -19,17 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/04_store.ipynb #a9555236
+# %% ../nbs/04_store.ipynb #66ae1e9c
 import pandas as pd
 from tqdm.auto import tqdm
 
-# %% ../nbs/04_store.ipynb #8c29ab6d
+# %% ../nbs/04_store.ipynb #3d9cd8f9
 from . import __version__
 from .ids import create_observation_ids
 from .source import (LANGUAGE_DIM, OBSERVATIONS, VISION_INDEX, Source, batch_rows_for, download_source,
                                        iter_shard, language_matrix, read_source)
 
-# %% ../nbs/04_store.ipynb #fdffaf4d
+# %% ../nbs/04_store.ipynb #b5360a51
 FORMAT_VERSION = 1
 MANIFEST = 'manifest.json'
 PROGRESS = 'progress.json'
@@ -39,7 +39,7 @@ OBSERVATION_COLUMNS = ['observation_id', 'gbif_id', 'image_index', 'taxon_id', '
                        'longitude', 'year', 'month', 'day', 'hour', 'minute', 'second', 'has_vision', 'vision_row',
                        'file_idx', 'row_idx', 'source_split']
 
-# %% ../nbs/04_store.ipynb #579c8af9
+# %% ../nbs/04_store.ipynb #7ebe5fa7
 def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(observations, species) tables of the store for a validated source; see the column list above."""
     obs, vi = source.observations, source.vision_index
@@ -66,7 +66,7 @@ def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     species['n_with_vision'] = np.bincount(species_idx[has_vision], minlength=len(species)).astype(np.int64)
     return table, species
 
-# %% ../nbs/04_store.ipynb #ebdb3733
+# %% ../nbs/04_store.ipynb #d8841078
 class _NpyRows:
     """Positioned row writer into a preallocated .npy file of `shape` and `dtype` (opened for update if it exists)."""
 
@@ -115,15 +115,15 @@ def _write_json(path: Path, obj: dict) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
-# %% ../nbs/04_store.ipynb #85495e51
+# %% ../nbs/04_store.ipynb #4759c28d
 def _fingerprint(source: Source, dtype: str, shards) -> dict:
     """What a store is built from: format version, dtype, grid, shard selection, and (size, mtime_ns) of each source file."""
     files = [source.path / OBSERVATIONS, source.path / VISION_INDEX, *source.shards.values()]
-    return {'format_version': FORMAT_VERSION, 'dtype': dtype, 'grid': None if source.grid is None else list(source.grid),
+    return {'format_version': FORMAT_VERSION, 'dtype': dtype, 'grid': list(source.grid),
             'shards': None if shards is None else sorted(int(s) for s in shards),
             'files': {str(p.relative_to(source.path)): [p.stat().st_size, p.stat().st_mtime_ns] for p in files}}
 
-# %% ../nbs/04_store.ipynb #e2a174a9
+# %% ../nbs/04_store.ipynb #c0fe900e
 def _prefetch(iterator, depth: int = 1):
     """Iterate `iterator` in a background thread, at most `depth` items ahead; re-raise its exceptions here."""
     q, stop, end = queue.Queue(depth), threading.Event(), object()
@@ -154,7 +154,7 @@ def _prefetch(iterator, depth: int = 1):
         stop.set()
         t.join()
 
-# %% ../nbs/04_store.ipynb #5d307573
+# %% ../nbs/04_store.ipynb #3c9a9fad
 def _stream_vision(source: Source, tables: pd.DataFrame, part: Path, dtype: str, done: list, batch_rows: int | None,
                    progress: bool) -> None:
     """Step 4 of prepare_store: write vision, pooled and digests for every shard not in `done`, recording progress."""
@@ -198,14 +198,16 @@ def _checksums(part: Path) -> dict:
     out['vision.npy'] = 'sha256-of-row-blake2b128:' + hashlib.sha256(np.load(part / 'vision_digests.npy').tobytes()).hexdigest()
     return out
 
-# %% ../nbs/04_store.ipynb #b68ba40c
+# %% ../nbs/04_store.ipynb #6d09aa57
 def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | None = None, shards=None,
                   overwrite: bool = False, batch_rows: int | None = None, progress: bool = True, repo_id: str | None = None) -> Path:
     """Convert a source in the published layout into a store at `store_dir` (atomic, resumable); return its path."""
     if dtype not in DTYPES:
         raise ValueError(f'dtype must be one of {DTYPES}, got {dtype!r}')
     store_dir = Path(store_dir)
-    source = read_source(source_dir, grid, shards)
+    source = read_source(source_dir, grid, shards, progress)
+    if source.grid is None:
+        raise ValueError(f'{source.path}: no vision embeddings to prepare; pass grid=(T, H, W, C) (--grid) to build a store without vision')
     fp = _fingerprint(source, dtype, shards)
     if store_dir.exists():
         old = json.loads((store_dir / MANIFEST).read_text()).get('fingerprint') if (store_dir / MANIFEST).is_file() else None
@@ -225,8 +227,8 @@ def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | N
         if not resume:
             tables.to_parquet(part / 'observations.parquet', index=False)
             species.to_parquet(part / 'species.parquet', index=False)
-            np.save(part / 'language.npy', language_matrix(source.path, species.taxon_id))
-            nv, (T, H, W, C) = int(tables.has_vision.sum()), source.grid or (0, 0, 0, 0)
+            np.save(part / 'language.npy', language_matrix(source.path, species.taxon_id, progress=progress))
+            nv, (T, H, W, C) = int(tables.has_vision.sum()), source.grid
             for n, s, d in (('vision.npy', (nv, T, H, W, C), dtype), ('pooled.npy', (nv, C), 'float32'), ('vision_digests.npy', (nv, 16), 'uint8')):
                 _NpyRows(part / n, s, d, create=True).close()
             state = {'fingerprint': fp, 'done_shards': []}
@@ -236,7 +238,7 @@ def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | N
         shutil.rmtree(part, ignore_errors=True)
         raise
     nv, S = int(tables.has_vision.sum()), len(species)
-    grid = list(source.grid or (0, 0, 0, 0))
+    grid = list(source.grid)
     manifest = {
         'format_version': FORMAT_VERSION, 'library_version': __version__,
         'counts': {'observations': len(tables), 'gbif_observations': int(tables.gbif_id.nunique()), 'species': S,
@@ -260,7 +262,7 @@ def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | N
         part.rename(store_dir)
     return store_dir
 
-# %% ../nbs/04_store.ipynb #e61d6823
+# %% ../nbs/04_store.ipynb #0e0794eb
 def _load_mapped(path: Path) -> np.ndarray:
     """Memory-map a .npy file read-only (an empty array cannot be mapped and is loaded instead)."""
     try:
@@ -339,7 +341,7 @@ def open_store(path) -> Store:
     """Open the prepared store at `path`; FileNotFoundError/ValueError on a missing, partial or incompatible store."""
     return Store(path)
 
-# %% ../nbs/04_store.ipynb #d7fd5a17
+# %% ../nbs/04_store.ipynb #24d0b20e
 def verify_store(path, progress: bool = True) -> bool:
     """Recompute every checksum of the store at `path`; True, or ValueError naming the first mismatch."""
     store = open_store(path)
@@ -353,7 +355,7 @@ def verify_store(path, progress: bool = True) -> bool:
             raise ValueError(f'{store.path / "vision.npy"}: vision row {k} (observation {store.observations.observation_id[store.observations.vision_row == k].iloc[0]}) does not match its checksum')
     return True
 
-# %% ../nbs/04_store.ipynb #728155d8
+# %% ../nbs/04_store.ipynb #9f76d5c8
 def _int_list(s: str) -> list[int]:
     """'0,1,5' -> [0, 1, 5] (argparse type)."""
     try:

@@ -173,3 +173,11 @@ def test_console_script(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.startswith('error: ') and r.stderr.count('\n') == 1
     assert subprocess.run(['deepearth-prepare', '--help'], capture_output=True).returncode == 0
+
+
+def test_no_vision_needs_grid(tiny_source, tmp_path):
+    with pytest.raises(ValueError, match='no vision embeddings to prepare'):
+        prepare_store(tiny_source, tmp_path / 'store', shards=[], progress=False)
+    assert not (tmp_path / 'store').exists() and not (tmp_path / '.store.partial').exists()
+    s = open_store(prepare_store(tiny_source, tmp_path / 'store', shards=[], grid=(2, 2, 2, 1408), progress=False))
+    assert len(s.vision) == 0 and s.vision_shape == (2, 2, 2, 1408) and not s.observations.has_vision.any() and len(s) > 0
