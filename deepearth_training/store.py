@@ -6,7 +6,7 @@
 __all__ = ['FORMAT_VERSION', 'MANIFEST', 'PROGRESS', 'STORE_FILES', 'DTYPES', 'OBSERVATION_COLUMNS', 'build_tables',
            'prepare_store', 'Store', 'open_store', 'verify_store', 'main']
 
-# %% ../nbs/04_store.ipynb #195c65d7
+# %% ../nbs/04_store.ipynb #81188951
 import argparse
 import hashlib
 import json
@@ -19,17 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/04_store.ipynb #66ae1e9c
+# %% ../nbs/04_store.ipynb #f77d778d
 import pandas as pd
 from tqdm.auto import tqdm
 
-# %% ../nbs/04_store.ipynb #3d9cd8f9
+# %% ../nbs/04_store.ipynb #bd82ff24
 from . import __version__
 from .ids import create_observation_ids
 from .source import (LANGUAGE_DIM, OBSERVATIONS, VISION_INDEX, Source, batch_rows_for, download_source,
                                        iter_shard, language_matrix, read_source)
 
-# %% ../nbs/04_store.ipynb #b5360a51
+# %% ../nbs/04_store.ipynb #8d5b8381
 FORMAT_VERSION = 1
 MANIFEST = 'manifest.json'
 PROGRESS = 'progress.json'
@@ -39,7 +39,7 @@ OBSERVATION_COLUMNS = ['observation_id', 'gbif_id', 'image_index', 'taxon_id', '
                        'longitude', 'year', 'month', 'day', 'hour', 'minute', 'second', 'has_vision', 'vision_row',
                        'file_idx', 'row_idx', 'source_split']
 
-# %% ../nbs/04_store.ipynb #7ebe5fa7
+# %% ../nbs/04_store.ipynb #6c1ff787
 def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(observations, species) tables of the store for a validated source; see the column list above."""
     obs, vi = source.observations, source.vision_index
@@ -66,7 +66,7 @@ def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     species['n_with_vision'] = np.bincount(species_idx[has_vision], minlength=len(species)).astype(np.int64)
     return table, species
 
-# %% ../nbs/04_store.ipynb #d8841078
+# %% ../nbs/04_store.ipynb #acd365ca
 class _NpyRows:
     """Positioned row writer into a preallocated .npy file of `shape` and `dtype` (opened for update if it exists)."""
 
@@ -115,7 +115,7 @@ def _write_json(path: Path, obj: dict) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
-# %% ../nbs/04_store.ipynb #4759c28d
+# %% ../nbs/04_store.ipynb #3b92aad7
 def _fingerprint(source: Source, dtype: str, shards) -> dict:
     """What a store is built from: format version, dtype, grid, shard selection, and (size, mtime_ns) of each source file."""
     files = [source.path / OBSERVATIONS, source.path / VISION_INDEX, *source.shards.values()]
@@ -123,7 +123,7 @@ def _fingerprint(source: Source, dtype: str, shards) -> dict:
             'shards': None if shards is None else sorted(int(s) for s in shards),
             'files': {str(p.relative_to(source.path)): [p.stat().st_size, p.stat().st_mtime_ns] for p in files}}
 
-# %% ../nbs/04_store.ipynb #c0fe900e
+# %% ../nbs/04_store.ipynb #11787365
 def _prefetch(iterator, depth: int = 1):
     """Iterate `iterator` in a background thread, at most `depth` items ahead; re-raise its exceptions here."""
     q, stop, end = queue.Queue(depth), threading.Event(), object()
@@ -154,7 +154,7 @@ def _prefetch(iterator, depth: int = 1):
         stop.set()
         t.join()
 
-# %% ../nbs/04_store.ipynb #3c9a9fad
+# %% ../nbs/04_store.ipynb #5a005586
 def _stream_vision(source: Source, tables: pd.DataFrame, part: Path, dtype: str, done: list, batch_rows: int | None,
                    progress: bool) -> None:
     """Step 4 of prepare_store: write vision, pooled and digests for every shard not in `done`, recording progress."""
@@ -181,7 +181,7 @@ def _stream_vision(source: Source, tables: pd.DataFrame, part: Path, dtype: str,
                     raise ValueError(f'{path}: row {r} holds gbif_id {g[j]} but {VISION_INDEX} says gbif_id {expect[r]}')
                 v = x[j].astype(dtype, copy=False)
                 writers[0].write(target[r], v)
-                writers[1].write(target[r], v.reshape(-1, C).mean(axis=0, dtype=np.float32))
+                writers[1].write(target[r], x[j].reshape(-1, C).mean(axis=0, dtype=np.float32))
                 writers[2].write(target[r], hashlib.blake2b(v, digest_size=16).digest())
                 bar.update()
         for w in writers:
@@ -198,7 +198,7 @@ def _checksums(part: Path) -> dict:
     out['vision.npy'] = 'sha256-of-row-blake2b128:' + hashlib.sha256(np.load(part / 'vision_digests.npy').tobytes()).hexdigest()
     return out
 
-# %% ../nbs/04_store.ipynb #6d09aa57
+# %% ../nbs/04_store.ipynb #3ec63746
 def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | None = None, shards=None,
                   overwrite: bool = False, batch_rows: int | None = None, progress: bool = True, repo_id: str | None = None) -> Path:
     """Convert a source in the published layout into a store at `store_dir` (atomic, resumable); return its path."""
@@ -262,7 +262,7 @@ def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | N
         part.rename(store_dir)
     return store_dir
 
-# %% ../nbs/04_store.ipynb #0e0794eb
+# %% ../nbs/04_store.ipynb #473b46a4
 def _load_mapped(path: Path) -> np.ndarray:
     """Memory-map a .npy file read-only (an empty array cannot be mapped and is loaded instead)."""
     try:
@@ -341,7 +341,7 @@ def open_store(path) -> Store:
     """Open the prepared store at `path`; FileNotFoundError/ValueError on a missing, partial or incompatible store."""
     return Store(path)
 
-# %% ../nbs/04_store.ipynb #24d0b20e
+# %% ../nbs/04_store.ipynb #852046bb
 def verify_store(path, progress: bool = True) -> bool:
     """Recompute every checksum of the store at `path`; True, or ValueError naming the first mismatch."""
     store = open_store(path)
@@ -355,7 +355,7 @@ def verify_store(path, progress: bool = True) -> bool:
             raise ValueError(f'{store.path / "vision.npy"}: vision row {k} (observation {store.observations.observation_id[store.observations.vision_row == k].iloc[0]}) does not match its checksum')
     return True
 
-# %% ../nbs/04_store.ipynb #9f76d5c8
+# %% ../nbs/04_store.ipynb #3a00dbbf
 def _int_list(s: str) -> list[int]:
     """'0,1,5' -> [0, 1, 5] (argparse type)."""
     try:
