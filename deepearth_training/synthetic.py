@@ -7,7 +7,7 @@ __all__ = ['PRESETS', 'LAT_RANGE', 'LON_RANGE', 'YEARS', 'LATENT_DIM', 'INDIVIDU
            'KM_PER_DEG_LON', 'make_hotspots', 'sample_points', 'species_counts', 'species_names', 'year_probabilities',
            'sample_dates', 'EmbeddingModel', 'distinct_integers', 'make_synthetic_dataset', 'main']
 
-# %% ../nbs/03_synthetic.ipynb #f79493f4
+# %% ../nbs/03_synthetic.ipynb #560ad6d7
 import argparse
 import json
 import shutil
@@ -16,15 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/03_synthetic.ipynb #54faf995
+# %% ../nbs/03_synthetic.ipynb #91d5a05d
 import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-# %% ../nbs/03_synthetic.ipynb #a5eccf98
+# %% ../nbs/03_synthetic.ipynb #ba1c731d
 from .source import LANGUAGE_DIM, GRID_METADATA_KEY, shard_name
 
-# %% ../nbs/03_synthetic.ipynb #14de4337
+# %% ../nbs/03_synthetic.ipynb #f8996d26
 PRESETS = {
     'tiny': dict(n_observations=300, n_species=20, grid=(2, 2, 2, 1408), vision_fraction=0.75, embeddings_per_shard=64),
     'default': dict(n_observations=9500, n_species=232, grid=(2, 4, 4, 1408), vision_fraction=0.75, embeddings_per_shard=512),
@@ -39,7 +39,7 @@ LOCATION_WEIGHT = 0.5  # weight of the location features in an image's latent
 KM_PER_DEG_LAT = 110.9
 KM_PER_DEG_LON = 111.32 * np.cos(np.radians(28.5))
 
-# %% ../nbs/03_synthetic.ipynb #b5d2e1a1
+# %% ../nbs/03_synthetic.ipynb #57d335be
 def make_hotspots(rng: np.random.Generator, n_towns: int = 14, n_parks: int = 8, n_roads: int = 6) -> dict:
     """Random towns, parks and roads inside the bounds: dict of centers [K,2], ends [K,2], spread_km [K], weights [K], kind [K]."""
     def uniform(n):
@@ -53,7 +53,7 @@ def make_hotspots(rng: np.random.Generator, n_towns: int = 14, n_parks: int = 8,
     kind = np.array(['town'] * n_towns + ['park'] * n_parks + ['road'] * n_roads)
     return dict(centers=centers, ends=ends, spread_km=spread, weights=weights / weights.sum(), kind=kind)
 
-# %% ../nbs/03_synthetic.ipynb #57c16608
+# %% ../nbs/03_synthetic.ipynb #1da4315c
 def _km_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Approximate distance in km between (lat, lon) rows of a [...,2] and b [...,2] (local flat-earth)."""
     d = (a - b) * np.array([KM_PER_DEG_LAT, KM_PER_DEG_LON])
@@ -78,7 +78,7 @@ def sample_points(rng: np.random.Generator, hotspots: dict, center: np.ndarray, 
         todo = todo[~inside]
     return out
 
-# %% ../nbs/03_synthetic.ipynb #47fecea6
+# %% ../nbs/03_synthetic.ipynb #4ef8cc48
 def species_counts(n: int, s: int, exponent: float = 1.0, cap: float = 0.04) -> np.ndarray:
     """Long-tailed observation counts int64 [s] summing to n (Zipf with the largest share capped)."""
     if n < s:
@@ -93,7 +93,7 @@ def species_counts(n: int, s: int, exponent: float = 1.0, cap: float = 0.04) -> 
     c[np.argsort(-(p * (n - s) - np.floor(p * (n - s))), kind='stable')[: n - c.sum()]] += 1
     return c
 
-# %% ../nbs/03_synthetic.ipynb #74b4f3f9
+# %% ../nbs/03_synthetic.ipynb #88848a44
 _SYL = ['ca', 'lo', 'mi', 'ra', 'te', 'su', 'no', 'pha', 'ri', 'den', 'tus', 'ba', 'gel', 'vi', 'qua', 'ly', 'sor', 'ne']
 
 
@@ -107,7 +107,7 @@ def species_names(rng: np.random.Generator, s: int) -> list[str]:
             names.append(f'{g} {e}')
     return names
 
-# %% ../nbs/03_synthetic.ipynb #68826a02
+# %% ../nbs/03_synthetic.ipynb #6088ae20
 def year_probabilities(growth: float = 0.25, last_share: float = 0.07) -> np.ndarray:
     """Probabilities float64 [16] for the years 2010..2025: exponential growth, 2025 fixed at `last_share`."""
     w = np.exp(growth * (YEARS[:-1] - YEARS[0]))
@@ -129,7 +129,7 @@ def sample_dates(rng: np.random.Generator, n: int, peak_month: float, concentrat
     day = np.where(rng.uniform(0, 1, n) < 0.005, np.nan, day)
     return dict(year=year.astype(np.int64), month=month.astype(float), day=day, hour=hour, minute=minute, second=second)
 
-# %% ../nbs/03_synthetic.ipynb #f248f847
+# %% ../nbs/03_synthetic.ipynb #cd895484
 class EmbeddingModel:
     """Fixed random linear maps from latents to language [7168] and vision [T,H,W,C] embeddings."""
 
@@ -164,7 +164,7 @@ class EmbeddingModel:
         x += rng.standard_normal(x.shape, dtype=np.float32) * np.float32(noise)
         return x.astype(np.float16).astype(np.float32).reshape(b, T, H, W, C)
 
-# %% ../nbs/03_synthetic.ipynb #9cc908b5
+# %% ../nbs/03_synthetic.ipynb #29e40fe3
 def _write_observations(path: Path, obs: dict, language: np.ndarray, chunk: int = 1024) -> None:
     """Write observations.parquet in row groups of `chunk` rows; language [S,7168] is repeated per row."""
     n = len(obs['gbif_id'])
@@ -194,7 +194,7 @@ def _embedding_list(x: np.ndarray, dtype: str) -> pa.Array:
     return pa.ListArray.from_arrays(np.arange(0, flat.size + 1, flat.shape[1], dtype=np.int64).astype(np.int32), values) \
         if flat.size < 2**31 else pa.LargeListArray.from_arrays(np.arange(0, flat.size + 1, flat.shape[1], dtype=np.int64), values)
 
-# %% ../nbs/03_synthetic.ipynb #a0c91be4
+# %% ../nbs/03_synthetic.ipynb #8ea252ee
 def distinct_integers(rng: np.random.Generator, low: int, high: int, n: int) -> np.ndarray:
     """n distinct int64 drawn uniformly from [low, high), in draw order (without materialising the range)."""
     if high - low < n:
@@ -206,7 +206,7 @@ def distinct_integers(rng: np.random.Generator, low: int, high: int, n: int) -> 
         out = v[np.sort(first)]
     return out[:n]
 
-# %% ../nbs/03_synthetic.ipynb #b4accde5
+# %% ../nbs/03_synthetic.ipynb #f1c1d6e0
 def make_synthetic_dataset(out_dir, preset: str = 'tiny', seed: int = 0, n_observations: int | None = None,
                            n_species: int | None = None, grid: tuple | None = None, source_dtype: str = 'float32',
                            progress: bool = True) -> Path:
@@ -287,7 +287,7 @@ def make_synthetic_dataset(out_dir, preset: str = 'tiny', seed: int = 0, n_obser
     tmp.rename(out)
     return out
 
-# %% ../nbs/03_synthetic.ipynb #0ab99781
+# %% ../nbs/03_synthetic.ipynb #25d7f58d
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `deepearth-synth`: write a synthetic dataset in the published layout."""
     p = argparse.ArgumentParser(prog='deepearth-synth', description='Write a synthetic Central Florida dataset in the published Hugging Face layout.')
