@@ -203,3 +203,16 @@ def test_check_columns_and_shape_parser(tiny_source):
     assert parse_original_shape(' [4608,1408] ') == (4608, 1408)
     with pytest.raises(ValueError, match='malformed original_shape'):
         parse_original_shape('[4608, 1408')
+
+
+def test_vision_file_indices(src, tmp_path):
+    """vision_file_indices must name the files of the index (as a set: once per file or once per embedding)."""
+    t = pq.read_table(src / OBSERVATIONS)
+    vfi = t.column('vision_file_indices').to_pylist()
+    k = next(i for i, v in enumerate(vfi) if len(v) == 1)
+    set_vfi = lambda v: rewrite(src / OBSERVATIONS, lambda t: t.set_column(
+        t.column_names.index('vision_file_indices'), 'vision_file_indices', pa.array(v, pa.list_(pa.int64()))))
+    set_vfi(vfi[:k] + [vfi[k] * 2] + vfi[k + 1:])  # the same file listed twice: same set, accepted
+    read_source(src)
+    set_vfi(vfi[:k] + [[vfi[k][0] + 1]] + vfi[k + 1:])
+    fails(src, tmp_path, VISION_INDEX, f'gbif_id {t.column("gbif_id")[k]}', 'vision_file_indices')
