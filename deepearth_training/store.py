@@ -6,7 +6,7 @@
 __all__ = ['FORMAT_VERSION', 'MANIFEST', 'PROGRESS', 'STORE_FILES', 'DTYPES', 'OBSERVATION_COLUMNS', 'build_tables',
            'prepare_store', 'Store', 'open_store', 'verify_store', 'main']
 
-# %% ../nbs/04_store.ipynb #81188951
+# %% ../nbs/04_store.ipynb #2b666e71
 import argparse
 import hashlib
 import json
@@ -15,21 +15,22 @@ import queue
 import shutil
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/04_store.ipynb #f77d778d
+# %% ../nbs/04_store.ipynb #d15e0236
 import pandas as pd
 from tqdm.auto import tqdm
 
-# %% ../nbs/04_store.ipynb #bd82ff24
+# %% ../nbs/04_store.ipynb #8c33ae6d
 from . import __version__
 from .ids import create_observation_ids
-from .source import (LANGUAGE_DIM, OBSERVATIONS, VISION_INDEX, Source, batch_rows_for, download_source,
-                                       iter_shard, language_matrix, read_source)
+from .source import (LANGUAGE_DIM, OBSERVATIONS, VISION_INDEX, Source, download_source, iter_shard,
+                                       language_matrix, read_source, shard_name)
 
-# %% ../nbs/04_store.ipynb #8d5b8381
+# %% ../nbs/04_store.ipynb #f25f277f
 FORMAT_VERSION = 1
 MANIFEST = 'manifest.json'
 PROGRESS = 'progress.json'
@@ -39,7 +40,7 @@ OBSERVATION_COLUMNS = ['observation_id', 'gbif_id', 'image_index', 'taxon_id', '
                        'longitude', 'year', 'month', 'day', 'hour', 'minute', 'second', 'has_vision', 'vision_row',
                        'file_idx', 'row_idx', 'source_split']
 
-# %% ../nbs/04_store.ipynb #6c1ff787
+# %% ../nbs/04_store.ipynb #0d844e8b
 def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(observations, species) tables of the store for a validated source; see the column list above."""
     obs, vi = source.observations, source.vision_index
@@ -66,7 +67,7 @@ def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     species['n_with_vision'] = np.bincount(species_idx[has_vision], minlength=len(species)).astype(np.int64)
     return table, species
 
-# %% ../nbs/04_store.ipynb #acd365ca
+# %% ../nbs/04_store.ipynb #0fce832a
 class _NpyRows:
     """Positioned row writer into a preallocated .npy file of `shape` and `dtype` (opened for update if it exists)."""
 
@@ -115,7 +116,7 @@ def _write_json(path: Path, obj: dict) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
-# %% ../nbs/04_store.ipynb #3b92aad7
+# %% ../nbs/04_store.ipynb #5222b494
 def _fingerprint(source: Source, dtype: str, shards) -> dict:
     """What a store is built from: format version, dtype, grid, shard selection, and (size, mtime_ns) of each source file."""
     files = [source.path / OBSERVATIONS, source.path / VISION_INDEX, *source.shards.values()]
@@ -123,7 +124,7 @@ def _fingerprint(source: Source, dtype: str, shards) -> dict:
             'shards': None if shards is None else sorted(int(s) for s in shards),
             'files': {str(p.relative_to(source.path)): [p.stat().st_size, p.stat().st_mtime_ns] for p in files}}
 
-# %% ../nbs/04_store.ipynb #11787365
+# %% ../nbs/04_store.ipynb #0e95be9e
 def _prefetch(iterator, depth: int = 1):
     """Iterate `iterator` in a background thread, at most `depth` items ahead; re-raise its exceptions here."""
     q, stop, end = queue.Queue(depth), threading.Event(), object()
@@ -154,7 +155,7 @@ def _prefetch(iterator, depth: int = 1):
         stop.set()
         t.join()
 
-# %% ../nbs/04_store.ipynb #5a005586
+# %% ../nbs/04_store.ipynb #f9776886
 def _stream_vision(source: Source, tables: pd.DataFrame, part: Path, dtype: str, done: list, batch_rows: int | None,
                    progress: bool) -> None:
     """Step 4 of prepare_store: write vision, pooled and digests for every shard not in `done`, recording progress."""
@@ -198,7 +199,7 @@ def _checksums(part: Path) -> dict:
     out['vision.npy'] = 'sha256-of-row-blake2b128:' + hashlib.sha256(np.load(part / 'vision_digests.npy').tobytes()).hexdigest()
     return out
 
-# %% ../nbs/04_store.ipynb #3ec63746
+# %% ../nbs/04_store.ipynb #bdcc6f31
 def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | None = None, shards=None,
                   overwrite: bool = False, batch_rows: int | None = None, progress: bool = True, repo_id: str | None = None) -> Path:
     """Convert a source in the published layout into a store at `store_dir` (atomic, resumable); return its path."""
@@ -208,6 +209,10 @@ def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | N
     source = read_source(source_dir, grid, shards, progress)
     if source.grid is None:
         raise ValueError(f'{source.path}: no vision embeddings to prepare; pass grid=(T, H, W, C) (--grid) to build a store without vision')
+    if len(source.unlisted):
+        u = source.unlisted.iloc[0]
+        warnings.warn(f'{len(source.unlisted)} shard row(s) are not listed in {VISION_INDEX} and belong to no observation; they are left '
+                      f'out of the store (first: {shard_name(u.file_idx)} row {u.row_idx}, gbif_id {u.gbif_id})', stacklevel=2)
     fp = _fingerprint(source, dtype, shards)
     if store_dir.exists():
         old = json.loads((store_dir / MANIFEST).read_text()).get('fingerprint') if (store_dir / MANIFEST).is_file() else None
@@ -242,7 +247,8 @@ def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | N
     manifest = {
         'format_version': FORMAT_VERSION, 'library_version': __version__,
         'counts': {'observations': len(tables), 'gbif_observations': int(tables.gbif_id.nunique()), 'species': S,
-                   'vision': nv, 'shards': len(source.shards), 'left_out_gbif_observations': int(len(source.left_out))},
+                   'vision': nv, 'shards': len(source.shards), 'left_out_gbif_observations': int(len(source.left_out)),
+                   'unlisted_shard_rows': int(len(source.unlisted))},
         'shapes': {'vision': [nv, *grid], 'pooled': [nv, grid[3]], 'language': [S, LANGUAGE_DIM], 'vision_digests': [nv, 16]},
         'dtypes': {'vision': dtype, 'pooled': 'float32', 'language': 'float32', 'vision_digests': 'uint8'},
         'source': {'path': str(source.path.resolve()), 'repo_id': repo_id, 'shards': fp['shards'],
@@ -262,7 +268,7 @@ def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | N
         part.rename(store_dir)
     return store_dir
 
-# %% ../nbs/04_store.ipynb #473b46a4
+# %% ../nbs/04_store.ipynb #e552d5ae
 def _load_mapped(path: Path) -> np.ndarray:
     """Memory-map a .npy file read-only (an empty array cannot be mapped and is loaded instead)."""
     try:
@@ -341,7 +347,7 @@ def open_store(path) -> Store:
     """Open the prepared store at `path`; FileNotFoundError/ValueError on a missing, partial or incompatible store."""
     return Store(path)
 
-# %% ../nbs/04_store.ipynb #852046bb
+# %% ../nbs/04_store.ipynb #9a2c471c
 def verify_store(path, progress: bool = True) -> bool:
     """Recompute every checksum of the store at `path`; True, or ValueError naming the first mismatch."""
     store = open_store(path)
@@ -355,7 +361,7 @@ def verify_store(path, progress: bool = True) -> bool:
             raise ValueError(f'{store.path / "vision.npy"}: vision row {k} (observation {store.observations.observation_id[store.observations.vision_row == k].iloc[0]}) does not match its checksum')
     return True
 
-# %% ../nbs/04_store.ipynb #3a00dbbf
+# %% ../nbs/04_store.ipynb #68748297
 def _int_list(s: str) -> list[int]:
     """'0,1,5' -> [0, 1, 5] (argparse type)."""
     try:
@@ -383,8 +389,12 @@ def main(argv: list[str] | None = None) -> int:
         if a.grid is not None and len(a.grid) != 4:
             raise ValueError(f'--grid needs 4 integers T,H,W,C, got {a.grid}')
         src = download_source(a.download, a.cache_dir, a.shards, a.revision) if a.download else a.source
-        out = prepare_store(src, a.store, a.dtype, grid=a.grid, shards=a.shards, overwrite=a.overwrite,
-                            progress=not a.quiet, repo_id=a.download)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            out = prepare_store(src, a.store, a.dtype, grid=a.grid, shards=a.shards, overwrite=a.overwrite,
+                                progress=not a.quiet, repo_id=a.download)
+        for w in caught:
+            print(f'warning: {w.message}', file=sys.stderr)
     except KeyboardInterrupt:
         print('interrupted: run the same command again to resume', file=sys.stderr)
         return 130

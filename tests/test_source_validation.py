@@ -216,3 +216,17 @@ def test_vision_file_indices(src, tmp_path):
     read_source(src)
     set_vfi(vfi[:k] + [[vfi[k][0] + 1]] + vfi[k + 1:])
     fails(src, tmp_path, VISION_INDEX, f'gbif_id {t.column("gbif_id")[k]}', 'vision_file_indices')
+
+
+def test_unlisted_shard_row(src, tmp_path, capsys):
+    """A shard row that the index does not list belongs to no observation: warned about, counted, not stored."""
+    shard = src / VISION_DIR / shard_name(0)
+    rewrite(shard, lambda t: pa.concat_tables([t, t.slice(0, 1).set_column(0, 'gbif_id', pa.array([777], pa.int64()))]))
+    assert read_source(src).unlisted.gbif_id.tolist() == [777]
+    with pytest.warns(UserWarning, match=r'1 shard row\(s\) are not listed.*gbif_id 777'):
+        s = prepare_store(src, tmp_path / 'store', progress=False)
+    from deepearth_training.store import main, open_store
+    store = open_store(s)
+    assert store.manifest['counts']['unlisted_shard_rows'] == 1 and 777 not in store.observations.gbif_id.tolist()
+    assert main(['--source', str(src), '--store', str(tmp_path / 'cli'), '--quiet']) == 0
+    assert capsys.readouterr().err.startswith('warning: 1 shard row(s)')
