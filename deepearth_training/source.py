@@ -9,21 +9,22 @@ __all__ = ['LANGUAGE_DIM', 'VJEPA2_PATCHES', 'GRID_METADATA_KEY', 'OBSERVATIONS'
            'parse_original_shape', 'read_shard_header', 'batch_rows_for', 'iter_shard', 'Source', 'read_source',
            'download_source']
 
-# %% ../nbs/02_source.ipynb #61e96870
+# %% ../nbs/02_source.ipynb #10bf9fd3
+import importlib
 import json
 import re
 from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/02_source.ipynb #dcb9d127
+# %% ../nbs/02_source.ipynb #30eca674
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-# %% ../nbs/02_source.ipynb #98ef6887
+# %% ../nbs/02_source.ipynb #7b734601
 LANGUAGE_DIM = 7168  # DeepSeek-V3 embedding size
 VJEPA2_PATCHES = (24, 24)  # V-JEPA-2 spatial patches per frame (384 px / 16 px)
 GRID_METADATA_KEY = 'vision_grid'  # optional shard metadata: JSON [T, H, W, C]
@@ -31,12 +32,12 @@ OBSERVATIONS = 'observations.parquet'
 VISION_INDEX = 'vision_index.parquet'
 VISION_DIR = 'vision_embeddings'
 
-# %% ../nbs/02_source.ipynb #6cc13fe6
+# %% ../nbs/02_source.ipynb #aaf148ac
 def shard_name(file_idx: int) -> str:
     """File name of vision shard `file_idx`, e.g. 'embeddings_000007.parquet'."""
     return f'embeddings_{int(file_idx):06d}.parquet'
 
-# %% ../nbs/02_source.ipynb #e90182c0
+# %% ../nbs/02_source.ipynb #4c135638
 def _is_int(t): return pa.types.is_integer(t)
 def _is_float(t): return pa.types.is_floating(t) or pa.types.is_integer(t)
 def _is_str(t): return pa.types.is_string(t) or pa.types.is_large_string(t)
@@ -53,7 +54,7 @@ VISION_INDEX_COLUMNS = {'gbif_id': _is_int, 'file_idx': _is_int, 'row_idx': _is_
 SHARD_COLUMNS = {'gbif_id': _is_int, 'embedding': _is_float_list, 'original_shape': _is_str}
 TIME_COLUMNS = ('month', 'day', 'hour', 'minute', 'second')
 
-# %% ../nbs/02_source.ipynb #a844d0c9
+# %% ../nbs/02_source.ipynb #6bf74432
 def check_columns(path: Path, required: dict) -> pa.Schema:
     """Return the Parquet schema of `path` after checking it has every `required` column with an accepted type."""
     path = Path(path)
@@ -71,7 +72,7 @@ def check_columns(path: Path, required: dict) -> pa.Schema:
             raise ValueError(f'{path}: column {c} has unsupported type {schema.field(c).type}')
     return schema
 
-# %% ../nbs/02_source.ipynb #e9707b84
+# %% ../nbs/02_source.ipynb #3924953c
 def _first(mask: np.ndarray, values) -> object:
     """The value at the first True of `mask`."""
     return np.asarray(values)[np.flatnonzero(mask)[0]]
@@ -124,7 +125,7 @@ def read_observations(source_dir) -> pd.DataFrame:
         raise ValueError(f'{path}: gbif_id {g[k]}: has_vision={df.has_vision[k]} but num_vision_embeddings={df.num_vision_embeddings[k]}')
     return df
 
-# %% ../nbs/02_source.ipynb #320a845b
+# %% ../nbs/02_source.ipynb #2bb71946
 def _float_rows(col: pa.Array, path: Path, gbif: np.ndarray, what: str, length: int | None = None,
                 check_float16: bool = False) -> np.ndarray:
     """Values of a list<float> array as [rows, length]; raises naming file and gbif_id on nulls, wrong lengths,
@@ -166,7 +167,7 @@ def iter_language(source_dir, batch_rows: int = 512):
         g = b.column(0).to_numpy(zero_copy_only=False).astype(np.int64)
         yield g, _taxon_str(pa.chunked_array([b.column(1)])), _float_rows(b.column(2), path, g, 'language_embedding', LANGUAGE_DIM).astype(np.float32)
 
-# %% ../nbs/02_source.ipynb #757fcb02
+# %% ../nbs/02_source.ipynb #2f942bd8
 def language_matrix(source_dir, taxon_ids, batch_rows: int = 512, progress: bool = False) -> np.ndarray:
     """Language embeddings float32 [S, 7168] for `taxon_ids` (str [S]), checking all per-row copies agree."""
     path = Path(source_dir) / OBSERVATIONS
@@ -192,7 +193,7 @@ def language_matrix(source_dir, taxon_ids, batch_rows: int = 512, progress: bool
         raise ValueError(f'{path}: no rows for taxon_id {pos[np.flatnonzero(first < 0)[0]]}')
     return out
 
-# %% ../nbs/02_source.ipynb #dbf85b4a
+# %% ../nbs/02_source.ipynb #81f49ae4
 def read_vision_index(source_dir, observations: pd.DataFrame | None = None) -> pd.DataFrame:
     """Validated vision index: gbif_id, file_idx, row_idx, image_index (1-based per gbif_id) int64, in file order."""
     path = Path(source_dir) / VISION_INDEX
@@ -228,7 +229,7 @@ def read_vision_index(source_dir, observations: pd.DataFrame | None = None) -> p
                     raise ValueError(f'{path}: gbif_id {g}: index lists files {sorted(files)} but vision_file_indices is {list(want)}')
     return vi
 
-# %% ../nbs/02_source.ipynb #793c06c3
+# %% ../nbs/02_source.ipynb #e9ca6819
 _SHAPE_RE = re.compile(r'\[\s*(\d+)\s*(?:,\s*(\d+)\s*)*\]')
 
 
@@ -238,7 +239,7 @@ def parse_original_shape(s: str) -> tuple[int, ...]:
         raise ValueError(f'malformed original_shape {s!r}: expected a list of integers such as "[4608, 1408]"')
     return tuple(int(v) for v in s.strip()[1:-1].split(','))
 
-# %% ../nbs/02_source.ipynb #b40cc2fa
+# %% ../nbs/02_source.ipynb #e328a8ec
 def _grid_from_shape(shape: tuple[int, ...], metadata: dict | None, grid: tuple | None) -> tuple[int, int, int, int]:
     """Token grid (T, H, W, C) for an original_shape, from the explicit grid, the metadata or the V-JEPA-2 default."""
     if grid is None and metadata and GRID_METADATA_KEY.encode() in metadata:
@@ -280,7 +281,7 @@ def read_shard_header(path, grid: tuple | None = None) -> tuple[np.ndarray, tupl
                              f'(expected [{T * H * W}, {C}])')
     return g, grid
 
-# %% ../nbs/02_source.ipynb #bb0fc4e7
+# %% ../nbs/02_source.ipynb #ae87ab39
 def batch_rows_for(grid: tuple, budget_bytes: int = 32 << 20) -> int:
     """Rows per streamed batch so that one batch of float32 embeddings of `grid` stays near `budget_bytes`."""
     return max(1, budget_bytes // (int(np.prod(grid)) * 4))
@@ -298,7 +299,7 @@ def iter_shard(path, grid: tuple, batch_rows: int | None = None, check_float16: 
         yield first, g, _float_rows(b.column(1), path, g, 'embedding', n, check_float16)
         first += len(g)
 
-# %% ../nbs/02_source.ipynb #cd14f757
+# %% ../nbs/02_source.ipynb #0a49db67
 class Source:
     """A validated source dataset: observations, vision_index, grid (T,H,W,C), shard paths, left-out gbif_ids, unlisted shard rows."""
 
@@ -349,17 +350,17 @@ def read_source(source_dir, grid: tuple | None = None, shards=None, progress: bo
     unlisted = pd.concat(unlisted, ignore_index=True) if unlisted else pd.DataFrame({c: np.zeros(0, np.int64) for c in ('file_idx', 'row_idx', 'gbif_id')})
     return Source(root, obs, vi, None if grid is None else tuple(grid), paths, left_out, unlisted)
 
-# %% ../nbs/02_source.ipynb #8c187f6d
+# %% ../nbs/02_source.ipynb #1721584b
 DEFAULT_REPO_ID = 'deepearth/central-florida-native-plants'
 
 
 def download_source(repo_id: str = DEFAULT_REPO_ID, cache_dir=None, shards=None, revision: str | None = None) -> Path:
     """Download the published layout (optionally only shard numbers `shards`) and return the local directory."""
     try:
-        from huggingface_hub import snapshot_download
+        hub = importlib.import_module('huggingface_hub')
     except ImportError:
         raise ImportError('downloading needs the optional package huggingface_hub: pip install huggingface_hub') from None
     patterns = [OBSERVATIONS, VISION_INDEX, '*.json', '*.md']
     patterns += [f'{VISION_DIR}/*.parquet'] if shards is None else [f'{VISION_DIR}/{shard_name(f)}' for f in shards]
-    path = snapshot_download(repo_id=repo_id, repo_type='dataset', revision=revision, cache_dir=cache_dir, allow_patterns=patterns)
+    path = hub.snapshot_download(repo_id=repo_id, repo_type='dataset', revision=revision, cache_dir=cache_dir, allow_patterns=patterns)
     return Path(path)

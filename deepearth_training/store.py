@@ -6,7 +6,7 @@
 __all__ = ['FORMAT_VERSION', 'MANIFEST', 'PROGRESS', 'STORE_FILES', 'DTYPES', 'OBSERVATION_COLUMNS', 'build_tables',
            'prepare_store', 'Store', 'open_store', 'verify_store', 'main']
 
-# %% ../nbs/04_store.ipynb #2b666e71
+# %% ../nbs/04_store.ipynb #48c697d2
 import argparse
 import hashlib
 import json
@@ -20,17 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/04_store.ipynb #d15e0236
+# %% ../nbs/04_store.ipynb #89021f62
 import pandas as pd
 from tqdm.auto import tqdm
 
-# %% ../nbs/04_store.ipynb #8c33ae6d
+# %% ../nbs/04_store.ipynb #4638977c
 from . import __version__
 from .ids import create_observation_ids
 from .source import (LANGUAGE_DIM, OBSERVATIONS, VISION_INDEX, Source, download_source, iter_shard,
                                        language_matrix, read_source, shard_name)
 
-# %% ../nbs/04_store.ipynb #f25f277f
+# %% ../nbs/04_store.ipynb #71f51d67
 FORMAT_VERSION = 1
 MANIFEST = 'manifest.json'
 PROGRESS = 'progress.json'
@@ -40,7 +40,7 @@ OBSERVATION_COLUMNS = ['observation_id', 'gbif_id', 'image_index', 'taxon_id', '
                        'longitude', 'year', 'month', 'day', 'hour', 'minute', 'second', 'has_vision', 'vision_row',
                        'file_idx', 'row_idx', 'source_split']
 
-# %% ../nbs/04_store.ipynb #0d844e8b
+# %% ../nbs/04_store.ipynb #b51b5b44
 def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(observations, species) tables of the store for a validated source; see the column list above."""
     obs, vi = source.observations, source.vision_index
@@ -67,7 +67,7 @@ def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     species['n_with_vision'] = np.bincount(species_idx[has_vision], minlength=len(species)).astype(np.int64)
     return table, species
 
-# %% ../nbs/04_store.ipynb #0fce832a
+# %% ../nbs/04_store.ipynb #59d59571
 class _NpyRows:
     """Positioned row writer into a preallocated .npy file of `shape` and `dtype` (opened for update if it exists)."""
 
@@ -116,7 +116,7 @@ def _write_json(path: Path, obj: dict) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
 
-# %% ../nbs/04_store.ipynb #5222b494
+# %% ../nbs/04_store.ipynb #d5d51e50
 def _fingerprint(source: Source, dtype: str, shards) -> dict:
     """What a store is built from: format version, dtype, grid, shard selection, and (size, mtime_ns) of each source file."""
     files = [source.path / OBSERVATIONS, source.path / VISION_INDEX, *source.shards.values()]
@@ -124,7 +124,7 @@ def _fingerprint(source: Source, dtype: str, shards) -> dict:
             'shards': None if shards is None else sorted(int(s) for s in shards),
             'files': {str(p.relative_to(source.path)): [p.stat().st_size, p.stat().st_mtime_ns] for p in files}}
 
-# %% ../nbs/04_store.ipynb #0e95be9e
+# %% ../nbs/04_store.ipynb #be023ba9
 def _prefetch(iterator, depth: int = 1):
     """Iterate `iterator` in a background thread, at most `depth` items ahead; re-raise its exceptions here."""
     q, stop, end = queue.Queue(depth), threading.Event(), object()
@@ -155,7 +155,7 @@ def _prefetch(iterator, depth: int = 1):
         stop.set()
         t.join()
 
-# %% ../nbs/04_store.ipynb #f9776886
+# %% ../nbs/04_store.ipynb #621652cd
 def _stream_vision(source: Source, tables: pd.DataFrame, part: Path, dtype: str, done: list, batch_rows: int | None,
                    progress: bool) -> None:
     """Step 4 of prepare_store: write vision, pooled and digests for every shard not in `done`, recording progress."""
@@ -199,7 +199,7 @@ def _checksums(part: Path) -> dict:
     out['vision.npy'] = 'sha256-of-row-blake2b128:' + hashlib.sha256(np.load(part / 'vision_digests.npy').tobytes()).hexdigest()
     return out
 
-# %% ../nbs/04_store.ipynb #bdcc6f31
+# %% ../nbs/04_store.ipynb #b9eeaec2
 def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | None = None, shards=None,
                   overwrite: bool = False, batch_rows: int | None = None, progress: bool = True, repo_id: str | None = None) -> Path:
     """Convert a source in the published layout into a store at `store_dir` (atomic, resumable); return its path."""
@@ -268,7 +268,7 @@ def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | N
         part.rename(store_dir)
     return store_dir
 
-# %% ../nbs/04_store.ipynb #e552d5ae
+# %% ../nbs/04_store.ipynb #d0f6479d
 def _load_mapped(path: Path) -> np.ndarray:
     """Memory-map a .npy file read-only (an empty array cannot be mapped and is loaded instead)."""
     try:
@@ -347,7 +347,7 @@ def open_store(path) -> Store:
     """Open the prepared store at `path`; FileNotFoundError/ValueError on a missing, partial or incompatible store."""
     return Store(path)
 
-# %% ../nbs/04_store.ipynb #9a2c471c
+# %% ../nbs/04_store.ipynb #e9b6efba
 def verify_store(path, progress: bool = True) -> bool:
     """Recompute every checksum of the store at `path`; True, or ValueError naming the first mismatch."""
     store = open_store(path)
@@ -361,7 +361,7 @@ def verify_store(path, progress: bool = True) -> bool:
             raise ValueError(f'{store.path / "vision.npy"}: vision row {k} (observation {store.observations.observation_id[store.observations.vision_row == k].iloc[0]}) does not match its checksum')
     return True
 
-# %% ../nbs/04_store.ipynb #68748297
+# %% ../nbs/04_store.ipynb #8989143f
 def _int_list(s: str) -> list[int]:
     """'0,1,5' -> [0, 1, 5] (argparse type)."""
     try:

@@ -157,13 +157,8 @@ def test_cli_interrupt_exit_code(tiny_source, tmp_path, monkeypatch, capsys):
 
 
 def test_download_without_huggingface_hub(tmp_path, monkeypatch, capsys):
-    import builtins
-    real_import = builtins.__import__
-    def no_hub(name, *a, **k):
-        if name.startswith('huggingface_hub'):
-            raise ImportError(name)
-        return real_import(name, *a, **k)
-    monkeypatch.setattr(builtins, '__import__', no_hub)
+    import sys
+    monkeypatch.setitem(sys.modules, 'huggingface_hub', None)  # makes `import huggingface_hub` fail
     assert main(['--download', 'deepearth/central-florida-native-plants', '--store', str(tmp_path / 's')]) == 2
     assert 'pip install huggingface_hub' in capsys.readouterr().err
 
