@@ -8,7 +8,7 @@ __all__ = ['BENCH_MODES', 'PATHS', 'batch_nbytes', 'loader_batch', 'ParquetBatch
            'time_interleaved', 'warm_store', 'warm_files', 'drop_from_cache', 'check_targets', 'run_benchmark',
            'format_table', 'write_report', 'plot_report', 'main']
 
-# %% ../nbs/10_benchmark.ipynb #56c605c5
+# %% ../nbs/10_benchmark.ipynb #2f54baec
 import argparse
 import http.client
 import json
@@ -27,18 +27,18 @@ import pandas as pd
 import psutil
 from tqdm.auto import tqdm
 
-# %% ../nbs/10_benchmark.ipynb #c5113d24
+# %% ../nbs/10_benchmark.ipynb #f4183b7c
 import pyarrow.parquet as pq
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-# %% ../nbs/10_benchmark.ipynb #9465af02
+# %% ../nbs/10_benchmark.ipynb #ab17243c
 from .ids import parse_observation_ids
 from .loader import MODES, get_training_batch, store_tables
 from .source import shard_name
 from .store import open_store
 
-# %% ../nbs/10_benchmark.ipynb #5a622329
+# %% ../nbs/10_benchmark.ipynb #75261659
 BENCH_MODES = ('language', 'pooled', 'multimodal_pooled', 'vision')
 PATHS = ('loader', 'parquet', 'http_json', 'http_npy', 'naive_dataset', 'memcopy')
 
@@ -53,7 +53,7 @@ def loader_batch(store, ids, mode: str, device='cpu') -> dict:
     include_vision, include_language, pooled = MODES[mode]
     return get_training_batch(store, ids, include_vision, include_language, device, pooled)
 
-# %% ../nbs/10_benchmark.ipynb #2486a6b2
+# %% ../nbs/10_benchmark.ipynb #7779a36e
 class ParquetBatches:
     """Batches read straight from a source directory in the published parquet layout (no store)."""
 
@@ -103,7 +103,7 @@ class ParquetBatches:
             out['vision_embeddings'] = self.vision(ids, pooled)
         return out
 
-# %% ../nbs/10_benchmark.ipynb #7cab9618
+# %% ../nbs/10_benchmark.ipynb #05c53d4a
 def encode_npy(batch: dict) -> bytes:
     """Raw binary encoding of a batch dict: header length (8 bytes LE), JSON header, array bytes."""
     header, chunks, offset = {}, [], 0
@@ -143,7 +143,7 @@ def decode_json(body: bytes, dtypes: dict) -> dict:
     d = json.loads(body)
     return {k: torch.tensor(v, dtype=dtypes[k]) if k in dtypes else v for k, v in d.items()}
 
-# %% ../nbs/10_benchmark.ipynb #9807d61c
+# %% ../nbs/10_benchmark.ipynb #1c945937
 class _BatchHandler(BaseHTTPRequestHandler):
     """POST /batch → the loader's batch, JSON or raw encoded (see `serve_batches`)."""
     protocol_version = 'HTTP/1.1'
@@ -216,7 +216,7 @@ class HTTPBatches:
     def close(self):
         self.conn.close()
 
-# %% ../nbs/10_benchmark.ipynb #d02813db
+# %% ../nbs/10_benchmark.ipynb #75e9ce2b
 class NaiveItemDataset(Dataset):
     """Per-item map-style dataset over `ids` [N]: one row lookup and one embedding read per item."""
 
@@ -243,7 +243,7 @@ def naive_batch(store, ids, mode: str) -> dict:
     """One batch of all `ids` through `NaiveItemDataset` and a default-collate DataLoader."""
     return next(iter(DataLoader(NaiveItemDataset(store, ids, mode), batch_size=len(ids))))
 
-# %% ../nbs/10_benchmark.ipynb #d4f4bcdd
+# %% ../nbs/10_benchmark.ipynb #5617dd46
 def memcopy_floor(nbytes: int, pool_bytes: int = 256 << 20):
     """A function `ids -> None` copying `nbytes` from a rotating offset of a >= `pool_bytes` source into a fixed buffer."""
     src = np.ones(max(pool_bytes, nbytes), np.uint8)
@@ -256,7 +256,7 @@ def memcopy_floor(nbytes: int, pool_bytes: int = 256 << 20):
         state['offset'] = (o + nbytes) % (src.size - nbytes + 1)
     return copy
 
-# %% ../nbs/10_benchmark.ipynb #a7b5010f
+# %% ../nbs/10_benchmark.ipynb #72a89621
 def time_interleaved(fns: dict, batches: list, max_seconds: float = 30.0, device='cpu') -> dict:
     """name -> seconds per call of `fns[name](ids)` over `batches` (lists of IDs), paths interleaved batch by batch."""
     sync = torch.cuda.synchronize if torch.device(device).type == 'cuda' else (lambda: None)
@@ -274,7 +274,7 @@ def time_interleaved(fns: dict, batches: list, max_seconds: float = 30.0, device
             times[name].append(time.perf_counter() - t0)
     return times
 
-# %% ../nbs/10_benchmark.ipynb #ef2d979b
+# %% ../nbs/10_benchmark.ipynb #d35f6cc3
 def warm_store(store) -> float:
     """Touch every page of `store.vision` and `store.pooled` through their maps; returns seconds taken."""
     t0 = time.perf_counter()
@@ -305,7 +305,7 @@ def drop_from_cache(path) -> None:
     finally:
         os.close(fd)
 
-# %% ../nbs/10_benchmark.ipynb #5398d547
+# %% ../nbs/10_benchmark.ipynb #b49e4364
 # peak memory of a path in batches, plus the 3 that stay allocated during a cell (floor source and
 # destination, the loader's recycled buffer)
 _MEMORY_FACTOR = {'loader': 1, 'memcopy': 3, 'naive_dataset': 5, 'parquet': 7, 'http_npy': 7, 'http_json': 7}
@@ -339,7 +339,7 @@ def _row(mode, bs, path, times, nbytes, **extra) -> dict:
     return dict(mode=mode, batch_size=bs, path=path, n_runs=len(times), median_ms_per_batch=med * 1e3,
                 median_ms_per_observation=med * 1e3 / bs, gb_per_s=nbytes / med / 1e9, batch_bytes=nbytes, **extra)
 
-# %% ../nbs/10_benchmark.ipynb #5af4e3e6
+# %% ../nbs/10_benchmark.ipynb #b0432ca0
 def _cold_rows(store_path, batches_by_size: dict, device) -> list:
     """Full-vision loader batches timed right after dropping the vision file from the page cache."""
     rows = []
@@ -347,17 +347,17 @@ def _cold_rows(store_path, batches_by_size: dict, device) -> list:
         st = open_store(store_path)
         drop_from_cache(st.vision.filename)
         t0 = time.perf_counter()
-        b = loader_batch(st, batches[0], 'vision', device)
+        nbytes = batch_nbytes(loader_batch(st, batches[0], 'vision', device))
         cold = time.perf_counter() - t0
         t0 = time.perf_counter()
         loader_batch(st, batches[0], 'vision', device)
         warm = time.perf_counter() - t0
-        rows.append(_row('vision', bs, 'loader', [cold], batch_nbytes(b), cache='cold (posix_fadvise DONTNEED)',
+        rows.append(_row('vision', bs, 'loader', [cold], nbytes, cache='cold (posix_fadvise DONTNEED)',
                          warm_repeat_ms_per_batch=warm * 1e3, drop_took_effect=bool(cold > 2 * warm)))
-        del st, b
+        del st
     return rows
 
-# %% ../nbs/10_benchmark.ipynb #4158d109
+# %% ../nbs/10_benchmark.ipynb #977f2442
 def check_targets(results: list) -> list:
     """The issue's goals, evaluated on the result rows: value reached and whether it met the goal."""
     by = {(r['mode'], r['batch_size'], r['path']): r for r in results if not r.get('skipped')}
@@ -377,7 +377,7 @@ def check_targets(results: list) -> list:
                             value=round(r['times_loader'], 1), met=r['times_loader'] >= 10))
     return out
 
-# %% ../nbs/10_benchmark.ipynb #65bd38bd
+# %% ../nbs/10_benchmark.ipynb #292a9f06
 def run_benchmark(store, source=None, batch_sizes=(16, 64, 256), modes=BENCH_MODES, paths=PATHS, runs: int = 10,
                   seed: int = 0, device='cpu', cold: bool = False, max_seconds: float = 30.0,
                   json_max_mb: float = 256.0, progress: bool = True) -> dict:
@@ -397,7 +397,8 @@ def run_benchmark(store, source=None, batch_sizes=(16, 64, 256), modes=BENCH_MOD
                   vision_dtype=str(store.vision.dtype), n_vision_rows=int(len(ids)), batch_sizes=list(batch_sizes),
                   modes=list(modes), paths=list(paths), runs=runs, seed=seed, device=str(device),
                   machine=dict(platform=platform.platform(), cpus=os.cpu_count(), torch=torch.__version__,
-                               memory_gib=round(psutil.virtual_memory().total / 2**30, 1)))
+                               memory_gib=round(psutil.virtual_memory().total / 2**30, 1),
+                               load_average_at_start=[round(x, 2) for x in psutil.getloadavg()]))
     report['cold'] = _cold_rows(store.path, batches, device) if cold and 'vision' in modes else []
     report['warm_seconds'] = dict(store=warm_store(store), source=warm_files(sorted(Path(source).rglob('*.parquet'))) if source else 0.0)
     report['page_cache'] = ('warm: the store vision file was read once through its memory map and every source parquet file '
@@ -437,10 +438,11 @@ def run_benchmark(store, source=None, batch_sizes=(16, 64, 256), modes=BENCH_MOD
                     r['times_loader'] = r['median_ms_per_batch'] / cell['loader']['median_ms_per_batch']
             results.extend(cell.values())
     report['results'] = results
+    report['machine']['load_average_at_end'] = [round(x, 2) for x in psutil.getloadavg()]
     report['targets'] = check_targets(results)
     return report
 
-# %% ../nbs/10_benchmark.ipynb #a1718a7f
+# %% ../nbs/10_benchmark.ipynb #d8b29aa8
 def format_table(report: dict) -> str:
     """The report's results as a fixed-width text table (one row per mode × batch size × path), then notes and targets."""
     head = (f"{'mode':<18}{'batch':>6}  {'path':<14}{'ms/batch':>11}{'ms/obs':>10}{'GB/s':>8}{'x floor':>11}"
@@ -462,10 +464,13 @@ def format_table(report: dict) -> str:
                      f"({r['gb_per_s']:.2f} GB/s; warm repeat {r['warm_repeat_ms_per_batch']:.1f} ms; "
                      f"cache drop took effect: {r['drop_took_effect']})")
     lines.append(f"page cache: {report['page_cache']}")
+    mach = report['machine']
+    lines.append(f"machine: {mach['cpus']} CPUs, {mach['memory_gib']} GiB; load average (1, 5, 15 min) at start "
+                 f"{mach['load_average_at_start']}, at end {mach.get('load_average_at_end')}")
     lines += [f"target {'MET' if t['met'] else 'NOT MET'}: {t['target']} (value {t['value']})" for t in report['targets']]
     return '\n'.join(lines)
 
-# %% ../nbs/10_benchmark.ipynb #b195f0b1
+# %% ../nbs/10_benchmark.ipynb #8f9a119c
 def _atomic_write(path, write) -> Path:
     """Call `write(tmp_path)` then rename the temporary file to `path`."""
     path = Path(path)
@@ -483,7 +488,7 @@ def write_report(report: dict, path) -> Path:
     """Write the report as JSON, atomically."""
     return _atomic_write(path, lambda p: p.write_text(json.dumps(report, indent=1)))
 
-# %% ../nbs/10_benchmark.ipynb #379f2695
+# %% ../nbs/10_benchmark.ipynb #ec1faff2
 def plot_report(report: dict, path, dpi: int = 120) -> Path:
     """Bar chart PNG: median ms per batch (log scale) per path, one panel per mode, groups by batch size."""
     import matplotlib
@@ -515,7 +520,7 @@ def plot_report(report: dict, path, dpi: int = 120) -> Path:
     plt.close(fig)
     return out
 
-# %% ../nbs/10_benchmark.ipynb #ccd2d181
+# %% ../nbs/10_benchmark.ipynb #8944e78a
 def main(argv: list | None = None) -> int:
     """deepearth-bench: time the loader against parquet, HTTP, a naive Dataset and the memory copy."""
     p = argparse.ArgumentParser(prog='deepearth-bench', description=main.__doc__.split(': ', 1)[1])
