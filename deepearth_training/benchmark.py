@@ -525,7 +525,8 @@ def main(argv: list | None = None) -> int:
     """deepearth-bench: time the loader against parquet, HTTP, a naive Dataset and the memory copy."""
     p = argparse.ArgumentParser(prog='deepearth-bench', description=main.__doc__.split(': ', 1)[1])
     p.add_argument('--store', required=True, help='prepared store directory')
-    p.add_argument('--source', help='source directory in the published parquet layout (enables the parquet path)')
+    p.add_argument('--source', help='source directory in the published parquet layout, for the parquet path (default: the '
+                   "source recorded in the store's manifest if it still exists, else that path is skipped)")
     p.add_argument('--out', default='benchmark.json', help='report JSON path (default: benchmark.json)')
     p.add_argument('--chart', help='chart PNG path (default: the report path with .png)')
     g = p.add_mutually_exclusive_group()
@@ -544,8 +545,14 @@ def main(argv: list | None = None) -> int:
         if a.source and not (Path(a.source) / 'vision_index.parquet').is_file():
             raise FileNotFoundError(f'{a.source}: no vision_index.parquet, not a source in the published layout')
         store = open_store(a.store)
+        source = a.source or (store.manifest.get('source') or {}).get('path')
+        if source and not a.source:
+            if (Path(source) / 'vision_index.parquet').is_file():
+                print(f"parquet path: reading {source}, the source recorded in the store's manifest")
+            else:
+                source = None
         sizes = [a.batch_size] if a.batch_size else (a.batch_sizes or [16, 64, 256])
-        report = run_benchmark(store, a.source, sizes, a.modes, a.paths, a.runs, a.seed, a.device, a.cold,
+        report = run_benchmark(store, source, sizes, a.modes, a.paths, a.runs, a.seed, a.device, a.cold,
                                a.max_seconds, a.json_max_mb)
         report['command'] = ' '.join(['deepearth-bench'] + list(sys.argv[1:] if argv is None else argv))
         write_report(report, a.out)

@@ -2,7 +2,8 @@
 import json
 import subprocess
 
-from deepearth_training.benchmark import PATHS, main
+from deepearth_training.benchmark import PATHS, main, run_benchmark
+from deepearth_training.store import open_store
 
 
 def test_cli_runs_on_the_tiny_store(tiny_store, tiny_source, tmp_path):
@@ -22,12 +23,19 @@ def test_cli_runs_on_the_tiny_store(tiny_store, tiny_source, tmp_path):
     assert (tmp_path / 'report.png').read_bytes()[:4] == b'\x89PNG'
 
 
-def test_cli_skips_parquet_without_source_and_rejects_bad_input(tiny_store, tmp_path, capsys):
+def test_parquet_source_defaults_to_the_manifest_and_is_skipped_without_one(tiny_store, tiny_source, tmp_path):
     out = tmp_path / 'r.json'
     assert main(['--store', str(tiny_store), '--out', str(out), '--batch-size', '4', '--runs', '1',
                  '--modes', 'language', '--paths', 'loader', 'parquet', 'memcopy']) == 0
     rep = json.loads(out.read_text())
+    assert rep['source'] == str(tiny_source) and not any(x.get('skipped') for x in rep['results'])
+    rep = run_benchmark(open_store(tiny_store), None, batch_sizes=(4,), modes=('language',), paths=('loader', 'parquet'),
+                        runs=1, progress=False)
     assert [x['skipped'] for x in rep['results'] if x['path'] == 'parquet'] == ['no parquet source given']
+
+
+def test_cli_rejects_bad_input(tiny_store, tmp_path, capsys):
+    out = tmp_path / 'r.json'
     assert main(['--store', str(tmp_path / 'missing'), '--out', str(out)]) == 2
     assert main(['--store', str(tiny_store), '--out', str(out), '--modes', 'audio']) == 2
     assert main(['--store', str(tiny_store), '--out', str(out), '--source', str(tmp_path)]) == 2
