@@ -6,7 +6,7 @@
 __all__ = ['STAGES', 'SUMMARY', 'prepare_work_dir', 'stage_split', 'stage_benchmark', 'stage_train', 'write_summary', 'run_demo',
            'format_summary', 'main']
 
-# %% ../nbs/11_demo.ipynb #79df5c02
+# %% ../nbs/11_demo.ipynb #acfb5131
 import argparse
 import json
 import shutil
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-# %% ../nbs/11_demo.ipynb #b25a1045
+# %% ../nbs/11_demo.ipynb #1f9a1728
 from .benchmark import format_table, plot_report, run_benchmark, write_report
 from .maps import write_split_visuals
 from .split import SplitSpec, format_report, save_split, split_from_store
@@ -24,7 +24,7 @@ from .store import open_store, prepare_store
 from .synthetic import PRESETS, make_synthetic_dataset
 from .train import results_table, train_modes
 
-# %% ../nbs/11_demo.ipynb #6bbedcd4
+# %% ../nbs/11_demo.ipynb #d9c7c77a
 STAGES = ('source', 'store', 'split', 'benchmark', 'train')
 SUMMARY = 'demo.json'
 
@@ -41,7 +41,7 @@ def prepare_work_dir(out) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     return out
 
-# %% ../nbs/11_demo.ipynb #fb706fef
+# %% ../nbs/11_demo.ipynb #e7ac7578
 def stage_split(store, out: Path, seed: int, progress: bool = True) -> dict:
     """Split the store with the published protocol; write split.json, its figure and its map."""
     result = split_from_store(store, SplitSpec(seed=seed), progress=progress)
@@ -50,23 +50,23 @@ def stage_split(store, out: Path, seed: int, progress: bool = True) -> dict:
     print(format_report(result.report))
     return dict(split=str(path), figure=str(figure), map=str(html), report=result.report)
 
-# %% ../nbs/11_demo.ipynb #cf83ceb7
+# %% ../nbs/11_demo.ipynb #e82c9d9c
 def stage_benchmark(store, source: Path, out: Path, seed: int, runs: int, progress: bool = True) -> dict:
-    """A short data-access benchmark (batch sizes 16 and 64); writes benchmark.json and benchmark.png."""
-    report = run_benchmark(store, source, batch_sizes=(16, 64), runs=runs, seed=seed, max_seconds=10.0, progress=progress)
+    """A short data-access benchmark (every mode and path at batch 64); writes benchmark.json and benchmark.png."""
+    report = run_benchmark(store, source, batch_sizes=(64,), runs=runs, seed=seed, max_seconds=3.0, progress=progress)
     path = write_report(report, out / 'benchmark.json')
     chart = plot_report(report, out / 'benchmark.png')
     print(format_table(report))
     return dict(report=str(path), chart=str(chart), targets=report['targets'])
 
-# %% ../nbs/11_demo.ipynb #b85e7db1
+# %% ../nbs/11_demo.ipynb #72d64188
 def stage_train(store_dir: Path, split: Path, out: Path, seed: int, epochs: int, progress: bool = True) -> dict:
     """Train the language and vision classifiers briefly; print their results table."""
     runs = train_modes(store_dir, split, out, modes=('language', 'vision'), epochs=epochs, seed=seed, progress=progress)
     print(results_table(runs))
     return {r['mode']: dict(run=str(out / r['mode']), final=r['final'], seconds_per_epoch=r['seconds_per_epoch']) for r in runs}
 
-# %% ../nbs/11_demo.ipynb #5f91f380
+# %% ../nbs/11_demo.ipynb #1e37679a
 def write_summary(summary: dict, path: Path) -> Path:
     """Write the demo summary JSON atomically."""
     tmp = path.with_name(f'.{path.name}.tmp')
@@ -74,7 +74,7 @@ def write_summary(summary: dict, path: Path) -> Path:
     tmp.replace(path)
     return path
 
-# %% ../nbs/11_demo.ipynb #4db006da
+# %% ../nbs/11_demo.ipynb #6fbfb665
 def run_demo(out, preset: str = 'default', seed: int = 0, epochs: int = 3, bench_runs: int = 5, progress: bool = True) -> dict:
     """Run every stage on a synthetic dataset into `out`; returns the summary also written to out/demo.json."""
     if preset not in PRESETS:
@@ -101,7 +101,7 @@ def run_demo(out, preset: str = 'default', seed: int = 0, epochs: int = 3, bench
     write_summary(summary, out / SUMMARY)
     return summary
 
-# %% ../nbs/11_demo.ipynb #91039c7c
+# %% ../nbs/11_demo.ipynb #294c73d9
 def format_summary(summary: dict) -> str:
     """A short closing statement: where each stage wrote and how long it took."""
     s, t = summary, summary['seconds']
@@ -113,7 +113,7 @@ def format_summary(summary: dict) -> str:
     lines.append(f"  summary    {Path(s['out']) / SUMMARY}")
     return '\n'.join(lines)
 
-# %% ../nbs/11_demo.ipynb #184770ee
+# %% ../nbs/11_demo.ipynb #4177f000
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point of deepearth-demo."""
     p = argparse.ArgumentParser(prog='deepearth-demo', description='Run the whole pipeline on the synthetic dataset.')
