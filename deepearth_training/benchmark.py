@@ -33,6 +33,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 # %% ../nbs/10_benchmark.ipynb #ab17243c
+from .files import atomic_write
 from .ids import parse_observation_ids
 from .loader import MODES, get_training_batch, store_tables
 from .source import shard_name
@@ -471,22 +472,9 @@ def format_table(report: dict) -> str:
     return '\n'.join(lines)
 
 # %% ../nbs/10_benchmark.ipynb #8f9a119c
-def _atomic_write(path, write) -> Path:
-    """Call `write(tmp_path)` then rename the temporary file to `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def write_report(report: dict, path) -> Path:
     """Write the report as JSON, atomically."""
-    return _atomic_write(path, lambda p: p.write_text(json.dumps(report, indent=1)))
+    return atomic_write(path, lambda p: p.write_text(json.dumps(report, indent=1)))
 
 # %% ../nbs/10_benchmark.ipynb #ec1faff2
 def plot_report(report: dict, path, dpi: int = 120) -> Path:
@@ -516,7 +504,7 @@ def plot_report(report: dict, path, dpi: int = 120) -> Path:
     fig.suptitle(f"Median time per batch by path (warm page cache, up to {report['runs']} runs); "
                  f"vision {tuple(report['vision_shape'])} {report['vision_dtype']}", fontsize=10)
     fig.tight_layout()
-    out = _atomic_write(path, lambda p: fig.savefig(p, dpi=dpi, format='png', bbox_inches='tight'))
+    out = atomic_write(path, lambda p: fig.savefig(p, dpi=dpi, format='png', bbox_inches='tight'))
     plt.close(fig)
     return out
 

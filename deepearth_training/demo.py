@@ -6,7 +6,7 @@
 __all__ = ['STAGES', 'SUMMARY', 'prepare_work_dir', 'stage_split', 'stage_benchmark', 'stage_train', 'write_summary', 'run_demo',
            'format_summary', 'main']
 
-# %% ../nbs/11_demo.ipynb #acfb5131
+# %% ../nbs/11_demo.ipynb #006cfde1
 import argparse
 import json
 import shutil
@@ -16,7 +16,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-# %% ../nbs/11_demo.ipynb #1f9a1728
+# %% ../nbs/11_demo.ipynb #3777eaf5
+from .files import atomic_write
 from .benchmark import format_table, plot_report, run_benchmark, write_report
 from .maps import write_split_visuals
 from .split import SplitSpec, format_report, save_split, split_from_store
@@ -24,7 +25,7 @@ from .store import open_store, prepare_store
 from .synthetic import PRESETS, make_synthetic_dataset
 from .train import results_table, train_modes
 
-# %% ../nbs/11_demo.ipynb #d9c7c77a
+# %% ../nbs/11_demo.ipynb #fa93f1ea
 STAGES = ('source', 'store', 'split', 'benchmark', 'train')
 SUMMARY = 'demo.json'
 
@@ -41,7 +42,7 @@ def prepare_work_dir(out) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     return out
 
-# %% ../nbs/11_demo.ipynb #e7ac7578
+# %% ../nbs/11_demo.ipynb #5c969546
 def stage_split(store, out: Path, seed: int, progress: bool = True) -> dict:
     """Split the store with the published protocol; write split.json, its figure and its map."""
     result = split_from_store(store, SplitSpec(seed=seed), progress=progress)
@@ -50,7 +51,7 @@ def stage_split(store, out: Path, seed: int, progress: bool = True) -> dict:
     print(format_report(result.report))
     return dict(split=str(path), figure=str(figure), map=str(html), report=result.report)
 
-# %% ../nbs/11_demo.ipynb #e82c9d9c
+# %% ../nbs/11_demo.ipynb #c51139b7
 def stage_benchmark(store, source: Path, out: Path, seed: int, runs: int, progress: bool = True) -> dict:
     """A short data-access benchmark (every mode and path at batch 64); writes benchmark.json and benchmark.png."""
     report = run_benchmark(store, source, batch_sizes=(64,), runs=runs, seed=seed, max_seconds=3.0, progress=progress)
@@ -59,22 +60,19 @@ def stage_benchmark(store, source: Path, out: Path, seed: int, runs: int, progre
     print(format_table(report))
     return dict(report=str(path), chart=str(chart), targets=report['targets'])
 
-# %% ../nbs/11_demo.ipynb #72d64188
+# %% ../nbs/11_demo.ipynb #ad3153d3
 def stage_train(store_dir: Path, split: Path, out: Path, seed: int, epochs: int, progress: bool = True) -> dict:
     """Train the language and vision classifiers briefly; print their results table."""
     runs = train_modes(store_dir, split, out, modes=('language', 'vision'), epochs=epochs, seed=seed, progress=progress)
     print(results_table(runs))
     return {r['mode']: dict(run=str(out / r['mode']), final=r['final'], seconds_per_epoch=r['seconds_per_epoch']) for r in runs}
 
-# %% ../nbs/11_demo.ipynb #1e37679a
+# %% ../nbs/11_demo.ipynb #6668aeee
 def write_summary(summary: dict, path: Path) -> Path:
     """Write the demo summary JSON atomically."""
-    tmp = path.with_name(f'.{path.name}.tmp')
-    tmp.write_text(json.dumps(summary, indent=1, default=str) + '\n')
-    tmp.replace(path)
-    return path
+    return atomic_write(path, lambda tmp: tmp.write_text(json.dumps(summary, indent=1, default=str) + '\n'))
 
-# %% ../nbs/11_demo.ipynb #6fbfb665
+# %% ../nbs/11_demo.ipynb #dc5ca47c
 def run_demo(out, preset: str = 'default', seed: int = 0, epochs: int = 3, bench_runs: int = 5, progress: bool = True) -> dict:
     """Run every stage on a synthetic dataset into `out`; returns the summary also written to out/demo.json."""
     if preset not in PRESETS:
@@ -101,7 +99,7 @@ def run_demo(out, preset: str = 'default', seed: int = 0, epochs: int = 3, bench
     write_summary(summary, out / SUMMARY)
     return summary
 
-# %% ../nbs/11_demo.ipynb #294c73d9
+# %% ../nbs/11_demo.ipynb #51c49494
 def format_summary(summary: dict) -> str:
     """A short closing statement: where each stage wrote and how long it took."""
     s, t = summary, summary['seconds']
@@ -113,7 +111,7 @@ def format_summary(summary: dict) -> str:
     lines.append(f"  summary    {Path(s['out']) / SUMMARY}")
     return '\n'.join(lines)
 
-# %% ../nbs/11_demo.ipynb #4177f000
+# %% ../nbs/11_demo.ipynb #df9a8c07
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point of deepearth-demo."""
     p = argparse.ArgumentParser(prog='deepearth-demo', description='Run the whole pipeline on the synthetic dataset.')

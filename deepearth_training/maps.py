@@ -7,13 +7,12 @@ __all__ = ['GROUPS', 'COLOURS', 'REGION_COLOUR', 'split_groups', 'buffer_outline
            'save_map', 'write_split_visuals']
 
 # %% ../nbs/06_maps.ipynb #4c4812fd
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .files import atomic_write
 from .geo import meridian_arc_km, WGS84_A, WGS84_E2
 from .split import SplitResult
 
@@ -138,25 +137,10 @@ def split_figure(result: SplitResult, figsize: tuple = (13, 4.6), point_size: fl
         _draw_species_panel(fig.add_subplot(gs[2]), result)
     return fig
 
-# %% ../nbs/06_maps.ipynb #770cda81
-def _atomic_write(path, write) -> Path:
-    """Call `write(tmp_path)` on a temporary file beside `path`, then rename it to `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.stem}.', suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
 # %% ../nbs/06_maps.ipynb #53e7ceef
 def save_figure(fig: plt.Figure, path, dpi: int = 200) -> Path:
     """Write `fig` to `path` (format from the suffix, e.g. .png / .pdf / .svg) atomically."""
-    return _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches='tight'))
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches='tight'))
 
 # %% ../nbs/06_maps.ipynb #8c9f7b8c
 def _dates(obs: pd.DataFrame) -> list[str]:
@@ -227,7 +211,7 @@ def split_map(result: SplitResult, tiles: str | None = 'OpenStreetMap', leaflet_
 # %% ../nbs/06_maps.ipynb #82a8e0b9
 def save_map(m: folium.Map, path) -> Path:
     """Write the map's HTML to `path` atomically."""
-    return _atomic_write(path, lambda tmp: m.save(tmp))
+    return atomic_write(path, lambda tmp: m.save(tmp))
 
 # %% ../nbs/06_maps.ipynb #2e7cb5c1
 def write_split_visuals(result: SplitResult, out_dir, stem: str = 'split', dpi: int = 150) -> tuple[Path, Path]:

@@ -14,9 +14,7 @@ __all__ = ['PUBLISHED_CENTRES', 'REQUIRED_COLUMNS', 'ID_COLUMNS', 'SPLITS', 'FOR
 import argparse
 import hashlib
 import json
-import os
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .files import atomic_write
 from .geo import (WGS84_A, WGS84_E2, distance_to_region_km, geodesic_km, in_region,
                                     meridian_arc_km, region_separation_km, square_region)
 
@@ -548,18 +547,10 @@ def split_document(result: SplitResult) -> dict:
 
 # %% ../nbs/05_split.ipynb #07d68207
 def save_split(result: SplitResult, path) -> Path:
-    """Write the split file to `path` atomically (temporary file + rename); returns the path."""
+    """Write the split file to `path` atomically (temporary file, fsync, rename); returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(split_document(result), indent=1, allow_nan=False, default=_json_default)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text + '\n')
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: tmp.write_text(text + '\n'))
     return path
 
 # %% ../nbs/05_split.ipynb #641a1e9a

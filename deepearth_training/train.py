@@ -41,6 +41,7 @@ from .models import (GeoClassifier, GeoVisionClassifier, LanguageClassifier, Mul
                                        VisionClassifier, masked_autoencoder_loss, pool_vision)
 from .split import load_split_assignments, load_train_test_split, split_hash
 from .store import open_store
+from .files import atomic_write
 
 # %% ../nbs/09_train.ipynb #f49bb7fd
 _CUMULATIVE_DAYS = torch.tensor([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334])
@@ -326,19 +327,6 @@ def autoencoder_report(model: nn.Module, store, results: dict, subsets: dict, tr
     return report
 
 # %% ../nbs/09_train.ipynb #01ccd7dc
-def _atomic_write(path: Path, write) -> Path:
-    """Call write(tmp_path), then rename the temporary file onto `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def headline(report: dict, subset: str) -> tuple[str, float | None, float | None, str]:
     """(name, model value, baseline value, baseline name) of the headline figure of one subset's report."""
     r = report.get(subset, {})
@@ -377,7 +365,7 @@ def plot_history(history: list[dict], path, title: str = '') -> Path:
         ax.xaxis.get_major_locator().set_params(integer=True)
     if title:
         fig.suptitle(title, fontsize=10)
-    return _atomic_write(path, lambda tmp: fig.savefig(tmp, format='png'))
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format='png'))
 
 # %% ../nbs/09_train.ipynb #3cb784d3
 MODEL_CLASSES = {'language': LanguageClassifier, 'vision': VisionClassifier, 'multimodal': MultimodalMaskedAutoencoder,
@@ -386,7 +374,7 @@ MODEL_CLASSES = {'language': LanguageClassifier, 'vision': VisionClassifier, 'mu
 
 def save_checkpoint(checkpoint: dict, path) -> Path:
     """`torch.save` the checkpoint dict to `path` atomically (temporary file, then rename)."""
-    return _atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
+    return atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
 
 
 def load_model(path, device='cpu') -> tuple[nn.Module, dict]:
@@ -600,7 +588,7 @@ def run_metrics(base: dict, history: list[dict]) -> dict:
 
 def _write_metrics(metrics: dict, out: Path, title: str) -> None:
     """metrics.json and curves.png of a run, each written atomically (after every epoch, so an interrupted run has both)."""
-    _atomic_write(out / 'metrics.json', lambda tmp: tmp.write_text(json.dumps(metrics, indent=1)))
+    atomic_write(out / 'metrics.json', lambda tmp: tmp.write_text(json.dumps(metrics, indent=1)))
     plot_history(metrics['history'], out / 'curves.png', title=title)
 
 # %% ../nbs/09_train.ipynb #c07f0eab

@@ -27,8 +27,8 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope='session')
-def browser(tmp_path_factory):
-    """Headless Chromium webdriver with a fresh profile, able to reach 127.0.0.1 only."""
+def chromium(tmp_path_factory):
+    """Headless Chromium webdriver with a fresh profile, able to reach 127.0.0.1 only (one per session)."""
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if missing:
         pytest.skip(f'headless Chromium is not installed ({", ".join(missing)} missing): run `bash tools/install_browser.sh`')
@@ -43,6 +43,13 @@ def browser(tmp_path_factory):
     driver.set_page_load_timeout(60)
     yield driver
     driver.quit()
+
+
+@pytest.fixture
+def browser(chromium):
+    """The session's Chromium with its console log emptied, so a test sees only what its own pages logged."""
+    chromium.get_log('browser')
+    return chromium
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):

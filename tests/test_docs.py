@@ -116,7 +116,6 @@ return bad;
 @pytest.mark.browser
 def test_pages_load(built, site_url, browser):
     out, pages = built
-    browser.get_log('browser')  # drop what earlier tests logged
     for nb, page in pages.items():
         browser.get(site_url + page)
         assert browser.title.endswith(f' – {SITE_TITLE}'), (page, browser.title)
