@@ -1,7 +1,9 @@
 """Project-level checks: the package works when installed, the notebook checks catch drift, README agrees."""
 import json
+import os
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -12,11 +14,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope='module')
 def installed_python(tmp_path_factory) -> Path:
-    """A fresh virtual environment (seeing this one's dependencies) with the package installed from a wheel."""
+    """A fresh virtual environment with the package installed from a wheel; its dependencies come from this environment."""
     tmp = tmp_path_factory.mktemp('installed')
     subprocess.run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', '--no-build-isolation', '-w', str(tmp / 'dist'), str(ROOT)], check=True)
-    venv.create(tmp / 'venv', system_site_packages=True, with_pip=True)
+    venv.create(tmp / 'venv', with_pip=True)
     py = tmp / 'venv' / 'bin' / 'python'
+    purelib = subprocess.run([str(py), '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'], capture_output=True, text=True, check=True).stdout.strip()
+    (Path(purelib) / 'dependencies.pth').write_text(sysconfig.get_paths()['purelib'] + '\n')
     wheel = next((tmp / 'dist').glob('deepearth_training-*.whl'))
     subprocess.run([str(py), '-m', 'pip', 'install', '-q', '--no-deps', '--force-reinstall', str(wheel)], check=True)
     return py
@@ -49,7 +53,9 @@ def _copy_tree(tmp_path: Path) -> Path:
 
 
 def _check(repo: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(['bash', str(ROOT / 'tools' / 'check_notebooks.sh'), str(repo)], capture_output=True, text=True)
+    """Run tools/check_notebooks.sh on `repo` with this environment's nbdev commands first on PATH."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    return subprocess.run(['bash', str(ROOT / 'tools' / 'check_notebooks.sh'), str(repo)], capture_output=True, text=True, env=env)
 
 
 def test_notebook_check_passes_on_this_tree(tmp_path):
