@@ -205,7 +205,8 @@ def split_map(result: SplitResult, tiles: str | None = 'OpenStreetMap', leaflet_
     if result.spec.buffer_km > 0:
         buffers_fg.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
-    m.fit_bounds([[float(lat.min()), float(lon.min())], [float(lat.max()), float(lon.max())]])
+    m.fit_bounds([[float(lat.min()), float(lon.min())], [float(lat.max()), float(lon.max())]],
+                 padding_top_left=(10, 10), padding_bottom_right=(270, 10))  # room for the expanded layer control
     return m
 
 # %% ../nbs/06_maps.ipynb #82a8e0b9
