@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NBS = ROOT / 'nbs'
-MAPS_NB = NBS / '06_maps.ipynb'
+MAPS_NB = NBS / '24_maps.ipynb'
 SITE_TITLE = 'deepearth_training'
 REQUIRED_API = {'ids.html': ['create_observation_id', 'parse_observation_id'], 'geo.html': ['geodesic_km', 'square_region']}
 
@@ -214,9 +214,9 @@ def _regions_in_legend(labels: list[str]) -> int | None:
 @pytest.mark.browser
 def test_split_map_draws_regions(built, site_url, browser):
     if not MAPS_NB.exists():
-        pytest.skip('nbs/06_maps.ipynb does not exist yet, so there is no saved split map to check')
+        pytest.skip('nbs/24_maps.ipynb does not exist yet, so there is no saved split map to check')
     _, pages = built
-    page = pages['06_maps.ipynb']
+    page = pages['24_maps.ipynb']
     browser.get(site_url + page)
     frames = browser.find_elements('css selector', 'main .cell-output iframe[srcdoc]')
     declared = [_regions_in_map(f.get_attribute('srcdoc')) for f in frames]

@@ -76,7 +76,7 @@ def test_notebook_check_fails_when_a_notebook_is_edited_without_export(tmp_path)
 
 def test_notebook_check_fails_on_an_unclean_notebook(tmp_path):
     repo = _copy_tree(tmp_path)
-    nb_path = repo / 'nbs' / '01_geo.ipynb'
+    nb_path = repo / 'nbs' / '02_geo.ipynb'
     nb = json.loads(nb_path.read_text())
     next(c for c in nb['cells'] if c['cell_type'] == 'code')['execution_count'] = 7
     nb_path.write_text(json.dumps(nb, indent=1) + '\n')

@@ -6,7 +6,7 @@ cells removed) into a cache folder (`_proc/`, reused while a notebook, settings.
 index are unchanged), then each processed notebook becomes one static page under `_docs/`: the
 navigation sidebar from nbs/sidebar.yml, a table of contents, previous/next links, a search box over
 titles and headings (API entries included), code, and the saved outputs (tables, plots as images,
-folium maps as their HTML). Links to notebooks (`05_split.ipynb`) and to the
+folium maps as their HTML). Links to notebooks (`21_split.ipynb`) and to the
 published site point at the built pages. With `--offline-assets` (the default) the folium maps load
 Leaflet from a local copy under `_docs/_assets/leaflet/` (from the npm package `leaflet` that
 tools/install_browser.sh installs) and drop the CDN libraries they do not use, so the site works
