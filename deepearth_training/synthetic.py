@@ -11,7 +11,6 @@ __all__ = ['PRESETS', 'LAT_RANGE', 'LON_RANGE', 'YEARS', 'LATENT_DIM', 'INDIVIDU
 import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,8 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 # %% ../nbs/11_synthetic.ipynb #ba1c731d
+from .cli import non_negative_int, positive_int, run_command
+from .dates import days_in_month
 from .source import LANGUAGE_DIM, GRID_METADATA_KEY, shard_name
 
 # %% ../nbs/11_synthetic.ipynb #f8996d26
@@ -120,8 +121,7 @@ def sample_dates(rng: np.random.Generator, n: int, peak_month: float, concentrat
     m = np.arange(1, 13)
     pm = np.exp(concentration * np.cos(2 * np.pi * (m - peak_month) / 12))
     month = rng.choice(m, n, p=pm / pm.sum())
-    days_in = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[month - 1]
-    day = np.floor(rng.uniform(0, 1, n) * days_in) + 1
+    day = np.floor(rng.uniform(0, 1, n) * days_in_month(year, month)) + 1
     hour = np.clip(np.round(rng.normal(12, 2.5, n)), 6, 19)
     minute, second = rng.integers(0, 60, n).astype(float), rng.integers(0, 60, n).astype(float)
     no_time = rng.uniform(0, 1, n) < 0.10
@@ -288,22 +288,26 @@ def make_synthetic_dataset(out_dir, preset: str = 'tiny', seed: int = 0, n_obser
     return out
 
 # %% ../nbs/11_synthetic.ipynb #25d7f58d
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of `deepearth-synth`: write a synthetic dataset in the published layout."""
+def _parser() -> argparse.ArgumentParser:
+    """Flags of `deepearth-synth`."""
     p = argparse.ArgumentParser(prog='deepearth-synth', description='Write a synthetic Central Florida dataset in the published Hugging Face layout.')
     p.add_argument('--out', required=True, type=Path, help='directory to write (observations.parquet, vision_index.parquet, vision_embeddings/)')
     p.add_argument('--preset', default='tiny', choices=sorted(PRESETS), help='dataset size (default: tiny)')
-    p.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
-    p.add_argument('--n-observations', type=int, help='override the preset number of observations')
-    p.add_argument('--n-species', type=int, help='override the preset number of species')
+    p.add_argument('--seed', type=non_negative_int, default=0, help='random seed (default: 0)')
+    p.add_argument('--n-observations', type=positive_int, help='override the preset number of observations')
+    p.add_argument('--n-species', type=positive_int, help='override the preset number of species')
     p.add_argument('--source-dtype', default='float32', choices=['float32', 'float16'], help='value type of the embedding lists')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
-    a = p.parse_args(argv)
-    try:
-        out = make_synthetic_dataset(a.out, a.preset, a.seed, n_observations=a.n_observations, n_species=a.n_species,
-                                     source_dtype=a.source_dtype, progress=not a.quiet)
-    except (ValueError, OSError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    return p
+
+
+def _run(a: argparse.Namespace) -> None:
+    """Write the dataset the flags describe."""
+    out = make_synthetic_dataset(a.out, a.preset, a.seed, n_observations=a.n_observations, n_species=a.n_species,
+                                 source_dtype=a.source_dtype, progress=not a.quiet)
     print(f'wrote {out}')
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `deepearth-synth`: write a synthetic dataset in the published layout."""
+    return run_command(_parser(), _run, argv)
