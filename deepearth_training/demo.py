@@ -10,13 +10,13 @@ __all__ = ['STAGES', 'SUMMARY', 'prepare_work_dir', 'stage_split', 'stage_benchm
 import argparse
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 # %% ../nbs/41_demo.ipynb #3777eaf5
+from .cli import non_negative_int, positive_int, run_command
 from .files import atomic_write
 from .benchmark import format_table, plot_report, run_benchmark, write_report
 from .maps import write_split_visuals
@@ -112,19 +112,17 @@ def format_summary(summary: dict) -> str:
     return '\n'.join(lines)
 
 # %% ../nbs/41_demo.ipynb #df9a8c07
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point of deepearth-demo."""
+def _parser() -> argparse.ArgumentParser:
+    """Flags of `deepearth-demo`."""
     p = argparse.ArgumentParser(prog='deepearth-demo', description='Run the whole pipeline on the synthetic dataset.')
     p.add_argument('--out', default='work/demo', help='work folder (new, empty, or a previous demo; default %(default)s)')
     p.add_argument('--preset', default='default', help='synthetic preset: tiny, default or full-grid (default %(default)s)')
-    p.add_argument('--seed', type=int, default=0, help='seed of every stage (default %(default)s)')
-    p.add_argument('--epochs', type=int, default=3, help='training epochs per model (default %(default)s)')
-    p.add_argument('--bench-runs', type=int, default=5, help='timed batches per benchmark cell (default %(default)s)')
-    a = p.parse_args(argv)
-    try:
-        summary = run_demo(a.out, a.preset, a.seed, a.epochs, a.bench_runs)
-    except (ValueError, FileNotFoundError, KeyError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
-    print(format_summary(summary))
-    return 0
+    p.add_argument('--seed', type=non_negative_int, default=0, help='seed of every stage (default %(default)s)')
+    p.add_argument('--epochs', type=positive_int, default=3, help='training epochs per model (default %(default)s)')
+    p.add_argument('--bench-runs', type=positive_int, default=5, help='timed batches per benchmark cell (default %(default)s)')
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point of deepearth-demo."""
+    return run_command(_parser(), lambda a: print(format_summary(run_demo(a.out, a.preset, a.seed, a.epochs, a.bench_runs))), argv)
