@@ -29,6 +29,7 @@ def execute(path: Path, skip: set[str]) -> None:
         for cell in nb.cells:
             if cell.cell_type != 'code' or cell_flags(cell) & skip:
                 continue
+            cell.outputs = []
             shell.cell(cell)
             if shell.exc:
                 raise RuntimeError(f'{path.name}: cell failed:\n{cell.source}') from shell.exc
