@@ -7,24 +7,24 @@ __all__ = ['accuracy_summary', 'model_hits', 'majority_hits', 'prior_hits', 'spl
            'recall_at_k', 'chance_recall', 'autoencoder_report', 'subset_report', 'headline', 'plot_history',
            'results_table']
 
-# %% ../nbs/33_metrics.ipynb #be0a5f12
+# %% ../nbs/33_metrics.ipynb #8c36f03b
 import math
 from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/33_metrics.ipynb #27896c75
+# %% ../nbs/33_metrics.ipynb #dcf5d7e5
 import torch
 import torch.nn.functional as F
 from torch import nn
 from matplotlib.figure import Figure
 
-# %% ../nbs/33_metrics.ipynb #1dbd05cc
+# %% ../nbs/33_metrics.ipynb #62ecdd67
 from .files import atomic_write
 from .registry import REGISTRY, spec_for
 from .split import load_split_assignments
 
-# %% ../nbs/33_metrics.ipynb #edec1a99
+# %% ../nbs/33_metrics.ipynb #dc7c0204
 def accuracy_summary(hit1: np.ndarray, hit5: np.ndarray, labels: np.ndarray) -> dict:
     """{'top1', 'top5', 'macro', 'n'} from per-row hit values in [0, 1] [N] and labels [N] (all seen)."""
     n = len(labels)
@@ -56,7 +56,7 @@ def prior_hits(train_counts: np.ndarray, labels: np.ndarray, draws: int = 20_000
     in_top5 = np.bincount(top.ravel(), minlength=len(p)) / draws
     return p[labels], in_top5[labels]
 
-# %% ../nbs/33_metrics.ipynb #a661efb9
+# %% ../nbs/33_metrics.ipynb #cd89899c
 def split_subsets(split_path, test_ids) -> dict[str, np.ndarray]:
     """Boolean masks [N] over `test_ids`: 'temporal', 'spatial' (from the split's `split_reason`) and 'all'."""
     reason = load_split_assignments(split_path)['split_reason'].reindex(list(test_ids))
@@ -67,7 +67,7 @@ def split_subsets(split_path, test_ids) -> dict[str, np.ndarray]:
     masks['all'] = np.ones(len(reason), bool)
     return masks
 
-# %% ../nbs/33_metrics.ipynb #dbf156f7
+# %% ../nbs/33_metrics.ipynb #01a9b1a2
 def classification_report(results: dict, subsets: dict, train_counts: np.ndarray, seed: int = 0) -> dict:
     """Per subset: counts, test loss, and model / majority / prior {'top1', 'top5', 'macro', 'n'} over seen species."""
     prior1, prior5 = prior_hits(train_counts, np.arange(len(train_counts)), seed=seed)
@@ -83,7 +83,7 @@ def classification_report(results: dict, subsets: dict, train_counts: np.ndarray
             'prior': accuracy_summary(prior1[y], prior5[y], y)}
     return report
 
-# %% ../nbs/33_metrics.ipynb #b0de01b4
+# %% ../nbs/33_metrics.ipynb #ccf1d245
 def recall_at_k(scores: np.ndarray, relevant: np.ndarray, ks=(1, 5, 10)) -> dict:
     """Share of queries with a relevant candidate among the top k, for scores and relevant [Q, M]."""
     order = np.argsort(-scores, axis=1, kind='stable')
@@ -97,12 +97,12 @@ def chance_recall(n_relevant: np.ndarray, n_candidates: int, ks=(1, 5, 10)) -> d
     return {f'recall@{k}': float(np.mean([1 - math.comb(n_candidates - x, k) / math.comb(n_candidates, k)
                                           if k <= n_candidates else 1.0 for x in r])) for k in ks}
 
-# %% ../nbs/33_metrics.ipynb #4374e934
+# %% ../nbs/33_metrics.ipynb #e96855f1
 def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise cosine of a [N, D] with b [N, D] or [D]."""
     return (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)).clip(1e-12)
 
-
+# %% ../nbs/33_metrics.ipynb #a83a4088
 @torch.no_grad()
 def autoencoder_report(model: nn.Module,  # the autoencoder (not wrapped in DistributedDataParallel)
                        store,  # the store the results come from
@@ -147,7 +147,7 @@ def autoencoder_report(model: nn.Module,  # the autoencoder (not wrapped in Dist
                                    'n_queries': int(len(queries))}}
     return report
 
-# %% ../nbs/33_metrics.ipynb #91ecd2da
+# %% ../nbs/33_metrics.ipynb #6633034c
 def subset_report(model: nn.Module,  # the evaluated model (not wrapped in DistributedDataParallel)
                 store,  # the store of the results
                 results: dict,  # `evaluate_model` results
@@ -162,7 +162,7 @@ def subset_report(model: nn.Module,  # the evaluated model (not wrapped in Distr
         return classification_report(results, subsets, train_counts, seed=seed)
     return autoencoder_report(model, store, results, subsets, train_ids, device)
 
-# %% ../nbs/33_metrics.ipynb #2a9580b8
+# %% ../nbs/33_metrics.ipynb #8120a1c5
 def headline(report: dict, subset: str) -> tuple[str, float | None, float | None, str]:
     """(name, model value, baseline value, baseline name) of the headline figure of one subset's report."""
     r = report.get(subset, {})
@@ -203,7 +203,7 @@ def plot_history(history: list[dict], path, title: str = '') -> Path:
         fig.suptitle(title, fontsize=10)
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format='png'))
 
-# %% ../nbs/33_metrics.ipynb #c994423d
+# %% ../nbs/33_metrics.ipynb #bec42d49
 def _pct(x) -> str:
     """A fraction as a percentage with one decimal, '–' when undefined."""
     return '–' if x is None else f'{100 * x:.1f}'

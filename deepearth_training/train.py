@@ -6,7 +6,7 @@
 __all__ = ['RESUME_KEYS', 'train_epoch', 'evaluate_model', 'save_checkpoint', 'load_model', 'TrainConfig', 'run_metrics', 'fit',
            'evaluate_checkpoint', 'train_modes', 'main']
 
-# %% ../nbs/34_train.ipynb #ba990a62
+# %% ../nbs/34_train.ipynb #d36ca9c5
 import argparse
 import json
 import math
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/34_train.ipynb #fa17c695
+# %% ../nbs/34_train.ipynb #154217d3
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
-# %% ../nbs/34_train.ipynb #0663cbcd
+# %% ../nbs/34_train.ipynb #1b10c999
 from . import __version__
 from .cli import non_negative_float, non_negative_int, positive_float, positive_int, run_command
 from .distributed import (all_gather_objects, all_reduce_sum, process_group, resolve_device, rng_state,
@@ -39,7 +39,7 @@ from .registry import REGISTRY, batch_inputs, build_model, dataset_mode, spec_fo
 from .split import load_train_test_split, split_hash
 from .store import open_store
 
-# %% ../nbs/34_train.ipynb #20389f02
+# %% ../nbs/34_train.ipynb #e68bb61c
 def _autocast(device: torch.device, amp: bool):
     """bfloat16 autocast on CUDA when `amp`, otherwise a no-op context."""
     return torch.autocast('cuda', dtype=torch.bfloat16, enabled=amp and device.type == 'cuda')
@@ -66,7 +66,7 @@ def _optimizer_step(model: nn.Module, optimizer, scheduler, clip_grad: float | N
     if scheduler is not None:
         scheduler.step()
 
-# %% ../nbs/34_train.ipynb #a2907d55
+# %% ../nbs/34_train.ipynb #fce3fb1d
 def train_epoch(model: nn.Module, loader, criterion, optimizer, scheduler=None, grad_accum: int = 1,
                 clip_grad: float | None = None, device='cpu', amp: bool = True, progress: bool = True) -> dict:
     """Train `model` for one pass over `loader`; returns {'loss', 'top1' (classifiers, running), 'n', 'seconds'}."""
@@ -104,7 +104,7 @@ def train_epoch(model: nn.Module, loader, criterion, optimizer, scheduler=None, 
         out['top1'] = correct / n
     return out
 
-# %% ../nbs/34_train.ipynb #0dbafba6
+# %% ../nbs/34_train.ipynb #1051bbf7
 def _result_rows(out, batch: dict, criterion, classifier: bool) -> dict:
     """Per-observation numpy results [b, ...] of one evaluated batch (see `evaluate_model`)."""
     rows = {'observation_ids': np.array(batch['observation_ids'], dtype=object),
@@ -141,7 +141,7 @@ def evaluate_model(model: nn.Module, loader, criterion, device='cpu', amp: bool 
     order = np.argsort([position[o] for o in merged['observation_ids']], kind='stable')
     return {k: v[order] for k, v in merged.items()}
 
-# %% ../nbs/34_train.ipynb #e6eebd65
+# %% ../nbs/34_train.ipynb #5bc61f48
 def save_checkpoint(checkpoint: dict, path) -> Path:
     """`torch.save` the checkpoint dict to `path` atomically (temporary file, then rename)."""
     return atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
@@ -160,7 +160,7 @@ def load_model(path, device='cpu') -> tuple[nn.Module, dict]:
     model.load_state_dict(ckpt['model_state_dict'])
     return model.to(device).eval(), ckpt
 
-# %% ../nbs/34_train.ipynb #0f5bfe78
+# %% ../nbs/34_train.ipynb #e6bc655b
 @dataclass
 class TrainConfig:
     """Every setting of a training run (the flags of `deepearth-train`)."""
@@ -201,7 +201,7 @@ class TrainConfig:
 RESUME_KEYS = ('mode', 'epochs', 'batch_size', 'lr', 'weight_decay', 'grad_accum', 'clip_grad', 'seed', 'amp',
                'full_vision', 'hidden_dim', 'fusion_dim')
 
-# %% ../nbs/34_train.ipynb #d8413819
+# %% ../nbs/34_train.ipynb #67dbc158
 def _data(config: TrainConfig, store, train_ids, test_ids, mapping: dict, device: torch.device) -> tuple:
     """(train dataset, test dataset, train sampler, train loader, test loader) of a run, this process's share."""
     rank, world_size = world()
@@ -227,7 +227,7 @@ def _optimization(config: TrainConfig, core: nn.Module, device: torch.device, ba
     steps = config.epochs * math.ceil(batches_per_epoch / config.grad_accum)
     return model, optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=0.0)
 
-# %% ../nbs/34_train.ipynb #1b5ba7e0
+# %% ../nbs/34_train.ipynb #f83df7a1
 def _check_resume(ckpt: dict, config: TrainConfig, shash: str, mapping: dict, world_size: int, path) -> None:
     """Raise ValueError if checkpoint `ckpt` cannot continue the run `config` describes."""
     old = ckpt['config']
@@ -241,7 +241,7 @@ def _check_resume(ckpt: dict, config: TrainConfig, shash: str, mapping: dict, wo
     if len(ckpt['rng_states']) != world_size:
         raise ValueError(f'{path}: cannot resume with {world_size} processes, the checkpoint was written by {len(ckpt["rng_states"])}')
 
-
+# %% ../nbs/34_train.ipynb #9bc2c03a
 def _resume(path, config: TrainConfig, shash: str, mapping: dict, core: nn.Module, optimizer, scheduler,
             device: torch.device) -> tuple[list, int]:
     """Restore weights, optimizer, schedule and random state from checkpoint `path`; (history, epochs done)."""
@@ -254,7 +254,7 @@ def _resume(path, config: TrainConfig, shash: str, mapping: dict, core: nn.Modul
     set_rng_state(ckpt['rng_states'][rank], device)
     return ckpt['history'], ckpt['epoch']
 
-
+# %% ../nbs/34_train.ipynb #b57101c9
 def _save(base: dict, core: nn.Module, optimizer, scheduler, history: list, config: TrainConfig, device: torch.device) -> None:
     """After an epoch: last.pt (and epoch_NNN.pt every `save_every`), metrics.json and curves.png, written by rank 0."""
     rng = all_gather_objects(rng_state(device))
@@ -279,13 +279,13 @@ def run_metrics(base: dict, history: list[dict]) -> dict:
                 train_seconds_per_epoch=float(np.median([h['train']['seconds'] for h in history])) if history else None,
                 final=history[-1]['test'] if history else None, history=history)
 
-# %% ../nbs/34_train.ipynb #7703b5f3
+# %% ../nbs/34_train.ipynb #7ffe3036
 def fit(config: TrainConfig, resume=None) -> dict:
     """Train and evaluate one run (single process or under torchrun); writes last.pt, metrics.json, curves.png to config.out."""
     with process_group(config.device):
         return _fit(config, resume)
 
-
+# %% ../nbs/34_train.ipynb #b526f11c
 def _fit(config: TrainConfig, resume) -> dict:
     """The body of `fit`, run once the process group (if any) exists."""
     rank, world_size = world()
@@ -329,7 +329,7 @@ def _fit(config: TrainConfig, resume) -> dict:
         _save(base, core, optimizer, scheduler, history, config, device)
     return run_metrics(base, history)
 
-# %% ../nbs/34_train.ipynb #d2efe373
+# %% ../nbs/34_train.ipynb #580cfdb3
 def evaluate_checkpoint(path, store=None, split=None, device='cpu', batch_size: int = 256, progress: bool = True) -> dict:
     """The test report {'temporal', 'spatial', 'all'} of the checkpoint at `path` (store and split default to the run's)."""
     model, ckpt = load_model(path, device)
@@ -345,13 +345,13 @@ def evaluate_checkpoint(path, store=None, split=None, device='cpu', batch_size: 
     return subset_report(model, store, results, split_subsets(split, test_ids), train_ids,
                        np.bincount(labels, minlength=len(mapping)), device, cfg['seed'])
 
-# %% ../nbs/34_train.ipynb #56b54ca2
+# %% ../nbs/34_train.ipynb #bf2c1a7e
 def train_modes(store, split, out, modes=('language', 'vision'), epochs: int = 3, progress: bool = True, **settings) -> list[dict]:
     """`fit` one run per mode into out/<mode> with the same settings (TrainConfig fields); returns their metrics."""
     return [fit(TrainConfig(store=str(store), split=str(split), mode=m, out=str(Path(out) / m), epochs=epochs,
                             progress=progress, **settings)) for m in modes]
 
-# %% ../nbs/34_train.ipynb #72207b77
+# %% ../nbs/34_train.ipynb #b8d92bdf
 def _parser() -> argparse.ArgumentParser:
     """The argument parser of `deepearth-train`."""
     p = argparse.ArgumentParser(prog='deepearth-train', description='Train and evaluate a model on a prepared store and a split.')
@@ -379,7 +379,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bars')
     return p
 
-
+# %% ../nbs/34_train.ipynb #bfa73a07
 def _train(a: argparse.Namespace) -> int:
     """The work of `deepearth-train` once its flags are parsed."""
     config = TrainConfig(**{f.name: getattr(a, f.name) for f in fields(TrainConfig)})
