@@ -23,7 +23,8 @@ from .maps import write_split_visuals
 from .split import SplitSpec, format_report, save_split, split_from_store
 from .store import open_store, prepare_store
 from .synthetic import PRESETS, make_synthetic_dataset
-from .train import results_table, train_modes
+from .metrics import results_table
+from .train import train_modes
 
 # %% ../nbs/41_demo.ipynb #fa93f1ea
 STAGES = ('source', 'store', 'split', 'benchmark', 'train')

@@ -7,21 +7,21 @@ __all__ = ['SPACE_TIME_COLUMNS', 'mlp_head', 'LanguageClassifier', 'pool_vision'
            'MultimodalMaskedAutoencoder', 'same_species', 'masked_autoencoder_loss', 'sinusoidal_features',
            'SpaceTimeEncoder', 'GeoClassifier', 'GeoVisionClassifier']
 
-# %% ../nbs/30_models.ipynb #39ec4497
+# %% ../nbs/30_models.ipynb #4c47b9d0
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-# %% ../nbs/30_models.ipynb #0b67618b
+# %% ../nbs/30_models.ipynb #32979c78
 def mlp_head(in_dim: int, hidden_dim: int, out_dim: int, dropout: float) -> nn.Sequential:
     """Linear → ReLU → Dropout → Linear → ReLU → Dropout → Linear: [B, in_dim] → [B, out_dim]."""
     return nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout),
                          nn.Linear(hidden_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout),
                          nn.Linear(hidden_dim, out_dim))
 
-# %% ../nbs/30_models.ipynb #8cc4028c
+# %% ../nbs/30_models.ipynb #7905ed29
 class LanguageClassifier(nn.Module):
     """Species logits [B, K] from language embeddings [B, embedding_dim]: 7168 → 128 → 128 → K, dropout 0.2."""
     def __init__(self, num_classes: int, embedding_dim: int = 7168, hidden_dim: int = 128, dropout: float = 0.2):
@@ -33,7 +33,7 @@ class LanguageClassifier(nn.Module):
         """[B, embedding_dim] → [B, K]."""
         return self.net(language.float())
 
-# %% ../nbs/30_models.ipynb #83b1cb30
+# %% ../nbs/30_models.ipynb #80f83922
 def pool_vision(vision: torch.Tensor) -> torch.Tensor:
     """Mean over T, H, W of [B, T, H, W, C] (or a pooled [B, C] as is), as float32 [B, C]."""
     if vision.dim() == 5:
@@ -42,7 +42,7 @@ def pool_vision(vision: torch.Tensor) -> torch.Tensor:
         return vision.float()
     raise ValueError(f'vision embeddings must be [B, T, H, W, C] or pooled [B, C], got shape {tuple(vision.shape)}')
 
-# %% ../nbs/30_models.ipynb #f6c363bb
+# %% ../nbs/30_models.ipynb #4fc92006
 class VisionClassifier(nn.Module):
     """Species logits [B, K] from vision [B, T, H, W, C] or pooled [B, C]: mean → C → 128 → 128 → K, dropout 0.3."""
     def __init__(self, num_classes: int, hidden_dim: int = 128, vision_dim: int = 1408, dropout: float = 0.3):
@@ -54,13 +54,13 @@ class VisionClassifier(nn.Module):
         """[B, T, H, W, C] or [B, C] → [B, K]."""
         return self.net(pool_vision(vision))
 
-# %% ../nbs/30_models.ipynb #008c36fe
+# %% ../nbs/30_models.ipynb #0b315608
 def encoder(in_dim: int, out_dim: int, dropout: float) -> nn.Sequential:
     """Linear → LayerNorm → GELU → Dropout → Linear: [B, in_dim] → [B, out_dim]."""
     return nn.Sequential(nn.Linear(in_dim, out_dim), nn.LayerNorm(out_dim), nn.GELU(), nn.Dropout(dropout),
                          nn.Linear(out_dim, out_dim))
 
-# %% ../nbs/30_models.ipynb #60d4784a
+# %% ../nbs/30_models.ipynb #e24245d1
 class MultimodalMaskedAutoencoder(nn.Module):
     """Shared vision/language space [B, fusion_dim] with masked cross-modal reconstruction of each modality."""
     def __init__(self, vision_dim: int = 1408, language_dim: int = 7168, fusion_dim: int = 512,
@@ -99,13 +99,13 @@ class MultimodalMaskedAutoencoder(nn.Module):
                 'language_reconstruction': self.language_decoder(fused[b:]),
                 'shared_vision': shared_vision, 'shared_language': shared_language}
 
-# %% ../nbs/30_models.ipynb #3830db26
+# %% ../nbs/30_models.ipynb #9eb6032d
 def same_species(language: torch.Tensor, tol: float = 1e-5) -> torch.Tensor:
     """Bool [B, B]: True where rows i and j of language [B, L] are the same vector (the same species)."""
     l = F.normalize(language.float(), dim=1)
     return (l @ l.T >= 1 - tol) | torch.eye(len(l), dtype=torch.bool, device=l.device)
 
-# %% ../nbs/30_models.ipynb #a8b95bbc
+# %% ../nbs/30_models.ipynb #22ad31e9
 def masked_autoencoder_loss(outputs: dict, vision: torch.Tensor, language: torch.Tensor, alignment_weight: float = 1.0,
                             temperature: float = 0.1, reduction: str = 'mean') -> tuple[torch.Tensor, dict]:
     """Cosine reconstruction loss of both modalities + multi-positive InfoNCE; (loss [] or per row [B] if reduction='none', parts)."""
@@ -127,16 +127,16 @@ def masked_autoencoder_loss(outputs: dict, vision: torch.Tensor, language: torch
         raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
     return (per_row.mean() if reduction == 'mean' else per_row), parts
 
-# %% ../nbs/30_models.ipynb #70867ddb
+# %% ../nbs/30_models.ipynb #184901f7
 SPACE_TIME_COLUMNS = ('latitude', 'longitude', 'day_of_year', 'year')
 
-# %% ../nbs/30_models.ipynb #336d8535
+# %% ../nbs/30_models.ipynb #d6d98689
 def sinusoidal_features(x: torch.Tensor, wavelengths: torch.Tensor) -> torch.Tensor:
     """sin and cos of 2π x / λ for x [B] and wavelengths λ [M] → [B, 2M]."""
     phase = 2 * math.pi * x[:, None] / wavelengths[None, :]
     return torch.cat([torch.sin(phase), torch.cos(phase)], dim=1)
 
-# %% ../nbs/30_models.ipynb #378eda9c
+# %% ../nbs/30_models.ipynb #108d91db
 class SpaceTimeEncoder(nn.Module):
     """Embedding [B, out_dim] of (latitude, longitude, day_of_year, year) [B, 4]; NaN day of year = unknown."""
     def __init__(self, out_dim: int = 128, n_space: int = 16, min_wavelength_deg: float = 0.01,
@@ -172,7 +172,7 @@ class SpaceTimeEncoder(nn.Module):
         """[B, 4] → [B, out_dim]."""
         return self.mlp(self.features(coords))
 
-# %% ../nbs/30_models.ipynb #b9aa5c03
+# %% ../nbs/30_models.ipynb #e33eeafe
 class GeoClassifier(nn.Module):
     """Species logits [B, K] from space-time coords [B, 4] alone: SpaceTimeEncoder → hidden → K."""
     def __init__(self, num_classes: int, hidden_dim: int = 128, dropout: float = 0.2, **encoder_kwargs):
@@ -185,7 +185,7 @@ class GeoClassifier(nn.Module):
         """[B, 4] → [B, K]."""
         return self.head(self.encoder(coords))
 
-# %% ../nbs/30_models.ipynb #ca38291b
+# %% ../nbs/30_models.ipynb #3ac5c983
 class GeoVisionClassifier(nn.Module):
     """Species logits [B, K] from vision [B, T, H, W, C] or [B, C] fused with space-time coords [B, 4]."""
     def __init__(self, num_classes: int, hidden_dim: int = 128, vision_dim: int = 1408, dropout: float = 0.3, **encoder_kwargs):

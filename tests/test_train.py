@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from deepearth_training.loader import DeepEarthDataset
+from deepearth_training.metrics import classification_report
+from deepearth_training.registry import space_time_coords
 from deepearth_training.split import save_split, split_from_store
 from deepearth_training.store import open_store
-from deepearth_training.train import (TrainConfig, classification_report, evaluate_checkpoint, fit, load_model, main,
-                                      space_time_coords)
+from deepearth_training.train import TrainConfig, evaluate_checkpoint, fit, load_model, main
 
 
 @pytest.fixture(scope='module')
