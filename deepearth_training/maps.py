@@ -225,7 +225,7 @@ def write_split_visuals(result: SplitResult, out_dir, stem: str = 'split', dpi: 
 
 # %% ../nbs/24_maps.ipynb #6b09b05f
 def explore(observations: pd.DataFrame,  # rows to split, with the columns `make_split` needs
-           ) -> 'ipywidgets.VBox':
+           ) -> object:  # an ipywidgets VBox, with the `redraw` it calls
     """Sliders (region size, separation, buffer, seed) that re-split `observations` and redraw figure and report."""
     import ipywidgets as widgets  # optional dependency (development extra), so imported only here
     size = widgets.FloatSlider(10, min=1, max=30, step=1, description='region km')
