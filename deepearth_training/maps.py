@@ -4,32 +4,34 @@
 
 # %% auto #0
 __all__ = ['GROUPS', 'COLOURS', 'REGION_COLOUR', 'split_groups', 'buffer_outline', 'split_figure', 'save_figure', 'split_map',
-           'save_map', 'write_split_visuals']
+           'save_map', 'write_split_visuals', 'explore']
 
-# %% ../nbs/24_maps.ipynb #4c4812fd
+# %% ../nbs/24_maps.ipynb #c77deb5b
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .dates import date_strings
 from .files import atomic_write
-from .geo import meridian_arc_km, WGS84_A, WGS84_E2
-from .split import SplitResult
+from .geo import km_per_degree
+from .holdout import SplitResult, SplitSpec, make_split
+from .split_report import format_report
 
-# %% ../nbs/24_maps.ipynb #b7dd0f23
+# %% ../nbs/24_maps.ipynb #26ab3e0b
 import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle, Polygon
 
-# %% ../nbs/24_maps.ipynb #22e94e8a
+# %% ../nbs/24_maps.ipynb #a72234d8
 import folium
 
-# %% ../nbs/24_maps.ipynb #9241e667
+# %% ../nbs/24_maps.ipynb #5c652057
 GROUPS = ('train', 'temporal test', 'spatial test', 'excluded (buffer)')
 COLOURS = {'train': '#0072B2', 'temporal test': '#E69F00', 'spatial test': '#D55E00', 'excluded (buffer)': '#999999'}
 REGION_COLOUR = '#CC0033'
 
-# %% ../nbs/24_maps.ipynb #de027d84
+# %% ../nbs/24_maps.ipynb #fc9930b9
 def split_groups(result: SplitResult) -> np.ndarray:
     """Group name [N] of each observation of `result` (one of GROUPS)."""
     a = result.assignments
@@ -37,16 +39,7 @@ def split_groups(result: SplitResult) -> np.ndarray:
     g[(g == 1) & (a['region_id'].to_numpy() > 0)] = 2
     return np.asarray(GROUPS, dtype=object)[g]
 
-# %% ../nbs/24_maps.ipynb #ab433eb8
-def _km_per_degree(lat) -> tuple[np.ndarray, np.ndarray]:
-    """Kilometres per degree of latitude (meridian) and of longitude (parallel) at `lat`."""
-    lat = np.asarray(lat, np.float64)
-    k_lat = (meridian_arc_km(lat + 5e-4) - meridian_arc_km(lat - 5e-4)) / 1e-3
-    p = np.radians(lat)
-    k_lon = np.radians(1) * WGS84_A * np.cos(p) / np.sqrt(1 - WGS84_E2 * np.sin(p)**2)
-    return k_lat, k_lon
-
-# %% ../nbs/24_maps.ipynb #24cd0ddf
+# %% ../nbs/24_maps.ipynb #14bf6177
 def buffer_outline(bounds, buffer_km: float, n_arc: int = 12) -> tuple[np.ndarray, np.ndarray]:
     """Latitudes and longitudes [4 * n_arc] of the outline of the points within `buffer_km` of box `bounds` [4]."""
     s, n, w, e = map(float, bounds)
@@ -54,12 +47,12 @@ def buffer_outline(bounds, buffer_km: float, n_arc: int = 12) -> tuple[np.ndarra
     lat, lon = [], []
     for clat, clon, start in corners:
         t = np.radians(start + np.linspace(0, 90, n_arc))
-        k_lat, k_lon = _km_per_degree(clat)
+        k_lat, k_lon = km_per_degree(clat)
         lat.append(clat + buffer_km * np.cos(t) / k_lat)
         lon.append(clon + buffer_km * np.sin(t) / k_lon)
     return np.concatenate(lat), np.concatenate(lon)
 
-# %% ../nbs/24_maps.ipynb #15fa37f0
+# %% ../nbs/24_maps.ipynb #f4078364
 def _draw_map_panel(ax, result: SplitResult, groups: np.ndarray, point_size: float, max_points: int | None) -> None:
     """Panel (a): observations by group (a seeded sample of `max_points` if more), region squares and buffer outlines."""
     lat, lon = result.observations['latitude'].to_numpy(), result.observations['longitude'].to_numpy()
@@ -82,14 +75,14 @@ def _draw_map_panel(ax, result: SplitResult, groups: np.ndarray, point_size: flo
             blat, blon = buffer_outline((r.south, r.north, r.west, r.east), buffer_km)
             ax.add_patch(Polygon(np.column_stack([blon, blat]), closed=True, fill=False, ec=REGION_COLOUR,
                                  lw=0.8, ls='--', zorder=4))
-    k_lat, k_lon = _km_per_degree(np.median(lat))
+    k_lat, k_lon = km_per_degree(np.median(lat))
     ax.set_aspect(k_lat / k_lon)
     ax.set_xlabel('longitude (°E)')
     ax.set_ylabel('latitude (°N)')
     title = f'(a) {len(result.regions)} test regions of {result.spec.region_size_km:g} km'
     ax.set_title(title + (f', {buffer_km:g} km buffers' if buffer_km > 0 else ''), loc='left', fontsize=10)
 
-# %% ../nbs/24_maps.ipynb #7811fe22
+# %% ../nbs/24_maps.ipynb #016975e8
 def _draw_year_panel(ax, result: SplitResult, groups: np.ndarray) -> None:
     """Panel (b): observations per year, stacked by group."""
     year = result.observations['year'].to_numpy().astype(int)
@@ -108,7 +101,7 @@ def _draw_year_panel(ax, result: SplitResult, groups: np.ndarray) -> None:
     ax.legend(loc='upper left', fontsize=7, ncol=2, frameon=False)
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True, nbins=6))
 
-# %% ../nbs/24_maps.ipynb #33927af8
+# %% ../nbs/24_maps.ipynb #213028cf
 def _draw_species_panel(ax, result: SplitResult) -> None:
     """Panel (c): species only in training, in both, only in test."""
     sp = result.report['species']
@@ -122,7 +115,7 @@ def _draw_species_panel(ax, result: SplitResult) -> None:
     ax.set_title('(c) species overlap', loc='left', fontsize=10)
     ax.set_xlim(0, max(values + [1]) * 1.18)
 
-# %% ../nbs/24_maps.ipynb #6d41bae0
+# %% ../nbs/24_maps.ipynb #d204438b
 def split_figure(result: SplitResult, figsize: tuple = (13, 4.6), point_size: float | None = None,
                  dpi: int = 100, max_points: int | None = 200_000) -> plt.Figure:
     """Three-panel figure of a split: (a) map with regions and buffers, (b) observations per year, (c) species overlap."""
@@ -137,20 +130,12 @@ def split_figure(result: SplitResult, figsize: tuple = (13, 4.6), point_size: fl
         _draw_species_panel(fig.add_subplot(gs[2]), result)
     return fig
 
-# %% ../nbs/24_maps.ipynb #53e7ceef
+# %% ../nbs/24_maps.ipynb #5b2c53c6
 def save_figure(fig: plt.Figure, path, dpi: int = 200) -> Path:
     """Write `fig` to `path` (format from the suffix, e.g. .png / .pdf / .svg) atomically."""
     return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches='tight'))
 
-# %% ../nbs/24_maps.ipynb #8c9f7b8c
-def _dates(obs: pd.DataFrame) -> list[str]:
-    """'YYYY-MM-DD', 'YYYY-MM' or 'YYYY' per observation, as far as the date is known."""
-    y = obs['year'].to_numpy().astype(int)
-    m, d = obs['month'].to_numpy(np.float64), obs['day'].to_numpy(np.float64)
-    return [f'{a:04d}' if b != b else f'{a:04d}-{int(b):02d}' if c != c else f'{a:04d}-{int(b):02d}-{int(c):02d}'
-            for a, b, c in zip(y.tolist(), m.tolist(), d.tolist())]
-
-# %% ../nbs/24_maps.ipynb #df92aa99
+# %% ../nbs/24_maps.ipynb #e0cb0d8a
 def _points_geojson(obs: pd.DataFrame, dates: list[str]) -> dict:
     """GeoJSON FeatureCollection of observations with ID, species and date properties."""
     ids = obs['observation_id'].astype(str).tolist() if 'observation_id' in obs.columns else [str(i) for i in obs.index]
@@ -160,18 +145,11 @@ def _points_geojson(obs: pd.DataFrame, dates: list[str]) -> dict:
                                         obs['latitude'].tolist(), obs['longitude'].tolist())]
     return {'type': 'FeatureCollection', 'features': feats}
 
-# %% ../nbs/24_maps.ipynb #a77c5fbd
-def split_map(result: SplitResult, tiles: str | None = 'OpenStreetMap', leaflet_url: str | None = None,
-              max_points: int | None = None) -> folium.Map:
-    """Interactive map of a split: observations by group with popups, region squares, buffers, layer control."""
+# %% ../nbs/24_maps.ipynb #cf6d4dc2
+def _add_points(m: folium.Map, result: SplitResult, max_points: int | None) -> None:
+    """One GeoJSON layer per group of observations (a seeded sample of `max_points` per group if more), with popups."""
     obs = result.observations
-    lat, lon = obs['latitude'].to_numpy(), obs['longitude'].to_numpy()
-    m = folium.Map(location=[float(np.median(lat)), float(np.median(lon))], tiles=tiles, control_scale=True)
-    if leaflet_url is not None:
-        base = leaflet_url.rstrip('/')
-        m.default_js = [('leaflet', f'{base}/leaflet.js')]
-        m.default_css = [('leaflet_css', f'{base}/leaflet.css')]
-    groups, dates = split_groups(result), _dates(obs)
+    groups, dates = split_groups(result), date_strings(obs['year'], obs['month'], obs['day'])
     rng = np.random.default_rng(result.spec.seed)
     for gname in GROUPS:
         sel = np.flatnonzero(groups == gname)
@@ -187,6 +165,10 @@ def split_map(result: SplitResult, tiles: str | None = 'OpenStreetMap', leaflet_
                        popup=folium.GeoJsonPopup(fields=['id', 'species', 'date'], aliases=['ID', 'Species', 'Date'])
                        ).add_to(fg)
         fg.add_to(m)
+
+# %% ../nbs/24_maps.ipynb #f9d06b71
+def _add_regions(m: folium.Map, result: SplitResult) -> None:
+    """A layer of region squares (tooltips with their counts) and, with a buffer, a layer of buffer outlines."""
     per_region = {r['region_id']: r for r in result.report['regions']}
     regions_fg = folium.FeatureGroup(name=f'test regions ({len(result.regions)})')
     buffers_fg = folium.FeatureGroup(name=f'buffers ({result.spec.buffer_km:g} km)')
@@ -204,17 +186,33 @@ def split_map(result: SplitResult, tiles: str | None = 'OpenStreetMap', leaflet_
     regions_fg.add_to(m)
     if result.spec.buffer_km > 0:
         buffers_fg.add_to(m)
+
+# %% ../nbs/24_maps.ipynb #739c3163
+def split_map(result: SplitResult,  # the split to draw
+              tiles: str | None = 'OpenStreetMap',  # folium tiles; None for none (offline)
+              leaflet_url: str | None = None,  # directory URL of leaflet.js / leaflet.css; None for the CDN
+              max_points: int | None = None,  # at most this many observations per group (a seeded sample)
+             ) -> folium.Map:
+    """Interactive map of a split: observations by group with popups, region squares, buffers, layer control."""
+    lat, lon = result.observations['latitude'].to_numpy(), result.observations['longitude'].to_numpy()
+    m = folium.Map(location=[float(np.median(lat)), float(np.median(lon))], tiles=tiles, control_scale=True)
+    if leaflet_url is not None:
+        base = leaflet_url.rstrip('/')
+        m.default_js = [('leaflet', f'{base}/leaflet.js')]
+        m.default_css = [('leaflet_css', f'{base}/leaflet.css')]
+    _add_points(m, result, max_points)
+    _add_regions(m, result)
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[float(lat.min()), float(lon.min())], [float(lat.max()), float(lon.max())]],
                  padding_top_left=(10, 10), padding_bottom_right=(270, 10))  # room for the expanded layer control
     return m
 
-# %% ../nbs/24_maps.ipynb #82a8e0b9
+# %% ../nbs/24_maps.ipynb #e7d199b2
 def save_map(m: folium.Map, path) -> Path:
     """Write the map's HTML to `path` atomically."""
     return atomic_write(path, lambda tmp: m.save(tmp))
 
-# %% ../nbs/24_maps.ipynb #2e7cb5c1
+# %% ../nbs/24_maps.ipynb #2165bf1b
 def write_split_visuals(result: SplitResult, out_dir, stem: str = 'split', dpi: int = 150) -> tuple[Path, Path]:
     """Write `{stem}_figure.png` and `{stem}_map.html` of `result` into `out_dir`; returns both paths."""
     out_dir = Path(out_dir)
@@ -224,3 +222,35 @@ def write_split_visuals(result: SplitResult, out_dir, stem: str = 'split', dpi: 
     finally:
         plt.close(fig)
     return png, save_map(split_map(result), out_dir / f'{stem}_map.html')
+
+# %% ../nbs/24_maps.ipynb #6b09b05f
+def explore(observations: pd.DataFrame,  # rows to split, with the columns `make_split` needs
+           ) -> object:  # an ipywidgets VBox, with the `redraw` it calls
+    """Sliders (region size, separation, buffer, seed) that re-split `observations` and redraw figure and report."""
+    import ipywidgets as widgets  # optional dependency (development extra), so imported only here
+    size = widgets.FloatSlider(10, min=1, max=30, step=1, description='region km')
+    dist = widgets.FloatSlider(15, min=0, max=80, step=1, description='centres ≥ km')
+    buf = widgets.FloatSlider(0, min=0, max=10, step=0.5, description='buffer km')
+    seed = widgets.IntSlider(0, min=0, max=20, description='seed')
+    out = widgets.Output()
+
+    def redraw(region_km, min_km, buffer_km, seed):
+        with out:
+            out.clear_output(wait=True)
+            try:
+                r = make_split(observations, SplitSpec(region_size_km=region_km, min_distance_km=min_km,
+                                                       buffer_km=buffer_km, seed=seed))
+            except ValueError as e:
+                print(f'cannot split: {e}')
+                return None
+            fig = split_figure(r, figsize=(10, 3.6))
+            plt.show()
+            plt.close(fig)
+            print(format_report(r.report))
+            return r
+
+    controls = dict(region_km=size, min_km=dist, buffer_km=buf, seed=seed)
+    widgets.interactive_output(redraw, controls)
+    box = widgets.VBox([widgets.HBox([size, dist]), widgets.HBox([buf, seed]), out])
+    box.redraw = redraw
+    return box

@@ -1,4 +1,5 @@
 """The split figure and the folium map: what they draw, and that they are written atomically."""
+import dataclasses
 import re
 
 import matplotlib
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 from matplotlib.patches import Polygon, Rectangle
 
-from deepearth_training.maps import (GROUPS, _dates, buffer_outline, save_figure, save_map, split_figure, split_groups,
+from deepearth_training.maps import (GROUPS, buffer_outline, save_figure, save_map, split_figure, split_groups,
                                      split_map, write_split_visuals)
 from deepearth_training.split import SplitSpec, load_split, make_split, save_split
 from test_split import geod_km, observations
@@ -74,10 +75,14 @@ def test_max_points(result):
     assert f'train (10 of' in html
 
 
-def test_dates_keep_unknowns_unknown():
-    import pandas as pd
-    df = pd.DataFrame({'year': [2020, 2021, 2022], 'month': [3.0, np.nan, 12.0], 'day': [7.0, 5.0, np.nan]})
-    assert _dates(df) == ['2020-03-07', '2021', '2022-12']
+def test_map_dates_keep_unknowns_unknown(result):
+    obs = result.observations.copy()
+    obs[['year', 'month', 'day']] = obs[['year', 'month', 'day']].astype('float64')
+    obs.iloc[:3, [obs.columns.get_loc(c) for c in ('year', 'month', 'day')]] = [[2020, 3, 7], [2021, np.nan, 5], [2022, 12, np.nan]]
+    html = split_map(dataclasses.replace(result, observations=obs)).get_root().render()
+    dates = [re.search(rf'"date": "([^"]*)", "id": "{i}"', html).group(1)
+             for i in obs['observation_id'].iloc[:3]]
+    assert dates == ['2020-03-07', '2021', '2022-12']
 
 
 def test_visuals_from_a_split_file(result, tmp_path):

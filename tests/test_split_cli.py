@@ -1,7 +1,10 @@
 """deepearth-split on the tiny synthetic store: the file it writes, its determinism and its one-line errors."""
 import json
 
-from deepearth_training.split import load_split, load_train_test_split, main, split_hash
+import pytest
+
+from deepearth_training.split import load_split, load_train_test_split, split_hash
+from deepearth_training.split_command import main
 from deepearth_training.store import open_store
 
 
@@ -38,10 +41,18 @@ def test_cli_published_regions_and_centres_file(tiny_store, tmp_path):
 def test_cli_errors_are_one_line(tiny_store, tmp_path, capsys):
     cases = [['--store', str(tmp_path / 'missing')],
              ['--store', str(tiny_store), '--min-distance-km', '400'],
-             ['--store', str(tiny_store), '--regions', str(tmp_path / 'nope.csv')],
-             ['--store', str(tiny_store), '--buffer-km', '-2']]
+             ['--store', str(tiny_store), '--regions', str(tmp_path / 'nope.csv')]]
     for args in cases:
         assert main(args + ['--out', str(tmp_path / 'x.json')]) == 2, args
         err = capsys.readouterr().err
         assert err.startswith('error: ') and err.count('\n') == 1, err
+    assert not (tmp_path / 'x.json').exists()
+
+
+def test_cli_numbers_are_checked_where_parsed(tiny_store, tmp_path, capsys):
+    for flag, value in [('--buffer-km', '-2'), ('--region-size-km', '0'), ('--n-regions', '2.5'), ('--seed', '-1')]:
+        with pytest.raises(SystemExit) as e:
+            main(['--store', str(tiny_store), '--out', str(tmp_path / 'x.json'), flag, value])
+        assert e.value.code == 2
+        assert f'error: argument {flag}: {value!r} is not' in capsys.readouterr().err
     assert not (tmp_path / 'x.json').exists()
