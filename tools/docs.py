@@ -133,7 +133,7 @@ def build_sources(proc: Path, src: Path) -> dict[str, str]:
         if p.stem == 'index':
             nb['cells'].append({'cell_type': 'markdown', 'metadata': {}, 'source': toctree(pages)})
         (src / f'{pages[p.stem]}.ipynb').write_text(json.dumps(nb), encoding='utf-8')
-        print(f'  {pages[p.stem]}.html <- {CFG.nbs_path}/{p.relative_to(proc).as_posix()}')
+        print(f'  {pages[p.stem]}.html <- {(CFG.nbs_path / p.relative_to(proc)).relative_to(ROOT).as_posix()}')
     return pages
 
 

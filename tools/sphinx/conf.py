@@ -19,6 +19,8 @@ exclude_patterns = ['_build', '**.ipynb_checkpoints']
 html_theme = 'sphinx_book_theme'
 html_theme_options = {'repository_url': cfg.git_url, 'use_repository_button': True,
                       'show_toc_level': 2, 'navigation_with_keys': False}
+html_context = {'default_mode': 'light'}
+html_favicon = 'static/favicon.svg'
 html_static_path = ['static']
 html_css_files = ['site.css']
 html_show_sourcelink = False
