@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['LEAFLET_ENV', 'CHECKOUT_LEAFLET', 'find_leaflet', 'escape_html', 'offline_html', 'save_offline', 'offline_iframes']
 
-# %% ../nbs/05_webassets.ipynb #f20183f4
+# %% ../nbs/05_webassets.ipynb #30c4eba3
 import base64
 import html as _html
 import os
@@ -15,11 +15,11 @@ from pathlib import Path
 import deepearth_training
 from .files import atomic_write
 
-# %% ../nbs/05_webassets.ipynb #2445ad1f
+# %% ../nbs/05_webassets.ipynb #01485949
 LEAFLET_ENV = 'DEEPEARTH_LEAFLET_DIR'
 CHECKOUT_LEAFLET = Path(deepearth_training.__file__).resolve().parent.parent / 'tools' / 'node_modules' / 'leaflet' / 'dist'
 
-# %% ../nbs/05_webassets.ipynb #fca15220
+# %% ../nbs/05_webassets.ipynb #7e11ff91
 def find_leaflet(env: dict | None = None,  # environment to read `DEEPEARTH_LEAFLET_DIR` from (default: os.environ)
                  ) -> Path | None:
     """The folder with `leaflet.js` and `leaflet.css`: `$DEEPEARTH_LEAFLET_DIR`, else the checkout's npm copy, else None."""
@@ -31,20 +31,20 @@ def find_leaflet(env: dict | None = None,  # environment to read `DEEPEARTH_LEAF
         return d
     return CHECKOUT_LEAFLET if (CHECKOUT_LEAFLET / 'leaflet.js').is_file() else None
 
-# %% ../nbs/05_webassets.ipynb #cd04d77d
+# %% ../nbs/05_webassets.ipynb #d0822980
 def escape_html(text,  # any value; it is converted with `str` first
                 ) -> str:
     """`text` with `& < > " '` replaced by entities, so it shows as text in HTML (also inside attributes)."""
     return _html.escape(str(text), quote=True)
 
-# %% ../nbs/05_webassets.ipynb #1423ce00
+# %% ../nbs/05_webassets.ipynb #ea8dd928
 _TAG = re.compile(r'<script[^>]*\ssrc="(?P<js>(?:https?:)?//[^"]+)"[^>]*>\s*</script>\s*'
                   r'|<link[^>]*\shref="(?P<css>(?:https?:)?//[^"]+)"[^>]*>\s*', re.I)
 _LEAFLET = re.compile(r'/leaflet(?:\.min)?\.(js|css)$|/leaflet@[^/]+/dist/leaflet\.(js|css)$', re.I)
 _EXTRAS = {r'jquery': r'\$\((?!`)|\$\.|\bjQuery\b', r'awesome-markers|awesome\.rotate': r'AwesomeMarkers',
            r'font-?awesome': r'\bfa-[a-z]|AwesomeMarkers', r'bootstrap': r'(?!)'}
 
-# %% ../nbs/05_webassets.ipynb #4c1d0623
+# %% ../nbs/05_webassets.ipynb #0bfde878
 def _remote_assets(page: str) -> list[tuple[str, str, str]]:
     """(tag, url, kind) per remote script/stylesheet of `page`; kind is 'leaflet', 'unused' or 'needed'."""
     inline = _TAG.sub('', page)
@@ -62,7 +62,7 @@ def _remote_assets(page: str) -> list[tuple[str, str, str]]:
         found.append((m[0], url, kind))
     return found
 
-# %% ../nbs/05_webassets.ipynb #d66e9689
+# %% ../nbs/05_webassets.ipynb #64f0e1cc
 def _data_uri(path: Path) -> str:
     """`path` (a PNG) as a base64 data URI."""
     return 'data:image/png;base64,' + base64.b64encode(path.read_bytes()).decode('ascii')
@@ -75,7 +75,7 @@ _TILE_HOOK = f'''<script>if (window.L) L.TileLayer.addInitHook(function () {{ th
   var d = document.createElement('div'); d.className = 'deepearth-tiles-notice'; d.style.cssText = '{_NOTICE_CSS}bottom:24px;';
   d.textContent = 'Map tiles cannot load (no network?); the data layers are still drawn.'; document.body.appendChild(d); }}); }});</script>'''
 
-# %% ../nbs/05_webassets.ipynb #426139a3
+# %% ../nbs/05_webassets.ipynb #9e624a68
 def _leaflet_inline(d: Path,  # folder with leaflet.js, leaflet.css and images/
                     ) -> tuple[str, str]:
     """(`<script>`, `<style>`) holding Leaflet from `d`, icons as data URIs, plus the tile-error hook."""
@@ -88,7 +88,7 @@ def _leaflet_inline(d: Path,  # folder with leaflet.js, leaflet.css and images/
     script = f'<script>{js}</script>\n<script>L.Icon.Default.imagePath = "";{icon_js}</script>\n{_TILE_HOOK}\n'
     return script, f'<style>{css}</style>\n'
 
-# %% ../nbs/05_webassets.ipynb #4abc0f61
+# %% ../nbs/05_webassets.ipynb #142647cb
 def _notice(urls: list[str]) -> str:
     """A visible notice at the top of the page listing the remote assets it still needs."""
     items = ', '.join(escape_html(u) for u in urls)
@@ -96,7 +96,7 @@ def _notice(urls: list[str]) -> str:
             f'to load {items}; without it the map stays blank. Install Leaflet locally with '
             f'<code>bash tools/setup.sh</code> or set <code>{LEAFLET_ENV}</code>.</div>\n')
 
-# %% ../nbs/05_webassets.ipynb #09712fc3
+# %% ../nbs/05_webassets.ipynb #53ff3854
 def _rewrite(page: str,  # a whole HTML document
              d: Path | None,  # folder with Leaflet's files, or None to keep Leaflet's CDN
              ) -> str:
@@ -118,14 +118,14 @@ def _rewrite(page: str,  # a whole HTML document
         out = re.sub(r'(<body[^>]*>)', lambda m: m[1] + '\n' + _notice(remote), out, count=1, flags=re.I)
     return out
 
-# %% ../nbs/05_webassets.ipynb #e7566c83
+# %% ../nbs/05_webassets.ipynb #ee593242
 def offline_html(page: str,  # a whole HTML document, e.g. `folium.Map.get_root().render()`
                  leaflet_dir: Path | None = None,  # folder with leaflet.js and leaflet.css (default: `find_leaflet()`)
                  ) -> str:
     """`page` loading no script or stylesheet from the network when Leaflet is local; else a notice says it needs it."""
     return _rewrite(page, Path(leaflet_dir) if leaflet_dir is not None else find_leaflet())
 
-# %% ../nbs/05_webassets.ipynb #deef8d19
+# %% ../nbs/05_webassets.ipynb #48fdc201
 def save_offline(m,  # a folium.Map (anything with `get_root().render()`)
                  path,  # where to write the HTML page
                  leaflet_dir: Path | None = None,  # folder with leaflet.js and leaflet.css (default: `find_leaflet()`)
@@ -134,7 +134,7 @@ def save_offline(m,  # a folium.Map (anything with `get_root().render()`)
     page = offline_html(m.get_root().render(), leaflet_dir)
     return atomic_write(path, lambda tmp: tmp.write_text(page, encoding='utf-8'))
 
-# %% ../nbs/05_webassets.ipynb #7eb1e22b
+# %% ../nbs/05_webassets.ipynb #8655ce73
 def offline_iframes(fragment: str,  # HTML holding `<iframe srcdoc="...">` maps, e.g. a notebook's saved output
                     leaflet_dir: Path | None = None,  # folder with leaflet.js and leaflet.css (default: `find_leaflet()`)
                     ) -> str:
