@@ -34,8 +34,10 @@ build = f'CUDA {torch.version.cuda}' if torch.version.cuda else 'CPU-only'
 print(f'torch:        {torch.__version__} ({build} build); CUDA available: {cuda}')
 if shutil.which('nvidia-smi') and not cuda:
     bar = '!' * 78
-    print(f'{bar}\n!! WARNING: nvidia-smi exists but torch cannot use CUDA, so training runs on the CPU.\n'
-          f'!! This torch is a {build} build. For an older driver pick a matching build, e.g.\n'
+    why = ('it is a CPU-only build' if not torch.version.cuda else
+           f'the NVIDIA driver may be too old for a {build} build (see nvidia-smi)')
+    print(f'{bar}\n!! WARNING: nvidia-smi exists but torch cannot use CUDA, so training runs on the CPU:\n'
+          f'!! {why}. A CUDA 12.6 build runs on older drivers:\n'
           f'!!   TORCH_INDEX_URL=https://download.pytorch.org/whl/cu126 bash tools/setup.sh\n{bar}')
 PY
 echo "environment ready: $(.venv/bin/python -c 'import deepearth_training as d; print("deepearth_training", d.__version__)')"
