@@ -9,7 +9,7 @@ __all__ = ['BENCH_MODES', 'PATHS', 'batch_nbytes', 'loader_batch', 'ParquetBatch
            'drop_from_cache', 'check_targets', 'run_benchmark', 'format_table', 'write_report', 'plot_report',
            'pinned_h2d_floor', 'h2d_rows', 'main']
 
-# %% ../nbs/40_benchmark.ipynb #145e5ba8
+# %% ../nbs/40_benchmark.ipynb #175810a2
 import argparse
 import http.client
 import importlib.util
@@ -29,13 +29,13 @@ import pandas as pd
 import psutil
 from tqdm.auto import tqdm
 
-# %% ../nbs/40_benchmark.ipynb #b91eaa87
+# %% ../nbs/40_benchmark.ipynb #55b80c39
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-# %% ../nbs/40_benchmark.ipynb #e26f8a0e
+# %% ../nbs/40_benchmark.ipynb #bc99cbef
 from .cli import non_negative_int, positive_float, positive_int, run_command
 from .dates import TIME_FIELDS, encode_timestamps
 from .files import atomic_write
@@ -44,7 +44,7 @@ from .loader import MODES, get_training_batch
 from .source import VJEPA2_PATCHES, shard_name
 from .store import open_store
 
-# %% ../nbs/40_benchmark.ipynb #c6b6ebd9
+# %% ../nbs/40_benchmark.ipynb #adc5ced1
 BENCH_MODES = ('language', 'pooled', 'multimodal_pooled', 'vision')
 PATHS = ('loader', 'numpy_floor', 'hf_datasets', 'parquet', 'stdlib_http_json', 'stdlib_http_npy', 'naive_dataset', 'memcopy')
 
@@ -59,7 +59,7 @@ def loader_batch(store, ids, mode: str, device='cpu') -> dict:
     include_vision, include_language, pooled = MODES[mode]
     return get_training_batch(store, ids, include_vision, include_language, device, pooled)
 
-# %% ../nbs/40_benchmark.ipynb #2c162a5c
+# %% ../nbs/40_benchmark.ipynb #5741b50f
 class ParquetBatches:
     """Batches read straight from a source directory in the published parquet layout (no store)."""
 
@@ -109,7 +109,7 @@ class ParquetBatches:
             out['vision_embeddings'] = self.vision(ids, pooled)
         return out
 
-# %% ../nbs/40_benchmark.ipynb #afdfb0c1
+# %% ../nbs/40_benchmark.ipynb #8762ebe2
 def encode_npy(batch: dict) -> bytes:
     """Raw binary encoding of a batch dict: header length (8 bytes LE), JSON header, array bytes."""
     header, chunks, offset = {}, [], 0
@@ -149,7 +149,7 @@ def decode_json(body: bytes, dtypes: dict) -> dict:
     d = json.loads(body)
     return {k: torch.tensor(v, dtype=dtypes[k]) if k in dtypes else v for k, v in d.items()}
 
-# %% ../nbs/40_benchmark.ipynb #b3c8c55a
+# %% ../nbs/40_benchmark.ipynb #5d711702
 class _BatchHandler(BaseHTTPRequestHandler):
     """POST /batch → the loader's batch, JSON or raw encoded (see `serve_batches`)."""
     protocol_version = 'HTTP/1.1'
@@ -222,7 +222,7 @@ class HTTPBatches:
     def close(self):
         self.conn.close()
 
-# %% ../nbs/40_benchmark.ipynb #2af9483e
+# %% ../nbs/40_benchmark.ipynb #5dd8c53c
 class NaiveItemDataset(Dataset):
     """Per-item map-style dataset over `ids` [N]: one row lookup and one embedding read per item."""
 
@@ -249,7 +249,7 @@ def naive_batch(store, ids, mode: str) -> dict:
     """One batch of all `ids` through `NaiveItemDataset` and a default-collate DataLoader."""
     return next(iter(DataLoader(NaiveItemDataset(store, ids, mode), batch_size=len(ids))))
 
-# %% ../nbs/40_benchmark.ipynb #a212cf8a
+# %% ../nbs/40_benchmark.ipynb #85e3d5dd
 class NumpyFloor:
     """The loader's batches of `mode` gathered with `np.take` from arrays in RAM, IDs resolved through a dict."""
 
@@ -275,7 +275,7 @@ class NumpyFloor:
             out['vision_embeddings'] = np.take(self.vision, np.take(self.vision_row, rows), axis=0)
         return out
 
-# %% ../nbs/40_benchmark.ipynb #01ca93cc
+# %% ../nbs/40_benchmark.ipynb #346867b8
 def hf_available() -> bool:
     """Whether the optional `datasets` package (the `bench` extra) is installed."""
     return importlib.util.find_spec('datasets') is not None
@@ -310,7 +310,7 @@ class HFDatasetBatches:
             out[name] = x.reshape(len(ids), *shape)
         return out
 
-# %% ../nbs/40_benchmark.ipynb #73624133
+# %% ../nbs/40_benchmark.ipynb #a4122626
 def memcopy_floor(nbytes: int, pool_bytes: int = 256 << 20):
     """A function `ids -> None` copying `nbytes` from a rotating offset of a >= `pool_bytes` source into a fixed buffer."""
     src = np.ones(max(pool_bytes, nbytes), np.uint8)
@@ -323,7 +323,7 @@ def memcopy_floor(nbytes: int, pool_bytes: int = 256 << 20):
         state['offset'] = (o + nbytes) % (src.size - nbytes + 1)
     return copy
 
-# %% ../nbs/40_benchmark.ipynb #05c10f97
+# %% ../nbs/40_benchmark.ipynb #17c7008c
 def time_block(fn,  # the path: ids -> batch
                batches: list,  # lists of observation IDs, one per timed call
                max_seconds: float = 30.0,  # stop timing once the timed calls add up to more than this
@@ -348,7 +348,7 @@ def time_block(fn,  # the path: ids -> batch
         times.append(time.perf_counter() - t0)
     return times
 
-# %% ../nbs/40_benchmark.ipynb #7a1100b0
+# %% ../nbs/40_benchmark.ipynb #8786f378
 def warm_store(store) -> float:
     """Touch every page of `store.vision` and `store.pooled` through their maps; returns seconds taken."""
     t0 = time.perf_counter()
@@ -379,7 +379,7 @@ def drop_from_cache(path) -> None:
     finally:
         os.close(fd)
 
-# %% ../nbs/40_benchmark.ipynb #b178c7d9
+# %% ../nbs/40_benchmark.ipynb #2a56af0b
 # peak memory of a path in batches, plus the 3 that stay allocated during a cell (floor source and
 # destination, the loader's recycled buffer); numpy_floor and hf_datasets also hold the mode's tables (_TABLE_FACTOR)
 _MEMORY_FACTOR = {'loader': 1, 'numpy_floor': 1, 'hf_datasets': 2, 'memcopy': 3, 'naive_dataset': 5, 'parquet': 7,
@@ -440,7 +440,7 @@ def _row(mode, bs, path, times, nbytes, **extra) -> dict:
     return dict(mode=mode, batch_size=bs, path=path, n_runs=len(times), median_ms_per_batch=med * 1e3,
                 median_ms_per_observation=med * 1e3 / bs, gb_per_s=nbytes / med / 1e9, batch_bytes=nbytes, **extra)
 
-# %% ../nbs/40_benchmark.ipynb #3b6c4b7d
+# %% ../nbs/40_benchmark.ipynb #7eb53b4f
 def _cold_rows(store_path, batches_by_size: dict, device) -> list:
     """Full-vision loader batches timed right after dropping the vision file from the page cache."""
     rows = []
@@ -458,7 +458,7 @@ def _cold_rows(store_path, batches_by_size: dict, device) -> list:
         del st
     return rows
 
-# %% ../nbs/40_benchmark.ipynb #be0985c6
+# %% ../nbs/40_benchmark.ipynb #2172950c
 def check_targets(results: list,  # result rows of run_benchmark
                   vision_shape: tuple,  # (T, H, W, C) of the store: the vision goal depends on the grid
                  ) -> list:
@@ -480,7 +480,7 @@ def check_targets(results: list,  # result rows of run_benchmark
                             value=round(r['fraction_of_floor'], 3), met=r['fraction_of_floor'] >= goal))
     return out
 
-# %% ../nbs/40_benchmark.ipynb #1d46cd01
+# %% ../nbs/40_benchmark.ipynb #6848f2da
 def _time_cell(store, mode: str, bs: int, batches: list, paths, ctx: dict, address, device, max_seconds: float,
                json_max_mb: float) -> list:
     """Result rows of one mode × batch size: each path timed in its own block, then the ratios between paths."""
@@ -508,7 +508,7 @@ def _time_cell(store, mode: str, bs: int, batches: list, paths, ctx: dict, addre
             r['fraction_of_floor'] = 1 / r['times_floor']
     return rows + list(cell.values())
 
-# %% ../nbs/40_benchmark.ipynb #82b787f8
+# %% ../nbs/40_benchmark.ipynb #9c1b28bd
 def run_benchmark(store, source=None, batch_sizes=(16, 64, 256), modes=BENCH_MODES, paths=PATHS, runs: int = 10,
                   seed: int = 0, device='cpu', cold: bool = False, max_seconds: float = 30.0,
                   json_max_mb: float = 256.0, progress: bool = True) -> dict:
@@ -548,7 +548,7 @@ def run_benchmark(store, source=None, batch_sizes=(16, 64, 256), modes=BENCH_MOD
     report['targets'] = check_targets(results, store.vision_shape)
     return report
 
-# %% ../nbs/40_benchmark.ipynb #a6f6c6dc
+# %% ../nbs/40_benchmark.ipynb #a0dcca4b
 def format_table(report: dict) -> str:
     """The report's results as a fixed-width text table (one row per mode × batch size × path), then notes and targets."""
     head = (f"{'mode':<18}{'batch':>6}  {'path':<18}{'ms/batch':>11}{'ms/obs':>10}{'GB/s':>8}{'x memcopy':>11}"
@@ -577,12 +577,12 @@ def format_table(report: dict) -> str:
     lines += [f"target {'MET' if t['met'] else 'NOT MET'}: {t['target']} (value {t['value']})" for t in report['targets']]
     return '\n'.join(lines)
 
-# %% ../nbs/40_benchmark.ipynb #284bcda3
+# %% ../nbs/40_benchmark.ipynb #979e3e98
 def write_report(report: dict, path) -> Path:
     """Write the report as JSON, atomically."""
     return atomic_write(path, lambda p: p.write_text(json.dumps(report, indent=1)))
 
-# %% ../nbs/40_benchmark.ipynb #eb17f665
+# %% ../nbs/40_benchmark.ipynb #8c7aaf82
 def plot_report(report: dict, path, dpi: int = 120) -> Path:
     """Bar chart PNG: median ms per batch (log scale) per path, one panel per mode, groups by batch size."""
     import matplotlib
@@ -614,7 +614,7 @@ def plot_report(report: dict, path, dpi: int = 120) -> Path:
     plt.close(fig)
     return out
 
-# %% ../nbs/40_benchmark.ipynb #8a7e8565
+# %% ../nbs/40_benchmark.ipynb #105192c2
 def pinned_h2d_floor(nbytes: int,  # bytes per copy: the loader's batch
                      device='cuda',  # the GPU
                     ):
@@ -640,7 +640,7 @@ def h2d_rows(store, batch_sizes=(16, 64), modes=('vision', 'multimodal_pooled'),
             rows += [loader, floor]
     return rows
 
-# %% ../nbs/40_benchmark.ipynb #92dc31a2
+# %% ../nbs/40_benchmark.ipynb #d8f29312
 def _parser() -> argparse.ArgumentParser:
     """The command line of deepearth-bench; numbers are checked where they are parsed."""
     p = argparse.ArgumentParser(prog='deepearth-bench', description='Time the loader against the numpy and memory-copy floors, '

@@ -6,7 +6,7 @@
 __all__ = ['FORMAT_VERSION', 'MANIFEST', 'PROGRESS', 'STORE_FILES', 'DTYPES', 'OBSERVATION_COLUMNS', 'build_tables',
            'prepare_store', 'Store', 'open_store', 'verify_store', 'main']
 
-# %% ../nbs/12_store.ipynb #79c2c565
+# %% ../nbs/12_store.ipynb #29cf1f72
 import argparse
 import hashlib
 import json
@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/12_store.ipynb #9bff4d3e
+# %% ../nbs/12_store.ipynb #f4d36a9d
 import pandas as pd
 from tqdm.auto import tqdm
 
-# %% ../nbs/12_store.ipynb #79fa902c
+# %% ../nbs/12_store.ipynb #066cced6
 import torch
 
-# %% ../nbs/12_store.ipynb #765b084c
+# %% ../nbs/12_store.ipynb #3df81109
 from . import __version__
 from .cli import run_command
 from .files import atomic_write
@@ -36,7 +36,7 @@ from .ids import create_observation_ids
 from .source import (LANGUAGE_DIM, OBSERVATIONS, VISION_INDEX, Source, download_source, iter_shard,
                                        language_matrix, read_source, shard_name)
 
-# %% ../nbs/12_store.ipynb #03d469af
+# %% ../nbs/12_store.ipynb #40210f0d
 FORMAT_VERSION = 1
 MANIFEST = 'manifest.json'
 PROGRESS = 'progress.json'
@@ -46,7 +46,7 @@ OBSERVATION_COLUMNS = ['observation_id', 'gbif_id', 'image_index', 'taxon_id', '
                        'longitude', 'year', 'month', 'day', 'hour', 'minute', 'second', 'has_vision', 'vision_row',
                        'file_idx', 'row_idx', 'source_split']
 
-# %% ../nbs/12_store.ipynb #63582a00
+# %% ../nbs/12_store.ipynb #f27ba1b1
 def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(observations, species) tables of the store for a validated source; see the column list above."""
     obs, vi = source.observations, source.vision_index
@@ -73,7 +73,7 @@ def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     species['n_with_vision'] = np.bincount(species_idx[has_vision], minlength=len(species)).astype(np.int64)
     return table, species
 
-# %% ../nbs/12_store.ipynb #1ab069c9
+# %% ../nbs/12_store.ipynb #a0697422
 class _NpyRows:
     """Positioned row writer into a preallocated .npy file of `shape` and `dtype` (opened for update if it exists)."""
 
@@ -115,7 +115,7 @@ def _sha256(path: Path, chunk: int = 8 << 20) -> str:
             h.update(b)
     return h.hexdigest()
 
-# %% ../nbs/12_store.ipynb #4a6d3289
+# %% ../nbs/12_store.ipynb #8679a5bc
 def _fingerprint(source: Source, dtype: str, shards) -> dict:
     """What a store is built from: format version, dtype, grid, shard selection, and (size, mtime_ns) of each source file."""
     files = [source.path / OBSERVATIONS, source.path / VISION_INDEX, *source.shards.values()]
@@ -123,7 +123,7 @@ def _fingerprint(source: Source, dtype: str, shards) -> dict:
             'shards': None if shards is None else sorted(int(s) for s in shards),
             'files': {str(p.relative_to(source.path)): [p.stat().st_size, p.stat().st_mtime_ns] for p in files}}
 
-# %% ../nbs/12_store.ipynb #943a1752
+# %% ../nbs/12_store.ipynb #d4a7008c
 def _prefetch(iterator, depth: int = 1):
     """Iterate `iterator` in a background thread, at most `depth` items ahead; re-raise its exceptions here."""
     q, stop, end = queue.Queue(depth), threading.Event(), object()
@@ -178,7 +178,7 @@ def _pipeline(iterator,  # the first stage's items (a generator: it runs in its 
         out = _prefetch(_apply(fn, out), depth)
     return out
 
-# %% ../nbs/12_store.ipynb #3f0f186a
+# %% ../nbs/12_store.ipynb #c0d3105d
 def _to_dtype(x: np.ndarray,  # float32 or float16 [b, n]: source values of b embeddings
               dtype: str,  # the store's vision dtype, 'float16' or 'float32'
              ) -> np.ndarray:
@@ -189,7 +189,7 @@ def _to_dtype(x: np.ndarray,  # float32 or float16 [b, n]: source values of b em
             return torch.from_numpy(np.ascontiguousarray(x)).to(torch.float16).numpy()
     return np.ascontiguousarray(x, dtype=dtype)
 
-# %% ../nbs/12_store.ipynb #67edf5dc
+# %% ../nbs/12_store.ipynb #49623e7e
 def _shard_stages(path: Path, target: np.ndarray, expect: np.ndarray, dtype: str, C: int, writers: list):
     """(convert, write) functions for one shard; `target` [rows] is the vision row of each shard row (-1: not stored),
     `expect` [rows] the gbif_id the index gives it."""
@@ -216,7 +216,7 @@ def _shard_stages(path: Path, target: np.ndarray, expect: np.ndarray, dtype: str
         return len(rows)
     return convert, write
 
-# %% ../nbs/12_store.ipynb #b6eac456
+# %% ../nbs/12_store.ipynb #2041d7cd
 def _finish_shard(part: Path, writers: list, done: list, f: int) -> None:
     """Sync and close shard `f`'s writers, then add `f` to `done` and record `done` as progress."""
     for w in writers:
@@ -285,7 +285,7 @@ def _checksums(part: Path) -> dict:
     out['vision.npy'] = 'sha256-of-row-blake2b128:' + hashlib.sha256(np.load(part / 'vision_digests.npy').tobytes()).hexdigest()
     return out
 
-# %% ../nbs/12_store.ipynb #bb5cd78a
+# %% ../nbs/12_store.ipynb #65494d5f
 def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | None = None, shards=None,
                   overwrite: bool = False, batch_rows: int | None = None, progress: bool = True, repo_id: str | None = None) -> Path:
     """Convert a source in the published layout into a store at `store_dir` (atomic, resumable); return its path."""
@@ -354,7 +354,7 @@ def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | N
         part.rename(store_dir)
     return store_dir
 
-# %% ../nbs/12_store.ipynb #3fdfcae0
+# %% ../nbs/12_store.ipynb #fbf060d0
 def _load_mapped(path: Path) -> np.ndarray:
     """Memory-map a .npy file read-only (an empty array cannot be mapped and is loaded instead)."""
     try:
@@ -433,7 +433,7 @@ def open_store(path) -> Store:
     """Open the prepared store at `path`; FileNotFoundError/ValueError on a missing, partial or incompatible store."""
     return Store(path)
 
-# %% ../nbs/12_store.ipynb #4cefc746
+# %% ../nbs/12_store.ipynb #490c1494
 def verify_store(path, progress: bool = True) -> bool:
     """Recompute every checksum of the store at `path`; True, or ValueError naming the first mismatch."""
     store = open_store(path)
@@ -447,7 +447,7 @@ def verify_store(path, progress: bool = True) -> bool:
             raise ValueError(f'{store.path / "vision.npy"}: vision row {k} (observation {store.observations.observation_id[store.observations.vision_row == k].iloc[0]}) does not match its checksum')
     return True
 
-# %% ../nbs/12_store.ipynb #7debb323
+# %% ../nbs/12_store.ipynb #7f3f7d1e
 def _int_list(s: str) -> list[int]:
     """'0,1,5' -> [0, 1, 5] (argparse type)."""
     try:
