@@ -35,7 +35,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),
     include_package_data=True,
     install_requires=cfg['requirements'].split(),
-    extras_require={'dev': cfg['dev_requirements'].split(), 'hub': ['huggingface_hub>=0.23']},
+    extras_require={'dev': cfg['dev_requirements'].split(), 'hub': ['huggingface_hub>=0.23'], 'bench': ['datasets>=2.14']},
     entry_points={
         'console_scripts': cfg['console_scripts'].split('\n'),
         'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"],

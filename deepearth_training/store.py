@@ -6,7 +6,7 @@
 __all__ = ['FORMAT_VERSION', 'MANIFEST', 'PROGRESS', 'STORE_FILES', 'DTYPES', 'OBSERVATION_COLUMNS', 'build_tables',
            'prepare_store', 'Store', 'open_store', 'verify_store', 'main']
 
-# %% ../nbs/12_store.ipynb #48c697d2
+# %% ../nbs/12_store.ipynb #29cf1f72
 import argparse
 import hashlib
 import json
@@ -16,21 +16,27 @@ import shutil
 import sys
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/12_store.ipynb #89021f62
+# %% ../nbs/12_store.ipynb #f4d36a9d
 import pandas as pd
 from tqdm.auto import tqdm
 
-# %% ../nbs/12_store.ipynb #4638977c
+# %% ../nbs/12_store.ipynb #066cced6
+import torch
+
+# %% ../nbs/12_store.ipynb #3df81109
 from . import __version__
+from .cli import run_command
+from .files import atomic_write
 from .ids import create_observation_ids
 from .source import (LANGUAGE_DIM, OBSERVATIONS, VISION_INDEX, Source, download_source, iter_shard,
                                        language_matrix, read_source, shard_name)
 
-# %% ../nbs/12_store.ipynb #71f51d67
+# %% ../nbs/12_store.ipynb #40210f0d
 FORMAT_VERSION = 1
 MANIFEST = 'manifest.json'
 PROGRESS = 'progress.json'
@@ -40,7 +46,7 @@ OBSERVATION_COLUMNS = ['observation_id', 'gbif_id', 'image_index', 'taxon_id', '
                        'longitude', 'year', 'month', 'day', 'hour', 'minute', 'second', 'has_vision', 'vision_row',
                        'file_idx', 'row_idx', 'source_split']
 
-# %% ../nbs/12_store.ipynb #b51b5b44
+# %% ../nbs/12_store.ipynb #f27ba1b1
 def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(observations, species) tables of the store for a validated source; see the column list above."""
     obs, vi = source.observations, source.vision_index
@@ -67,7 +73,7 @@ def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     species['n_with_vision'] = np.bincount(species_idx[has_vision], minlength=len(species)).astype(np.int64)
     return table, species
 
-# %% ../nbs/12_store.ipynb #59d59571
+# %% ../nbs/12_store.ipynb #a0697422
 class _NpyRows:
     """Positioned row writer into a preallocated .npy file of `shape` and `dtype` (opened for update if it exists)."""
 
@@ -87,9 +93,12 @@ class _NpyRows:
         self.fd = os.open(path, os.O_RDWR)
 
     def write(self, row: int, data) -> None:
-        """Write one row (bytes or a C-contiguous array of the row's size) at row position `row`."""
-        assert memoryview(data).nbytes == self.row_bytes
-        os.pwrite(self.fd, data, self.offset + row * self.row_bytes)
+        """Write consecutive rows (bytes or a C-contiguous array of a whole number of rows) from row position `row` on."""
+        view = memoryview(data).cast('B')
+        assert view.nbytes % self.row_bytes == 0
+        done, at = 0, self.offset + row * self.row_bytes
+        while done < view.nbytes:  # pwrite may write less than asked (over 2 GiB on Linux)
+            done += os.pwrite(self.fd, view[done:], at + done)
 
     def close(self, sync: bool = True) -> None:
         """Flush to disk (fdatasync) and close."""
@@ -106,17 +115,7 @@ def _sha256(path: Path, chunk: int = 8 << 20) -> str:
             h.update(b)
     return h.hexdigest()
 
-
-def _write_json(path: Path, obj: dict) -> None:
-    """Write JSON atomically: temporary file, fsync, rename."""
-    tmp = path.with_name(path.name + '.tmp')
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-# %% ../nbs/12_store.ipynb #d5d51e50
+# %% ../nbs/12_store.ipynb #8679a5bc
 def _fingerprint(source: Source, dtype: str, shards) -> dict:
     """What a store is built from: format version, dtype, grid, shard selection, and (size, mtime_ns) of each source file."""
     files = [source.path / OBSERVATIONS, source.path / VISION_INDEX, *source.shards.values()]
@@ -124,7 +123,7 @@ def _fingerprint(source: Source, dtype: str, shards) -> dict:
             'shards': None if shards is None else sorted(int(s) for s in shards),
             'files': {str(p.relative_to(source.path)): [p.stat().st_size, p.stat().st_mtime_ns] for p in files}}
 
-# %% ../nbs/12_store.ipynb #be023ba9
+# %% ../nbs/12_store.ipynb #d4a7008c
 def _prefetch(iterator, depth: int = 1):
     """Iterate `iterator` in a background thread, at most `depth` items ahead; re-raise its exceptions here."""
     q, stop, end = queue.Queue(depth), threading.Event(), object()
@@ -143,6 +142,9 @@ def _prefetch(iterator, depth: int = 1):
             q.put(end)
         except BaseException as e:
             q.put(e)
+        finally:
+            if hasattr(iterator, 'close'):
+                iterator.close()
 
     t = threading.Thread(target=run, daemon=True)
     t.start()
@@ -155,42 +157,126 @@ def _prefetch(iterator, depth: int = 1):
         stop.set()
         t.join()
 
-# %% ../nbs/12_store.ipynb #621652cd
-def _stream_vision(source: Source, tables: pd.DataFrame, part: Path, dtype: str, done: list, batch_rows: int | None,
-                   progress: bool) -> None:
-    """Step 4 of prepare_store: write vision, pooled and digests for every shard not in `done`, recording progress."""
+
+def _apply(fn, iterator):
+    """`fn(item)` for every item of `iterator`, closing `iterator` when done or stopped."""
+    try:
+        for item in iterator:
+            yield fn(item)
+    finally:
+        if hasattr(iterator, 'close'):
+            iterator.close()
+
+
+def _pipeline(iterator,  # the first stage's items (a generator: it runs in its own thread)
+              *stages,  # functions item -> item, each run in its own thread
+              depth: int = 1,  # items queued between two stages
+             ):
+    """Items of `iterator` passed through `stages` in turn, one thread per stage, at most `depth` queued between stages."""
+    out = _prefetch(iterator, depth)
+    for fn in stages:
+        out = _prefetch(_apply(fn, out), depth)
+    return out
+
+# %% ../nbs/12_store.ipynb #c0d3105d
+def _to_dtype(x: np.ndarray,  # float32 or float16 [b, n]: source values of b embeddings
+              dtype: str,  # the store's vision dtype, 'float16' or 'float32'
+             ) -> np.ndarray:
+    """`x` as a C-contiguous `dtype` array [b, n]; float32 → float16 with torch's kernel (numpy's rounding)."""
+    if x.dtype == np.float32 and dtype == 'float16':
+        with warnings.catch_warnings():  # pyarrow's arrays are read-only, which torch warns about; it only reads them
+            warnings.simplefilter('ignore', UserWarning)
+            return torch.from_numpy(np.ascontiguousarray(x)).to(torch.float16).numpy()
+    return np.ascontiguousarray(x, dtype=dtype)
+
+# %% ../nbs/12_store.ipynb #49623e7e
+def _shard_stages(path: Path, target: np.ndarray, expect: np.ndarray, dtype: str, C: int, writers: list):
+    """(convert, write) functions for one shard; `target` [rows] is the vision row of each shard row (-1: not stored),
+    `expect` [rows] the gbif_id the index gives it."""
+    def convert(batch):
+        first, g, x = batch
+        r = np.arange(first, first + len(g))
+        keep = r < len(target)
+        keep[keep] = target[r[keep]] >= 0
+        if not keep.all():
+            r, g, x = r[keep], g[keep], x[keep]
+        if (g != expect[r]).any():
+            k = np.flatnonzero(g != expect[r])[0]
+            raise ValueError(f'{path}: row {r[k]} holds gbif_id {g[k]} but {VISION_INDEX} says gbif_id {expect[r[k]]}')
+        v = _to_dtype(x, dtype)
+        digests = np.frombuffer(b''.join(hashlib.blake2b(row, digest_size=16).digest() for row in v), np.uint8)
+        return target[r], v, x.reshape(len(x), -1, C).mean(axis=1, dtype=np.float32), digests.reshape(-1, 16)
+
+    def write(item):
+        rows, *arrays = item
+        cuts = [0, *(np.flatnonzero(np.diff(rows) != 1) + 1), len(rows)]
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            for w, arr in zip(writers, arrays):
+                w.write(int(rows[a]), arr[a:b])
+        return len(rows)
+    return convert, write
+
+# %% ../nbs/12_store.ipynb #2041d7cd
+def _finish_shard(part: Path, writers: list, done: list, f: int) -> None:
+    """Sync and close shard `f`'s writers, then add `f` to `done` and record `done` as progress."""
+    for w in writers:
+        w.close()
+    done.append(f)
+    atomic_write(part / PROGRESS, lambda p: p.write_text(json.dumps({**json.loads((part / PROGRESS).read_text()),
+                                                                     'done_shards': sorted(done)}, indent=1)))
+
+
+def _write_shard(source: Source, rows: pd.DataFrame, part: Path, dtype: str, nv: int, batch_rows: int | None, bar,
+                 stop: threading.Event) -> list:
+    """Stream shard `rows.file_idx` (its index rows with vision) into the store files; return its open writers.
+    Raises RuntimeError as soon as `stop` is set (another shard failed)."""
     T, H, W, C = source.grid
-    nv = int(tables.has_vision.sum())
-    vis = tables[tables.has_vision]
-    todo = [f for f in source.shards if f not in done]
-    bar = tqdm(total=int(vis.file_idx.isin(todo).sum()), desc='prepare vision', unit='emb', disable=not progress)
-    for f in todo:
-        rows = vis[vis.file_idx == f]
-        target = np.full(int(rows.row_idx.max()) + 1 if len(rows) else 0, -1, np.int64)
-        target[rows.row_idx.to_numpy()] = rows.vision_row.to_numpy()
-        expect = np.zeros(len(target), np.int64)
-        expect[rows.row_idx.to_numpy()] = rows.gbif_id.to_numpy()
-        writers = [_NpyRows(part / n, s, d, create=False) for n, s, d in
-                   (('vision.npy', (nv, T, H, W, C), dtype), ('pooled.npy', (nv, C), 'float32'), ('vision_digests.npy', (nv, 16), 'uint8'))]
-        path = source.shards[f]
-        for first, g, x in _prefetch(iter_shard(path, source.grid, batch_rows, check_float16=dtype == 'float16')):
-            for j in range(len(g)):
-                r = first + j
-                if r >= len(target) or target[r] < 0:
-                    continue
-                if g[j] != expect[r]:
-                    raise ValueError(f'{path}: row {r} holds gbif_id {g[j]} but {VISION_INDEX} says gbif_id {expect[r]}')
-                v = x[j].astype(dtype, copy=False)
-                writers[0].write(target[r], v)
-                writers[1].write(target[r], x[j].reshape(-1, C).mean(axis=0, dtype=np.float32))
-                writers[2].write(target[r], hashlib.blake2b(v, digest_size=16).digest())
-                bar.update()
+    f = int(rows.file_idx.iloc[0])
+    target = np.full(int(rows.row_idx.max()) + 1, -1, np.int64)
+    target[rows.row_idx.to_numpy()] = rows.vision_row.to_numpy()
+    expect = np.zeros(len(target), np.int64)
+    expect[rows.row_idx.to_numpy()] = rows.gbif_id.to_numpy()
+    writers = [_NpyRows(part / n, s, d, create=False) for n, s, d in
+               (('vision.npy', (nv, T, H, W, C), dtype), ('pooled.npy', (nv, C), 'float32'), ('vision_digests.npy', (nv, 16), 'uint8'))]
+    convert, write = _shard_stages(source.shards[f], target, expect, dtype, C, writers)
+    try:
+        for item in _pipeline(iter_shard(source.shards[f], source.grid, batch_rows, check_float16=dtype == 'float16'), convert):
+            if stop.is_set():
+                raise RuntimeError(f'{source.shards[f]}: stopped')
+            bar.update(write(item))
+    except BaseException:
         for w in writers:
-            w.close()
-        done.append(f)
-        state = json.loads((part / PROGRESS).read_text())
-        _write_json(part / PROGRESS, {**state, 'done_shards': done})
-    bar.close()
+            w.close(sync=False)
+        raise
+    return writers
+
+
+def _stream_vision(source: Source, tables: pd.DataFrame, part: Path, dtype: str, done: list, batch_rows: int | None,
+                   progress: bool, workers: int = 2) -> None:
+    """Step 4 of prepare_store: write vision, pooled and digests for every shard not in `done`, recording progress.
+    `workers` shards stream at once; one background thread syncs and records each finished shard."""
+    vis = tables[tables.has_vision]
+    todo = [f for f in source.shards if f not in done and (vis.file_idx == f).any()]
+    bar = tqdm(total=int(vis.file_idx.isin(todo).sum()), desc='prepare vision', unit='emb', disable=not progress)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the pipeline's own threads keep the cores busy; more would contend
+    stop = threading.Event()
+    try:
+        with ThreadPoolExecutor(1) as syncer, ThreadPoolExecutor(workers) as pool:
+            def one(f):
+                writers = _write_shard(source, vis[vis.file_idx == f], part, dtype, len(vis), batch_rows, bar, stop)
+                return syncer.submit(_finish_shard, part, writers, done, f)
+            try:
+                synced = [fut.result() for fut in as_completed([pool.submit(one, f) for f in todo])]
+            except BaseException:  # the first failure (or Ctrl-C) stops every shard; finished ones are still recorded
+                stop.set()
+                pool.shutdown(cancel_futures=True)
+                raise
+            for fut in synced:
+                fut.result()
+    finally:
+        torch.set_num_threads(threads)
+        bar.close()
 
 
 def _checksums(part: Path) -> dict:
@@ -199,7 +285,7 @@ def _checksums(part: Path) -> dict:
     out['vision.npy'] = 'sha256-of-row-blake2b128:' + hashlib.sha256(np.load(part / 'vision_digests.npy').tobytes()).hexdigest()
     return out
 
-# %% ../nbs/12_store.ipynb #b9eeaec2
+# %% ../nbs/12_store.ipynb #65494d5f
 def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | None = None, shards=None,
                   overwrite: bool = False, batch_rows: int | None = None, progress: bool = True, repo_id: str | None = None) -> Path:
     """Convert a source in the published layout into a store at `store_dir` (atomic, resumable); return its path."""
@@ -237,7 +323,7 @@ def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | N
             for n, s, d in (('vision.npy', (nv, T, H, W, C), dtype), ('pooled.npy', (nv, C), 'float32'), ('vision_digests.npy', (nv, 16), 'uint8')):
                 _NpyRows(part / n, s, d, create=True).close()
             state = {'fingerprint': fp, 'done_shards': []}
-            _write_json(part / PROGRESS, state)
+            atomic_write(part / PROGRESS, lambda p: p.write_text(json.dumps(state, indent=1)))
         _stream_vision(source, tables, part, dtype, list(state['done_shards']), batch_rows, progress)
     except ValueError:
         shutil.rmtree(part, ignore_errors=True)
@@ -256,7 +342,7 @@ def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | N
         'fingerprint': fp,
         'checksums': _checksums(part),
     }
-    _write_json(part / MANIFEST, manifest)
+    atomic_write(part / MANIFEST, lambda p: p.write_text(json.dumps(manifest, indent=1)))
     (part / PROGRESS).unlink()
     if store_dir.exists():
         trash = store_dir.parent / f'.{store_dir.name}.old'
@@ -268,7 +354,7 @@ def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | N
         part.rename(store_dir)
     return store_dir
 
-# %% ../nbs/12_store.ipynb #d0f6479d
+# %% ../nbs/12_store.ipynb #fbf060d0
 def _load_mapped(path: Path) -> np.ndarray:
     """Memory-map a .npy file read-only (an empty array cannot be mapped and is loaded instead)."""
     try:
@@ -347,7 +433,7 @@ def open_store(path) -> Store:
     """Open the prepared store at `path`; FileNotFoundError/ValueError on a missing, partial or incompatible store."""
     return Store(path)
 
-# %% ../nbs/12_store.ipynb #e9b6efba
+# %% ../nbs/12_store.ipynb #490c1494
 def verify_store(path, progress: bool = True) -> bool:
     """Recompute every checksum of the store at `path`; True, or ValueError naming the first mismatch."""
     store = open_store(path)
@@ -361,7 +447,7 @@ def verify_store(path, progress: bool = True) -> bool:
             raise ValueError(f'{store.path / "vision.npy"}: vision row {k} (observation {store.observations.observation_id[store.observations.vision_row == k].iloc[0]}) does not match its checksum')
     return True
 
-# %% ../nbs/12_store.ipynb #8989143f
+# %% ../nbs/12_store.ipynb #7f3f7d1e
 def _int_list(s: str) -> list[int]:
     """'0,1,5' -> [0, 1, 5] (argparse type)."""
     try:
@@ -370,8 +456,15 @@ def _int_list(s: str) -> list[int]:
         raise argparse.ArgumentTypeError(f'expected comma-separated integers, got {s!r}') from None
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of `deepearth-prepare`: build a store from a local source or a Hugging Face download."""
+def _grid(s: str) -> list[int]:
+    """'8,24,24,1408' -> [8, 24, 24, 1408]: four positive integers T,H,W,C (argparse type)."""
+    grid = _int_list(s)
+    if len(grid) != 4 or min(grid) < 1:
+        raise argparse.ArgumentTypeError(f'expected 4 positive integers T,H,W,C, got {s!r}')
+    return grid
+
+
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='deepearth-prepare', description='Build a memory-mapped store from the published dataset layout.')
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument('--source', type=Path, help='local directory in the published layout')
@@ -379,27 +472,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--store', required=True, type=Path, help='store directory to create')
     p.add_argument('--dtype', default='float16', choices=DTYPES, help='vision dtype in the store (default: float16)')
     p.add_argument('--shards', type=_int_list, help='only these shard numbers, e.g. 0,1,2 (download and prepare)')
-    p.add_argument('--grid', type=_int_list, help='token grid T,H,W,C when the shards do not say (default: V-JEPA-2, 24x24 per frame)')
+    p.add_argument('--grid', type=_grid, help='token grid T,H,W,C when the shards do not say (default: V-JEPA-2, 24x24 per frame)')
     p.add_argument('--cache-dir', type=Path, help='download cache (default: the huggingface_hub cache)')
     p.add_argument('--revision', help='dataset revision to download')
     p.add_argument('--overwrite', action='store_true', help='replace an existing different store')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
-    a = p.parse_args(argv)
-    try:
-        if a.grid is not None and len(a.grid) != 4:
-            raise ValueError(f'--grid needs 4 integers T,H,W,C, got {a.grid}')
-        src = download_source(a.download, a.cache_dir, a.shards, a.revision) if a.download else a.source
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always')
-            out = prepare_store(src, a.store, a.dtype, grid=a.grid, shards=a.shards, overwrite=a.overwrite,
-                                progress=not a.quiet, repo_id=a.download)
-        for w in caught:
-            print(f'warning: {w.message}', file=sys.stderr)
-    except KeyboardInterrupt:
-        print('interrupted: run the same command again to resume', file=sys.stderr)
-        return 130
-    except (ValueError, OSError, ImportError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    return p
+
+
+def _run(a: argparse.Namespace) -> None:
+    src = download_source(a.download, a.cache_dir, a.shards, a.revision) if a.download else a.source
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        out = prepare_store(src, a.store, a.dtype, grid=a.grid, shards=a.shards, overwrite=a.overwrite,
+                            progress=not a.quiet, repo_id=a.download)
+    for w in caught:
+        print(f'warning: {w.message}', file=sys.stderr)
     print(f'store ready: {open_store(out)}')
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `deepearth-prepare`: build a store from a local source or a Hugging Face download."""
+    return run_command(_parser(), _run, argv, interrupted='interrupted: run the same command again to resume')
