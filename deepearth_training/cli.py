@@ -5,17 +5,18 @@
 # %% auto #0
 __all__ = ['positive_int', 'non_negative_int', 'positive_float', 'non_negative_float', 'fraction', 'error_line', 'run_command']
 
-# %% ../nbs/04_cli.ipynb #98d31757
+# %% ../nbs/04_cli.ipynb #2029184c
 import argparse
 import math
 import sys
 from typing import Callable
 
-# %% ../nbs/04_cli.ipynb #feeee721
+# %% ../nbs/04_cli.ipynb #b97eade6
 _PLAIN = (ValueError, KeyError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, RuntimeError)
 
 
-def error_line(e: BaseException) -> str:
+def error_line(e: BaseException,  # any exception a command raised
+              ) -> str:
     """One line describing exception `e` for a user: no traceback, no newlines."""
     if isinstance(e, KeyError) and e.args:
         text = str(e.args[0])
@@ -29,7 +30,7 @@ def error_line(e: BaseException) -> str:
         text = f'{type(e).__name__}: {e}'.rstrip(': ')
     return ' '.join(text.split())
 
-# %% ../nbs/04_cli.ipynb #19b3b4b5
+# %% ../nbs/04_cli.ipynb #73e02c19
 def run_command(parser: argparse.ArgumentParser,  # the command's parser (`--debug` is added here)
                 body: Callable[[argparse.Namespace], int | None],  # does the work; returns an exit status or None for 0
                 argv: list[str] | None = None,  # arguments; None reads sys.argv
@@ -49,8 +50,11 @@ def run_command(parser: argparse.ArgumentParser,  # the command's parser (`--deb
         print(f'error: {error_line(e)}', file=sys.stderr)
         return 2
 
-# %% ../nbs/04_cli.ipynb #88555508
-def _number(kind: type, test: Callable[[float], bool], what: str) -> Callable[[str], float]:
+# %% ../nbs/04_cli.ipynb #6db47229
+def _number(kind: type,  # int or float
+            test: Callable[[float], bool],  # accepts the parsed value
+            what: str,  # what an accepted value is, for the error
+           ) -> Callable[[str], float]:
     """An argparse `type` that parses `kind` and accepts only values passing `test`."""
     def parse(text: str):
         try:

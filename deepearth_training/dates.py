@@ -6,29 +6,32 @@
 __all__ = ['TIME_FIELDS', 'UNKNOWN_TIME', 'FIELD_RANGES', 'is_leap', 'days_in_month', 'check_time_fields', 'encode_timestamps',
            'day_of_year', 'days_since_epoch', 'date_strings']
 
-# %% ../nbs/03_dates.ipynb #579ee37d
+# %% ../nbs/03_dates.ipynb #e1976335
 import numpy as np
 
-# %% ../nbs/03_dates.ipynb #73288b34
+# %% ../nbs/03_dates.ipynb #e33a6e17
 TIME_FIELDS = ('year', 'month', 'day', 'hour', 'minute', 'second')  # columns of an encoded timestamp
 UNKNOWN_TIME = -1  # encoded value of a field the source does not know (NaN in the source)
 FIELD_RANGES = {'year': (1, 9999), 'month': (1, 12), 'day': (1, 31), 'hour': (0, 23), 'minute': (0, 59), 'second': (0, 59)}
 _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 _CUMULATIVE_DAYS = np.concatenate([[0], np.cumsum(_DAYS_IN_MONTH)[:-1]])
 
-# %% ../nbs/03_dates.ipynb #b794f2db
-def is_leap(year) -> np.ndarray:
+# %% ../nbs/03_dates.ipynb #aa8bd4b0
+def is_leap(year,  # integer years [N]
+           ) -> np.ndarray:
     """Boolean [N]: Gregorian leap years among integer `year` [N]."""
     year = np.asarray(year, np.int64)
     return ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
 
 
-def days_in_month(year, month) -> np.ndarray:
+def days_in_month(year,  # integer years [N]
+                  month,  # months [N], 1..12
+                 ) -> np.ndarray:
     """Days int64 [N] in each (year, month) pair; `month` in 1..12."""
     month = np.asarray(month, np.int64)
     return _DAYS_IN_MONTH[month - 1] + (is_leap(year) & (month == 2))
 
-# %% ../nbs/03_dates.ipynb #7517bf52
+# %% ../nbs/03_dates.ipynb #9862a09c
 def _first_bad(bad: np.ndarray, values: np.ndarray, name: str, where: str) -> None:
     """Raise naming the first True row of `bad` [N], if any."""
     if bad.any():
@@ -37,7 +40,9 @@ def _first_bad(bad: np.ndarray, values: np.ndarray, name: str, where: str) -> No
         raise ValueError(f'{where}: {name} {float(values[k])!r} at row {k} is not an integer in {lo}..{hi} (or unknown)')
 
 
-def check_time_fields(columns: dict, where: str = 'dates') -> None:
+def check_time_fields(columns: dict,  # name -> array [N] for every name in `TIME_FIELDS`; NaN = unknown
+                      where: str = 'dates',  # what the error names as the source, e.g. a file
+                     ) -> None:
     """Raise `ValueError` naming the first impossible value among time fields (name -> array [N], NaN = unknown)."""
     v = {f: np.asarray(columns[f], np.float64) for f in TIME_FIELDS}
     _first_bad(~np.isfinite(v['year']), v['year'], 'year', where)
@@ -52,14 +57,16 @@ def check_time_fields(columns: dict, where: str = 'dates') -> None:
         k = int(np.flatnonzero(both & (v['day'] > limit))[0])
         raise ValueError(f"{where}: day {float(v['day'][k])!r} at row {k} does not exist in {int(v['year'][k])}-{int(v['month'][k]):02d}")
 
-# %% ../nbs/03_dates.ipynb #d1fd48f2
-def encode_timestamps(columns: dict, where: str = 'dates') -> np.ndarray:
+# %% ../nbs/03_dates.ipynb #b5cdd9c1
+def encode_timestamps(columns: dict,  # name -> float array [N] for every name in `TIME_FIELDS`; NaN = unknown
+                      where: str = 'dates',  # what an error names as the source, e.g. a file
+                     ) -> np.ndarray:
     """Time fields (name -> float array [N], NaN = unknown) → int64 [N, 6] in `TIME_FIELDS` order, NaN → `UNKNOWN_TIME`."""
     check_time_fields(columns, where)
     out = [np.asarray(columns[f], np.float64) for f in TIME_FIELDS]
     return np.stack([np.where(np.isnan(x), UNKNOWN_TIME, x).astype(np.int64) for x in out], axis=1).reshape(-1, len(TIME_FIELDS))
 
-# %% ../nbs/03_dates.ipynb #6ebce68f
+# %% ../nbs/03_dates.ipynb #5ae0b069
 def _known_date(year, month, day) -> tuple[np.ndarray, ...]:
     """(known [N], year, month, day int64 [N]) with unknown (NaN or `UNKNOWN_TIME`) month/day marked."""
     y, m, d = (np.asarray(x, np.float64) for x in (year, month, day))
@@ -68,22 +75,31 @@ def _known_date(year, month, day) -> tuple[np.ndarray, ...]:
     return known, fill(y, 2001), fill(m, 1), fill(d, 1)
 
 
-def day_of_year(year, month, day) -> np.ndarray:
+def day_of_year(year,  # years [N]
+                month,  # months [N]; NaN or `UNKNOWN_TIME` = unknown
+                day,  # days of the month [N]; NaN or `UNKNOWN_TIME` = unknown
+               ) -> np.ndarray:
     """Day of the year float64 [N] (1 = 1 January), NaN where month or day is unknown."""
     known, y, m, d = _known_date(year, month, day)
     doy = _CUMULATIVE_DAYS[m - 1] + d + (is_leap(y) & (m > 2))
     return np.where(known, doy, np.nan)
 
 
-def days_since_epoch(year, month, day) -> np.ndarray:
+def days_since_epoch(year,  # years [N]
+                     month,  # months [N]; NaN or `UNKNOWN_TIME` = unknown
+                     day,  # days of the month [N]; NaN or `UNKNOWN_TIME` = unknown
+                    ) -> np.ndarray:
     """Days float64 [N] since 1970-01-01, NaN where month or day is unknown."""
     known, y, m, d = _known_date(year, month, day)
     months = ((y - 1970) * 12 + m - 1).astype('datetime64[M]')
     days = (months.astype('datetime64[D]') - np.datetime64('1970-01-01', 'D')).astype(np.int64) + d - 1
     return np.where(known, days, np.nan)
 
-# %% ../nbs/03_dates.ipynb #598ff6c9
-def date_strings(year, month, day) -> list[str]:
+# %% ../nbs/03_dates.ipynb #19490629
+def date_strings(year,  # years [N]
+                 month,  # months [N]; NaN or `UNKNOWN_TIME` = unknown
+                 day,  # days of the month [N]; NaN or `UNKNOWN_TIME` = unknown
+                ) -> list[str]:
     """'YYYY-MM-DD', 'YYYY-MM' or 'YYYY' per row, as far as the date is known (NaN or -1 = unknown)."""
     y, m, d = (np.asarray(x, np.float64) for x in (year, month, day))
     m_known, d_known = np.isfinite(m) & (m != UNKNOWN_TIME), np.isfinite(d) & (d != UNKNOWN_TIME)
