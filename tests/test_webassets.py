@@ -9,7 +9,8 @@ import time
 import folium
 import pytest
 
-from deepearth_training.webassets import _rewrite, escape_html, find_leaflet, save_offline
+from deepearth_training import webassets
+from deepearth_training.webassets import escape_html, find_leaflet, offline_html, save_offline
 
 EVIL = '<img src=x onerror="document.title=\'owned\'">'
 
@@ -80,9 +81,10 @@ def test_offline_map_draws_and_escapes(browser, serve_directory, tmp_path):
 
 
 @pytest.mark.browser
-def test_without_local_leaflet_the_page_says_it_needs_the_network(browser, serve_directory, tmp_path):
+def test_without_local_leaflet_the_page_says_it_needs_the_network(browser, serve_directory, tmp_path, monkeypatch):
+    monkeypatch.setattr(webassets, 'find_leaflet', lambda: None)
     m = example_map(tiles=None)
-    (tmp_path / 'map.html').write_text(_rewrite(m.get_root().render(), None), encoding='utf-8')
+    (tmp_path / 'map.html').write_text(offline_html(m.get_root().render()), encoding='utf-8')
     browser.get(serve_directory(tmp_path) + 'map.html')
     notice = browser.find_element('css selector', '.deepearth-network-notice')
     assert notice.is_displayed() and 'needs the internet' in notice.text and 'leaflet.js' in notice.text
