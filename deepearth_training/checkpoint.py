@@ -6,7 +6,7 @@
 __all__ = ['CHECKPOINT_KEYS', 'RESUME_KEYS', 'RUN_FILES', 'save_checkpoint', 'load_checkpoint', 'load_model', 'store_identity',
            'check_resume', 'restore_state', 'check_run_dir', 'write_metrics']
 
-# %% ../nbs/36_checkpoint.ipynb #3d02e617
+# %% ../nbs/36_checkpoint.ipynb #15439263
 import hashlib
 import json
 import math
@@ -14,16 +14,16 @@ import pickle
 import re
 from pathlib import Path
 
-# %% ../nbs/36_checkpoint.ipynb #37819f3b
+# %% ../nbs/36_checkpoint.ipynb #b0226a8e
 import torch
 from torch import nn
 
-# %% ../nbs/36_checkpoint.ipynb #7b265848
+# %% ../nbs/36_checkpoint.ipynb #80e91929
 from .distributed import set_rng_state
 from .files import atomic_write
 from .registry import spec_of
 
-# %% ../nbs/36_checkpoint.ipynb #05958f38
+# %% ../nbs/36_checkpoint.ipynb #a031d6c5
 def _named(e: OSError, path: Path) -> OSError:
     """`e` with `path` as its file name, so the one-line error says which file could not be written."""
     return OSError(e.errno, e.strerror or str(e), str(path))
@@ -38,7 +38,7 @@ def save_checkpoint(checkpoint: dict,  # tensors and plain Python data only (see
     except OSError as e:
         raise _named(e, Path(path)) from e
 
-# %% ../nbs/36_checkpoint.ipynb #be2a994f
+# %% ../nbs/36_checkpoint.ipynb #708a7daf
 CHECKPOINT_KEYS = ('model_state_dict', 'mode', 'model_kwargs')
 
 
@@ -66,7 +66,7 @@ def load_checkpoint(path,  # a checkpoint written by `save_checkpoint`
         raise ValueError(f'{path}: not a deepearth_training checkpoint (missing {sorted(missing)})')
     return ckpt
 
-# %% ../nbs/36_checkpoint.ipynb #d68733fc
+# %% ../nbs/36_checkpoint.ipynb #7485b6a7
 def load_model(path,  # a checkpoint written by `fit`
                device='cpu',  # where to put the model
               ) -> tuple[nn.Module, dict]:
@@ -76,7 +76,7 @@ def load_model(path,  # a checkpoint written by `fit`
     model.load_state_dict(ckpt['model_state_dict'])
     return model.to(device).eval(), ckpt
 
-# %% ../nbs/36_checkpoint.ipynb #39893404
+# %% ../nbs/36_checkpoint.ipynb #9b2fdee9
 # settings that must match for a resumed run to continue the same run
 RESUME_KEYS = ('mode', 'epochs', 'batch_size', 'lr', 'weight_decay', 'grad_accum', 'clip_grad', 'seed', 'amp',
                'full_vision', 'hidden_dim', 'fusion_dim')
@@ -87,7 +87,7 @@ def store_identity(store,  # an opened store (`store.open_store`)
     """A short hash of the file checksums the store's manifest records: equal for the same prepared data."""
     return hashlib.sha256(json.dumps(store.manifest.get('checksums'), sort_keys=True).encode()).hexdigest()[:16]
 
-# %% ../nbs/36_checkpoint.ipynb #eecc7dd8
+# %% ../nbs/36_checkpoint.ipynb #004b0226
 def check_resume(ckpt: dict,  # the checkpoint (`load_checkpoint`)
                  config,  # the new run's settings (`train.TrainConfig`)
                  shash: str,  # content hash of the new run's split file
@@ -111,7 +111,7 @@ def check_resume(ckpt: dict,  # the checkpoint (`load_checkpoint`)
     if len(ckpt['rng_states']) != world_size:
         raise ValueError(f'{path}: cannot resume with {world_size} processes, the checkpoint was written by {len(ckpt["rng_states"])}')
 
-# %% ../nbs/36_checkpoint.ipynb #239f0d42
+# %% ../nbs/36_checkpoint.ipynb #6a50b8ee
 def restore_state(ckpt: dict,  # a checkpoint written by `fit`
                   core: nn.Module,  # the model (not wrapped in DistributedDataParallel)
                   optimizer: torch.optim.Optimizer,
@@ -126,7 +126,7 @@ def restore_state(ckpt: dict,  # a checkpoint written by `fit`
     set_rng_state(ckpt['rng_states'][rank], device)
     return ckpt['history'], ckpt['epoch']
 
-# %% ../nbs/36_checkpoint.ipynb #6afc68bb
+# %% ../nbs/36_checkpoint.ipynb #4f2a3906
 RUN_FILES = ('last.pt', 'metrics.json')
 
 
@@ -142,7 +142,7 @@ def check_run_dir(out,  # the run folder (`--out`)
         raise FileExistsError(f'--out {out}: already holds a run ({", ".join(held)}); continue it with --resume, '
                               'or choose another --out')
 
-# %% ../nbs/36_checkpoint.ipynb #0572cb4b
+# %% ../nbs/36_checkpoint.ipynb #6a0647e0
 def _non_finite(obj, where: str = '') -> str | None:
     """The key path of the first NaN or infinity in nested dicts and lists `obj`, or None."""
     if isinstance(obj, float) and not math.isfinite(obj):
