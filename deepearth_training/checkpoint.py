@@ -17,6 +17,7 @@ from pathlib import Path
 # %% ../nbs/36_checkpoint.ipynb #b0226a8e
 import torch
 from torch import nn
+from torch.torch_version import TorchVersion
 
 # %% ../nbs/36_checkpoint.ipynb #80e91929
 from .distributed import set_rng_state
@@ -58,7 +59,8 @@ def load_checkpoint(path,  # a checkpoint written by `save_checkpoint`
     if not path.is_file():
         raise FileNotFoundError(f'no checkpoint at {path}')
     try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+        with torch.serialization.safe_globals([TorchVersion]):  # a str subclass; earlier checkpoints stored one
+            ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, KeyError, AttributeError, IndexError) as e:
         raise _unreadable(path, e) from None
     missing = set(CHECKPOINT_KEYS) - set(ckpt) if isinstance(ckpt, dict) else set(CHECKPOINT_KEYS)
