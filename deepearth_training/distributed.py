@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['world', 'all_reduce_sum', 'all_gather_objects', 'unwrap', 'resolve_device', 'process_group', 'rng_state',
-           'set_rng_state']
+           'set_rng_state', 'auto_threads', 'cpu_threads']
 
 # %% ../nbs/34_distributed.ipynb #20d8e9d9
 import os
@@ -54,16 +54,23 @@ def resolve_device(device: str,  # 'auto', 'cpu', 'cuda' or 'cuda:N'
     """'auto' → this process's GPU (LOCAL_RANK) when CUDA is available, else the CPU; other names as given."""
     if device == 'auto':
         return torch.device(f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}') if torch.cuda.is_available() else torch.device('cpu')
-    d = torch.device(device)
+    try:
+        d = torch.device(device)
+    except RuntimeError:
+        d = None
+    if d is None or d.type not in ('cpu', 'cuda'):
+        raise ValueError(f'unknown device {device!r}; expected auto, cpu, cuda or cuda:N')
     if d.type == 'cuda' and not torch.cuda.is_available():
         raise ValueError(f'device {device!r} requested but CUDA is not available')
+    if d.type == 'cuda' and d.index is not None and d.index >= torch.cuda.device_count():
+        raise ValueError(f'device {device!r} requested but this machine has {torch.cuda.device_count()} GPU(s)')
     return d
 
 
 @contextmanager
 def process_group(device: str,  # the run's device setting (see `resolve_device`)
                  ):
-    """Initialise the torchrun process group for the block when WORLD_SIZE > 1 and none exists; destroy it after."""
+    """Initialise the torchrun process group for the block when WORLD_SIZE > 1 and none exists; end it cleanly after."""
     own = int(os.environ.get('WORLD_SIZE', 1)) > 1 and not dist.is_initialized()
     if own:
         d = resolve_device(device)
@@ -72,6 +79,8 @@ def process_group(device: str,  # the run's device setting (see `resolve_device`
         dist.init_process_group(backend='nccl' if d.type == 'cuda' else 'gloo')
     try:
         yield
+        if own:
+            dist.barrier()  # every process is done with its collectives before any tears its connections down
     finally:
         if own:
             dist.destroy_process_group()
@@ -90,3 +99,25 @@ def set_rng_state(state: dict,  # what `rng_state` returned
     torch.set_rng_state(state['cpu'])
     if device.type == 'cuda' and state['cuda'] is not None:
         torch.cuda.set_rng_state(state['cuda'], device)
+
+# %% ../nbs/34_distributed.ipynb #50ffc742
+def auto_threads(device: torch.device,  # the process's training device
+                ) -> int:
+    """Torch CPU threads for training on `device`: 1 on the CPU; torch's current count on a GPU or under OMP_NUM_THREADS."""
+    if device.type != 'cpu' or os.environ.get('OMP_NUM_THREADS'):
+        return torch.get_num_threads()
+    return 1
+
+
+@contextmanager
+def cpu_threads(threads: int,  # torch CPU threads for the block; 0 = `auto_threads(device)`
+                device: torch.device,  # the process's training device
+               ):
+    """Run the block with `threads` torch CPU threads (0: the automatic choice); yields the count; restores it after."""
+    before = torch.get_num_threads()
+    n = threads or auto_threads(device)
+    torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        torch.set_num_threads(before)
