@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-import deepearth_training.store as store_mod
+import deepearth_training.prepare as store_mod
 from deepearth_training.source import VISION_DIR, iter_shard, shard_name
 from deepearth_training.store import MANIFEST, PROGRESS, main, open_store, prepare_store, verify_store
 
@@ -101,7 +101,7 @@ def test_open_failures(tiny_store, tmp_path):
     with pytest.raises(ValueError, match='format version 99'):
         open_store(s)
     (s / MANIFEST).write_text(json.dumps({**m, 'shapes': {**m['shapes'], 'pooled': [1, 2]}}))
-    with pytest.raises(ValueError, match='pooled.npy.*does not match the manifest'):
+    with pytest.raises(ValueError, match='manifest.json: edited since prepare'):
         open_store(s)
     (s / MANIFEST).write_text(json.dumps(m))
     (s / 'vision.npy').unlink()
@@ -148,9 +148,14 @@ def test_cli(tiny_source, tmp_path, capsys):
             main(['--source', str(tiny_source), '--store', str(tmp_path / 's3'), *bad])
         assert e.value.code == 2
     assert 'T,H,W,C' in capsys.readouterr().err
-    with pytest.raises(SystemExit) as e:
-        main(['--store', str(tmp_path / 's4')])  # neither --source nor --download
-    assert e.value.code == 2
+    assert main(['--store', str(tmp_path / 's4')]) == 2  # neither --source, --download nor --verify
+    assert 'one of --source, --download or --verify is required' in capsys.readouterr().err
+    assert main(['--verify', '--store', str(tmp_path / 's'), '--quiet']) == 0
+    with open(tmp_path / 's' / 'pooled.npy', 'r+b') as f:
+        f.seek(200)
+        f.write(b'\xff' * 64)
+    assert main(['--verify', '--store', str(tmp_path / 's'), '--quiet']) == 2
+    assert 'pooled.npy: checksum mismatch' in capsys.readouterr().err
 
 
 def test_cli_interrupt_exit_code(tiny_source, tmp_path, monkeypatch, capsys):
