@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['process_umask', 'remove_stale_temporaries', 'atomic_write', 'pid_lock']
 
-# %% ../nbs/01_files.ipynb #eff68b95
+# %% ../nbs/01_files.ipynb #bb20d437
 import fcntl
 import glob
 import os
@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
-# %% ../nbs/01_files.ipynb #6b202dfe
+# %% ../nbs/01_files.ipynb #bc6cfe8e
 def process_umask() -> int:
     """The process's file-creation mask (e.g. 0o022), read without changing it where Linux allows."""
     try:
@@ -59,7 +59,7 @@ def remove_stale_temporaries(path) -> list[Path]:
             stale.append(p)
     return stale
 
-# %% ../nbs/01_files.ipynb #cea66352
+# %% ../nbs/01_files.ipynb #2ea3ebf3
 def atomic_write(path,  # the file to (re)write
                  write: Callable[[Path], object],  # writes the whole content to the temporary path it is given
                 ) -> Path:
@@ -81,7 +81,7 @@ def atomic_write(path,  # the file to (re)write
         raise
     return path
 
-# %% ../nbs/01_files.ipynb #fa4be858
+# %% ../nbs/01_files.ipynb #a0c5b1f2
 def _same_file(path: Path, fd: int) -> bool:
     """Whether `path` still names the open file `fd` (not removed or replaced since it was opened)."""
     try:

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['STORE_NAMES', 'build_tables', 'prepare_store', 'main']
 
-# %% ../nbs/13_prepare.ipynb #c23982af
+# %% ../nbs/13_prepare.ipynb #eea89755
 import argparse
 import hashlib
 import json
@@ -20,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/13_prepare.ipynb #5ddb024b
+# %% ../nbs/13_prepare.ipynb #1b9557d7
 import pandas as pd
 from tqdm.auto import tqdm
 
-# %% ../nbs/13_prepare.ipynb #09498f47
+# %% ../nbs/13_prepare.ipynb #462dd9f4
 import torch
 
-# %% ../nbs/13_prepare.ipynb #5885ba99
+# %% ../nbs/13_prepare.ipynb #2f404bc3
 from . import __version__
 from .cli import run_command
 from .files import atomic_write, pid_lock
@@ -38,7 +38,7 @@ from .store_format import (DTYPES, FORMAT_VERSION, MANIFEST, OBSERVATION_COLUMNS
                                              file_sha256 as _sha256, open_store, seal_manifest, store_location,
                                              verify_store)
 
-# %% ../nbs/13_prepare.ipynb #3f2bb686
+# %% ../nbs/13_prepare.ipynb #777775b9
 def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(observations, species) tables of the store for a validated source; see the column list above."""
     obs, vi = source.observations, source.vision_index
@@ -65,7 +65,7 @@ def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     species['n_with_vision'] = np.bincount(species_idx[has_vision], minlength=len(species)).astype(np.int64)
     return table, species
 
-# %% ../nbs/13_prepare.ipynb #1e011466
+# %% ../nbs/13_prepare.ipynb #541251ce
 class _NpyRows:
     """Positioned row writer into a preallocated .npy file of `shape` and `dtype` (opened for update if it exists)."""
 
@@ -98,7 +98,7 @@ class _NpyRows:
             os.fdatasync(self.fd)
         os.close(self.fd)
 
-# %% ../nbs/13_prepare.ipynb #97f83ba7
+# %% ../nbs/13_prepare.ipynb #788ca961
 def _fingerprint(source: Source, dtype: str, shards) -> dict:
     """What a store is built from: format version, dtype, grid, shard selection, and (size, mtime_ns) of each source file."""
     files = [source.path / OBSERVATIONS, source.path / VISION_INDEX, *source.shards.values()]
@@ -106,7 +106,7 @@ def _fingerprint(source: Source, dtype: str, shards) -> dict:
             'shards': None if shards is None else sorted(int(s) for s in shards),
             'files': {str(p.relative_to(source.path)): [p.stat().st_size, p.stat().st_mtime_ns] for p in files}}
 
-# %% ../nbs/13_prepare.ipynb #b8afa60d
+# %% ../nbs/13_prepare.ipynb #96a58105
 def _prefetch(iterator, depth: int = 1):
     """Iterate `iterator` in a background thread, at most `depth` items ahead; re-raise its exceptions here."""
     q, stop, end = queue.Queue(depth), threading.Event(), object()
@@ -161,7 +161,7 @@ def _pipeline(iterator,  # the first stage's items (a generator: it runs in its 
         out = _prefetch(_apply(fn, out), depth)
     return out
 
-# %% ../nbs/13_prepare.ipynb #3bb67bef
+# %% ../nbs/13_prepare.ipynb #89427ad3
 def _to_dtype(x: np.ndarray,  # float32 or float16 [b, n]: source values of b embeddings
               dtype: str,  # the store's vision dtype, 'float16' or 'float32'
              ) -> np.ndarray:
@@ -172,7 +172,7 @@ def _to_dtype(x: np.ndarray,  # float32 or float16 [b, n]: source values of b em
             return torch.from_numpy(np.ascontiguousarray(x)).to(torch.float16).numpy()
     return np.ascontiguousarray(x, dtype=dtype)
 
-# %% ../nbs/13_prepare.ipynb #9b12aa11
+# %% ../nbs/13_prepare.ipynb #747671be
 def _shard_stages(path: Path, target: np.ndarray, expect: np.ndarray, dtype: str, C: int, writers: list):
     """(convert, write) functions for one shard; `target` [rows] is the vision row of each shard row (-1: not stored),
     `expect` [rows] the gbif_id the index gives it."""
@@ -199,7 +199,7 @@ def _shard_stages(path: Path, target: np.ndarray, expect: np.ndarray, dtype: str
         return len(rows)
     return convert, write
 
-# %% ../nbs/13_prepare.ipynb #13e45afb
+# %% ../nbs/13_prepare.ipynb #25b477dc
 def _finish_shard(part: Path, writers: list, done: list, f: int) -> None:
     """Sync and close shard `f`'s writers, then add `f` to `done` and record `done` as progress."""
     for w in writers:
@@ -268,7 +268,7 @@ def _checksums(part: Path) -> dict:
     out['vision.npy'] = 'sha256-of-row-blake2b128:' + hashlib.sha256(np.load(part / 'vision_digests.npy').tobytes()).hexdigest()
     return out
 
-# %% ../nbs/13_prepare.ipynb #13262c7e
+# %% ../nbs/13_prepare.ipynb #016993af
 STORE_NAMES = {*STORE_FILES, MANIFEST}  # what a finished store directory holds
 
 
@@ -307,7 +307,7 @@ def _swap(part: Path, store_dir: Path, trash: Path) -> None:
     part.rename(store_dir)
     shutil.rmtree(trash, ignore_errors=True)
 
-# %% ../nbs/13_prepare.ipynb #3d34f818
+# %% ../nbs/13_prepare.ipynb #478faaa0
 def _manifest(source: Source, tables: pd.DataFrame, species: pd.DataFrame, part: Path, dtype: str, fp: dict,
               repo_id: str | None) -> dict:
     """The manifest of the store built in `part` (before `seal_manifest` adds the stamps)."""
@@ -348,7 +348,7 @@ def _build(source: Source, part: Path, dtype: str, fp: dict, batch_rows: int | N
     seal_manifest(part, _manifest(source, tables, species, part, dtype, fp, repo_id))
     (part / PROGRESS).unlink()
 
-# %% ../nbs/13_prepare.ipynb #660b6120
+# %% ../nbs/13_prepare.ipynb #c1f8188f
 def _prepare_locked(source: Source, store_dir: Path, dtype: str, fp: dict, overwrite: bool, batch_rows: int | None,
                     progress: bool, repo_id: str | None) -> Path:
     """prepare_store's work once it holds the store's lock."""
@@ -373,7 +373,7 @@ def _prepare_locked(source: Source, store_dir: Path, dtype: str, fp: dict, overw
     _swap(part, store_dir, trash)
     return store_dir
 
-# %% ../nbs/13_prepare.ipynb #cf8efa74
+# %% ../nbs/13_prepare.ipynb #fa1c6101
 def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | None = None, shards=None,
                   overwrite: bool = False, batch_rows: int | None = None, progress: bool = True, repo_id: str | None = None) -> Path:
     """Convert a source in the published layout into a store at `store_dir` (atomic, resumable, locked); return its path."""
@@ -391,7 +391,7 @@ def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | N
     with pid_lock(store_dir.parent / f'.{store_dir.name}.lock'):
         return _prepare_locked(source, store_dir, dtype, _fingerprint(source, dtype, shards), overwrite, batch_rows, progress, repo_id)
 
-# %% ../nbs/13_prepare.ipynb #444d38bf
+# %% ../nbs/13_prepare.ipynb #154019d4
 def _int_list(s: str) -> list[int]:
     """'0,1,5' -> [0, 1, 5] (argparse type)."""
     try:

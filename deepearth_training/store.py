@@ -6,11 +6,11 @@
 __all__ = ['DTYPES', 'FORMAT_VERSION', 'MANIFEST', 'OBSERVATION_COLUMNS', 'PROGRESS', 'STORE_FILES', 'Store', 'StoreCorrupt',
            'build_tables', 'main', 'open_store', 'prepare_store', 'verify_store']
 
-# %% ../nbs/14_store.ipynb #45d497ec
+# %% ../nbs/14_store.ipynb #2ba2b4b3
 from .prepare import build_tables, main, prepare_store
 from .store_format import (DTYPES, FORMAT_VERSION, MANIFEST, OBSERVATION_COLUMNS, PROGRESS, STORE_FILES, Store,
                                              StoreCorrupt, open_store, verify_store)
 
-# %% ../nbs/14_store.ipynb #be2ad105
+# %% ../nbs/14_store.ipynb #17c4ef9a
 _all_ = ['DTYPES', 'FORMAT_VERSION', 'MANIFEST', 'OBSERVATION_COLUMNS', 'PROGRESS', 'STORE_FILES', 'Store', 'StoreCorrupt',
          'build_tables', 'main', 'open_store', 'prepare_store', 'verify_store']

@@ -7,21 +7,21 @@ __all__ = ['FORMAT_VERSION', 'MANIFEST', 'PROGRESS', 'STORE_FILES', 'DTYPES', 'O
            'npy_layout', 'load_mapped', 'store_location', 'file_sha256', 'manifest_digest', 'seal_manifest',
            'read_manifest', 'check_store_files', 'Store', 'open_store', 'verify_store']
 
-# %% ../nbs/12_store.ipynb #a53243ec
+# %% ../nbs/12_store.ipynb #9da11d8e
 import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/12_store.ipynb #0ffd4f64
+# %% ../nbs/12_store.ipynb #3db16177
 import pandas as pd
 from tqdm.auto import tqdm
 
-# %% ../nbs/12_store.ipynb #34539550
+# %% ../nbs/12_store.ipynb #1e0dd434
 from .files import atomic_write
 
-# %% ../nbs/12_store.ipynb #3dd8392d
+# %% ../nbs/12_store.ipynb #bbeeb0dc
 FORMAT_VERSION = 1
 MANIFEST = 'manifest.json'
 PROGRESS = 'progress.json'
@@ -32,7 +32,7 @@ OBSERVATION_COLUMNS = ['observation_id', 'gbif_id', 'image_index', 'taxon_id', '
                        'file_idx', 'row_idx', 'source_split']
 EDGE_BYTES = 1 << 20  # bytes of vision.npy hashed at each end by the check at open
 
-# %% ../nbs/12_store.ipynb #e8bac29e
+# %% ../nbs/12_store.ipynb #18818284
 class StoreCorrupt(ValueError):
     """A store file is damaged or differs from what prepare recorded; the message names the file."""
 
@@ -61,7 +61,7 @@ def load_mapped(path: Path,  # a .npy file
     shape, dtype, _ = npy_layout(path)
     return np.load(path, mmap_mode='r') if int(np.prod(shape)) else np.empty(shape, dtype)
 
-# %% ../nbs/12_store.ipynb #c8164c73
+# %% ../nbs/12_store.ipynb #45f2c350
 def store_location(path,  # the store directory (str or Path)
               ) -> Path:
     """`path` as a Path; an empty path is an error, not the current directory."""
@@ -94,7 +94,7 @@ def _stamp(f: Path) -> list:
     st = f.stat()
     return [st.st_size, st.st_mtime_ns, _edges_sha256(f) if f.name == 'vision.npy' else file_sha256(f)]
 
-# %% ../nbs/12_store.ipynb #a1114a5b
+# %% ../nbs/12_store.ipynb #7738bd92
 def manifest_digest(m: dict,  # a manifest
                    ) -> str:
     """SHA-256 of manifest `m` without its `manifest_sha256` entry (JSON, keys sorted)."""
@@ -110,7 +110,7 @@ def seal_manifest(path: Path,  # a complete store directory
     atomic_write(path / MANIFEST, lambda p: p.write_text(json.dumps(m, indent=1)))
     return m
 
-# %% ../nbs/12_store.ipynb #74a739c2
+# %% ../nbs/12_store.ipynb #227226b3
 def read_manifest(path: Path,  # a store directory
                   sealed: bool = True,  # require the manifest's own digest (False: `verify_store` checks every file instead)
                  ) -> dict:
@@ -151,7 +151,7 @@ def check_store_files(path: Path,  # a store directory
             raise StoreCorrupt(f'{path / n}: modified since prepare; if the store was only copied, check every byte '
                                f'and accept it with deepearth-prepare --verify --store {path}')
 
-# %% ../nbs/12_store.ipynb #9e76b1bc
+# %% ../nbs/12_store.ipynb #974f21a4
 class Store:
     """A prepared store opened read-only: tables in memory, language in memory, vision and pooled memory-mapped."""
 
@@ -215,7 +215,7 @@ def open_store(path) -> Store:
     (a ValueError naming the file) on a missing, partial, incompatible or changed store."""
     return Store(path)
 
-# %% ../nbs/12_store.ipynb #a74e955d
+# %% ../nbs/12_store.ipynb #1608a3f2
 def verify_store(path, progress: bool = True) -> bool:
     """Recompute every checksum of the store at `path`; True (and the stamps recorded anew), or StoreCorrupt naming
     the first file or vision row that differs."""
