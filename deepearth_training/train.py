@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['RESUME_KEYS', 'train_epoch', 'evaluate_model', 'save_checkpoint', 'load_model', 'TrainConfig', 'run_metrics', 'fit',
-           'evaluate_checkpoint', 'train_modes', 'main']
+           'train_modes']
 
-# %% ../nbs/38_train.ipynb #d36ca9c5
+# %% ../nbs/38_train.ipynb #5d515577
 import argparse
 import json
 import math
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/38_train.ipynb #154217d3
+# %% ../nbs/38_train.ipynb #34e0b6c3
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,20 +26,21 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
-# %% ../nbs/38_train.ipynb #1b10c999
+# %% ../nbs/38_train.ipynb #a93842ea
 from . import __version__
-from .cli import non_negative_float, non_negative_int, positive_float, positive_int, run_command
+from .cli import fraction, non_negative_float, non_negative_int, positive_float, positive_int
 from .distributed import (all_gather_objects, all_reduce_sum, process_group, resolve_device, rng_state,
                                             set_rng_state, unwrap, world)
 from .files import atomic_write
 from .loader import DeepEarthDataset, species_mapping
-from .metrics import headline, plot_history, results_table, split_subsets, subset_report
+from .evaluation import best_epoch, evaluation_context, heldout_report, validation_report, validation_split
+from .metrics import headline, plot_history, results_table
 from .models import pool_vision
 from .registry import REGISTRY, batch_inputs, build_model, dataset_mode, spec_for, spec_of
 from .split import load_train_test_split, split_hash
 from .store import open_store
 
-# %% ../nbs/38_train.ipynb #e68bb61c
+# %% ../nbs/38_train.ipynb #5d1ddb09
 def _autocast(device: torch.device, amp: bool):
     """bfloat16 autocast on CUDA when `amp`, otherwise a no-op context."""
     return torch.autocast('cuda', dtype=torch.bfloat16, enabled=amp and device.type == 'cuda')
@@ -66,7 +67,7 @@ def _optimizer_step(model: nn.Module, optimizer, scheduler, clip_grad: float | N
     if scheduler is not None:
         scheduler.step()
 
-# %% ../nbs/38_train.ipynb #fce3fb1d
+# %% ../nbs/38_train.ipynb #605451dd
 def train_epoch(model: nn.Module, loader, criterion, optimizer, scheduler=None, grad_accum: int = 1,
                 clip_grad: float | None = None, device='cpu', amp: bool = True, progress: bool = True) -> dict:
     """Train `model` for one pass over `loader`; returns {'loss', 'top1' (classifiers, running), 'n', 'seconds'}."""
@@ -104,13 +105,14 @@ def train_epoch(model: nn.Module, loader, criterion, optimizer, scheduler=None, 
         out['top1'] = correct / n
     return out
 
-# %% ../nbs/38_train.ipynb #1051bbf7
+# %% ../nbs/38_train.ipynb #3c2f05bb
 def _result_rows(out, batch: dict, criterion, classifier: bool) -> dict:
     """Per-observation numpy results [b, ...] of one evaluated batch (see `evaluate_model`)."""
     rows = {'observation_ids': np.array(batch['observation_ids'], dtype=object),
             'label': batch['label'].cpu().numpy(), 'loss': criterion(out, batch).float().cpu().numpy()}
     if classifier:
         rows['topk'] = out.float().topk(min(5, out.shape[1]), dim=1).indices.cpu().numpy()
+        rows['logits'] = out.float().cpu().numpy()  # [b, K], pooled per occurrence by `evaluation`
         return rows
     v, l = pool_vision(batch['vision_embeddings']), batch['language_embeddings'].float()
     rows['vision_cosine'] = F.cosine_similarity(out['vision_reconstruction'].float(), v, dim=1).cpu().numpy()
@@ -141,7 +143,7 @@ def evaluate_model(model: nn.Module, loader, criterion, device='cpu', amp: bool 
     order = np.argsort([position[o] for o in merged['observation_ids']], kind='stable')
     return {k: v[order] for k, v in merged.items()}
 
-# %% ../nbs/38_train.ipynb #5bc61f48
+# %% ../nbs/38_train.ipynb #5d03a5c7
 def save_checkpoint(checkpoint: dict, path) -> Path:
     """`torch.save` the checkpoint dict to `path` atomically (temporary file, then rename)."""
     return atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
@@ -160,7 +162,7 @@ def load_model(path, device='cpu') -> tuple[nn.Module, dict]:
     model.load_state_dict(ckpt['model_state_dict'])
     return model.to(device).eval(), ckpt
 
-# %% ../nbs/38_train.ipynb #e6bc655b
+# %% ../nbs/38_train.ipynb #ee8a943b
 @dataclass
 class TrainConfig:
     """Every setting of a training run (the flags of `deepearth-train`)."""
@@ -183,6 +185,7 @@ class TrainConfig:
     fusion_dim: int = 512
     eval_batch_size: int = 256
     save_every: int = 0  # also keep epoch_NNN.pt every this many epochs (0: only last.pt)
+    val_fraction: float = 0.1  # training rows held out in 10 km blocks to choose the reported epoch (0: last epoch)
     progress: bool = True
 
     def __post_init__(self):
@@ -199,11 +202,11 @@ class TrainConfig:
 
 # settings that must match for a resumed run to continue the same run
 RESUME_KEYS = ('mode', 'epochs', 'batch_size', 'lr', 'weight_decay', 'grad_accum', 'clip_grad', 'seed', 'amp',
-               'full_vision', 'hidden_dim', 'fusion_dim')
+               'full_vision', 'hidden_dim', 'fusion_dim', 'val_fraction')
 
-# %% ../nbs/38_train.ipynb #67dbc158
-def _data(config: TrainConfig, store, train_ids, test_ids, mapping: dict, device: torch.device) -> tuple:
-    """(train dataset, test dataset, train sampler, train loader, test loader) of a run, this process's share."""
+# %% ../nbs/38_train.ipynb #8d30903c
+def _data(config: TrainConfig, store, train_ids, test_ids, val_ids, mapping: dict, device: torch.device) -> tuple:
+    """(train dataset, test dataset, train sampler, train loader, test loader, validation loader or None), this process's share."""
     rank, world_size = world()
     ds_mode = dataset_mode(config.mode, config.full_vision)
     data_device = device if config.num_workers == 0 else torch.device('cpu')  # workers must build CPU batches
@@ -214,9 +217,11 @@ def _data(config: TrainConfig, store, train_ids, test_ids, mapping: dict, device
                    persistent_workers=config.num_workers > 0)
     train_loader = DataLoader(train_ds, batch_size=config.batch_size // world_size, sampler=sampler,
                               collate_fn=DeepEarthDataset.collate, **workers)
-    test_loader = DataLoader(test_ds, batch_size=config.eval_batch_size, sampler=list(range(rank, len(test_ds), world_size)),
-                             collate_fn=DeepEarthDataset.collate, **workers)
-    return train_ds, test_ds, sampler, train_loader, test_loader
+    loaders = [DataLoader(ds, batch_size=config.eval_batch_size, sampler=list(range(rank, len(ds), world_size)),
+                          collate_fn=DeepEarthDataset.collate, **workers) if ds is not None else None
+               for ds in (test_ds, DeepEarthDataset(val_ids, store, mode=ds_mode, device=data_device, species_mapping=mapping)
+                          if val_ids else None)]
+    return train_ds, test_ds, sampler, train_loader, *loaders
 
 
 def _optimization(config: TrainConfig, core: nn.Module, device: torch.device, batches_per_epoch: int) -> tuple:
@@ -227,7 +232,7 @@ def _optimization(config: TrainConfig, core: nn.Module, device: torch.device, ba
     steps = config.epochs * math.ceil(batches_per_epoch / config.grad_accum)
     return model, optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=0.0)
 
-# %% ../nbs/38_train.ipynb #f83df7a1
+# %% ../nbs/38_train.ipynb #f7307a14
 def _check_resume(ckpt: dict, config: TrainConfig, shash: str, mapping: dict, world_size: int, path) -> None:
     """Raise ValueError if checkpoint `ckpt` cannot continue the run `config` describes."""
     old = ckpt['config']
@@ -241,7 +246,7 @@ def _check_resume(ckpt: dict, config: TrainConfig, shash: str, mapping: dict, wo
     if len(ckpt['rng_states']) != world_size:
         raise ValueError(f'{path}: cannot resume with {world_size} processes, the checkpoint was written by {len(ckpt["rng_states"])}')
 
-# %% ../nbs/38_train.ipynb #9bc2c03a
+# %% ../nbs/38_train.ipynb #b281bf96
 def _resume(path, config: TrainConfig, shash: str, mapping: dict, core: nn.Module, optimizer, scheduler,
             device: torch.device) -> tuple[list, int]:
     """Restore weights, optimizer, schedule and random state from checkpoint `path`; (history, epochs done)."""
@@ -254,9 +259,9 @@ def _resume(path, config: TrainConfig, shash: str, mapping: dict, core: nn.Modul
     set_rng_state(ckpt['rng_states'][rank], device)
     return ckpt['history'], ckpt['epoch']
 
-# %% ../nbs/38_train.ipynb #b57101c9
+# %% ../nbs/38_train.ipynb #c5706f2f
 def _save(base: dict, core: nn.Module, optimizer, scheduler, history: list, config: TrainConfig, device: torch.device) -> None:
-    """After an epoch: last.pt (and epoch_NNN.pt every `save_every`), metrics.json and curves.png, written by rank 0."""
+    """After an epoch: last.pt, best.pt (when best so far), epoch_NNN.pt every `save_every`, metrics.json, curves.png (rank 0)."""
     rng = all_gather_objects(rng_state(device))
     if world()[0] != 0:
         return
@@ -264,28 +269,31 @@ def _save(base: dict, core: nn.Module, optimizer, scheduler, history: list, conf
     ckpt = dict(base, model_state_dict=core.state_dict(), optimizer_state_dict=optimizer.state_dict(),
                 scheduler_state_dict=scheduler.state_dict(), rng_states=rng, epoch=epoch, history=history)
     save_checkpoint(ckpt, out / 'last.pt')
+    if best_epoch(history) == epoch:
+        save_checkpoint(ckpt, out / 'best.pt')
     if config.save_every and epoch % config.save_every == 0:
         save_checkpoint(ckpt, out / f'epoch_{epoch:03d}.pt')
     metrics = run_metrics(base, history)
     atomic_write(out / 'metrics.json', lambda tmp: tmp.write_text(json.dumps(metrics, indent=1)))
-    plot_history(history, out / 'curves.png', title=f'{config.mode} — {Path(config.store).name}, split {base["split_hash"][:8]}')
+    plot_history(history, out / 'curves.png', title=f'{config.mode} — {Path(config.store).name}, split {base["split_hash"][:8]}',
+                 best_epoch=metrics['best_epoch'])
 
 
 def run_metrics(base: dict, history: list[dict]) -> dict:
-    """The metrics document of a run: its description, median seconds per epoch, final test report, history."""
-    seconds = [h['train']['seconds'] + h['eval_seconds'] for h in history]
+    """The metrics document of a run: its description, seconds per epoch, the reported epoch and its test report, history."""
+    best, seconds = best_epoch(history), [h['train']['seconds'] + h['eval_seconds'] for h in history]
     return dict({k: v for k, v in base.items() if k not in ('species_to_idx', 'model_kwargs')},
                 epochs_run=len(history), seconds_per_epoch=float(np.median(seconds)) if seconds else None,
                 train_seconds_per_epoch=float(np.median([h['train']['seconds'] for h in history])) if history else None,
-                final=history[-1]['test'] if history else None, history=history)
+                best_epoch=best, final=history[best - 1]['test'] if history else None, history=history)
 
-# %% ../nbs/38_train.ipynb #7ffe3036
+# %% ../nbs/38_train.ipynb #fe6191cc
 def fit(config: TrainConfig, resume=None) -> dict:
     """Train and evaluate one run (single process or under torchrun); writes last.pt, metrics.json, curves.png to config.out."""
     with process_group(config.device):
         return _fit(config, resume)
 
-# %% ../nbs/38_train.ipynb #b526f11c
+# %% ../nbs/38_train.ipynb #22b770f7
 def _fit(config: TrainConfig, resume) -> dict:
     """The body of `fit`, run once the process group (if any) exists."""
     rank, world_size = world()
@@ -294,9 +302,11 @@ def _fit(config: TrainConfig, resume) -> dict:
         raise ValueError(f'batch size {config.batch_size} is not divisible by the {world_size} processes')
     store = open_store(config.store)
     train_ids, test_ids = load_train_test_split(config.split)
-    shash, subsets = split_hash(config.split), split_subsets(config.split, test_ids)
+    train_ids, val_ids = validation_split(store, train_ids, config.val_fraction, config.seed)
+    shash, context = split_hash(config.split), evaluation_context(store, config.split, train_ids, test_ids)
     mapping = species_mapping(store, train_ids)
-    train_ds, test_ds, sampler, train_loader, test_loader = _data(config, store, train_ids, test_ids, mapping, device)
+    train_ds, test_ds, sampler, train_loader, test_loader, val_loader = _data(config, store, train_ids, test_ids, val_ids,
+                                                                              mapping, device)
     train_counts = np.bincount(train_ds.labels, minlength=len(mapping))
 
     torch.manual_seed(config.seed)  # same initial weights in every process
@@ -311,7 +321,8 @@ def _fit(config: TrainConfig, resume) -> dict:
     base = {'mode': config.mode, 'num_classes': len(mapping), 'species_to_idx': mapping, 'model_kwargs': kwargs,
             'config': asdict(config), 'split_hash': shash, 'store': str(store.path), 'library_version': __version__,
             'torch_version': torch.__version__, 'world_size': world_size, 'device': str(device),
-            'n_train': len(train_ids), 'n_test': len(test_ids), 'n_test_unseen': test_ds.n_unseen}
+            'n_train': len(train_ids), 'n_val': len(val_ids), 'n_test': len(test_ids), 'n_test_unseen': test_ds.n_unseen,
+            'selection': 'lowest validation loss' if val_ids else 'last epoch (no validation set)'}
     bar = tqdm(range(start, config.epochs), desc=f'{config.mode} epochs', initial=start, total=config.epochs,
                disable=not config.progress or rank != 0)
     for epoch in bar:
@@ -321,42 +332,30 @@ def _fit(config: TrainConfig, resume) -> dict:
                          device, config.amp, config.progress)
         t0 = time.perf_counter()
         results = evaluate_model(model, test_loader, criterion, device, config.amp, config.progress)
-        test = subset_report(core, store, results, subsets, train_ids, train_counts, device, config.seed)
-        history.append({'epoch': epoch + 1, 'lr': lr, 'train': tr, 'test': test, 'eval_seconds': time.perf_counter() - t0})
+        test = heldout_report(core, store, results, context, train_ids, train_counts, device, config.seed)
+        entry = {'epoch': epoch + 1, 'lr': lr, 'train': tr, 'test': test}
+        if val_loader is not None:
+            val = evaluate_model(model, val_loader, criterion, device, config.amp, config.progress)
+            entry['val'] = validation_report(core, store, val, train_ids, train_counts, device, config.seed)
+        history.append(dict(entry, eval_seconds=time.perf_counter() - t0))
         t_val, s_val = headline(test, 'temporal')[1], headline(test, 'spatial')[1]
         bar.set_postfix(loss=f'{tr["loss"]:.3f}', temporal=f'{t_val:.3f}' if t_val is not None else '-',
                         spatial=f'{s_val:.3f}' if s_val is not None else '-')
         _save(base, core, optimizer, scheduler, history, config, device)
     return run_metrics(base, history)
 
-# %% ../nbs/38_train.ipynb #580cfdb3
-def evaluate_checkpoint(path, store=None, split=None, device='cpu', batch_size: int = 256, progress: bool = True) -> dict:
-    """The test report {'temporal', 'spatial', 'all'} of the checkpoint at `path` (store and split default to the run's)."""
-    model, ckpt = load_model(path, device)
-    cfg, mapping = ckpt['config'], ckpt['species_to_idx']
-    store = open_store(store if store is not None else cfg['store'])
-    split = split if split is not None else cfg['split']
-    train_ids, test_ids = load_train_test_split(split)
-    test_ds = DeepEarthDataset(test_ids, store, mode=dataset_mode(ckpt['mode'], cfg['full_vision']), device=device,
-                               species_mapping=mapping)
-    loader = DataLoader(test_ds, batch_size=batch_size, collate_fn=DeepEarthDataset.collate)
-    results = evaluate_model(model, loader, REGISTRY[ckpt['mode']].loss, device, cfg['amp'], progress)
-    labels = DeepEarthDataset(train_ids, store, mode='geo', species_mapping=mapping).labels
-    return subset_report(model, store, results, split_subsets(split, test_ids), train_ids,
-                       np.bincount(labels, minlength=len(mapping)), device, cfg['seed'])
-
-# %% ../nbs/38_train.ipynb #bf2c1a7e
+# %% ../nbs/38_train.ipynb #0bd1f4bc
 def train_modes(store, split, out, modes=('language', 'vision'), epochs: int = 3, progress: bool = True, **settings) -> list[dict]:
     """`fit` one run per mode into out/<mode> with the same settings (TrainConfig fields); returns their metrics."""
     return [fit(TrainConfig(store=str(store), split=str(split), mode=m, out=str(Path(out) / m), epochs=epochs,
                             progress=progress, **settings)) for m in modes]
 
-# %% ../nbs/38_train.ipynb #b8d92bdf
+# %% ../nbs/38_train.ipynb #f8c1e45b
 def _parser() -> argparse.ArgumentParser:
     """The argument parser of `deepearth-train`."""
     p = argparse.ArgumentParser(prog='deepearth-train', description='Train and evaluate a model on a prepared store and a split.')
     p.add_argument('--store', required=True, help='prepared store directory (deepearth-prepare)')
-    p.add_argument('--split', required=True, help='split JSON (deepearth-split, or the published central_florida_split.json)')
+    p.add_argument('--split', help='split JSON (deepearth-split, or the published central_florida_split.json)')
     p.add_argument('--mode', default='vision', choices=list(REGISTRY), help='model to train (default: vision)')
     p.add_argument('--out', default='run', help='run directory for last.pt, metrics.json, curves.png (default: run)')
     p.add_argument('--epochs', type=positive_int, default=10)
@@ -374,12 +373,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--fusion-dim', type=positive_int, default=512, help='shared space size of the multimodal autoencoder (default: 512)')
     p.add_argument('--eval-batch-size', type=positive_int, default=256)
     p.add_argument('--save-every', type=non_negative_int, default=0, help='also keep epoch_NNN.pt every N epochs (default: 0, only last.pt)')
+    p.add_argument('--val-fraction', type=fraction, default=0.1,
+                   help='training rows held out in 10 km blocks to choose the reported epoch; 0 = none, report the last (default: 0.1)')
     p.add_argument('--resume', nargs='?', const='last', default=None,
                    help='continue from RUN_DIR/last.pt, or from the checkpoint given')
     p.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bars')
     return p
 
-# %% ../nbs/38_train.ipynb #bfa73a07
+# %% ../nbs/38_train.ipynb #15ee66ed
 def _train(a: argparse.Namespace) -> int:
     """The work of `deepearth-train` once its flags are parsed."""
     config = TrainConfig(**{f.name: getattr(a, f.name) for f in fields(TrainConfig)})
@@ -391,10 +392,6 @@ def _train(a: argparse.Namespace) -> int:
     metrics = fit(config, resume)
     if world()[0] == 0:
         print(results_table([metrics]))
-        print(f'wrote {Path(config.out) / "last.pt"}, metrics.json, curves.png')
+        print(f'reported epoch {metrics["best_epoch"]} ({metrics["selection"]}); '
+              f'wrote {Path(config.out) / "last.pt"}, best.pt, metrics.json, curves.png')
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of `deepearth-train`: 0 on success, 2 with a one-line error on bad input."""
-    return run_command(_parser(), _train, argv)
