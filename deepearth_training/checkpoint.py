@@ -81,7 +81,7 @@ def load_model(path,  # a checkpoint written by `fit`
 # %% ../nbs/36_checkpoint.ipynb #9b2fdee9
 # settings that must match for a resumed run to continue the same run
 RESUME_KEYS = ('mode', 'epochs', 'batch_size', 'lr', 'weight_decay', 'grad_accum', 'clip_grad', 'seed', 'amp',
-               'full_vision', 'hidden_dim', 'fusion_dim')
+               'full_vision', 'hidden_dim', 'fusion_dim', 'val_fraction')
 
 
 def store_identity(store,  # an opened store (`store.open_store`)

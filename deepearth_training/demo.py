@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['STAGES', 'SUMMARY', 'prepare_work_dir', 'stage_split', 'stage_benchmark', 'stage_train', 'write_summary', 'run_demo',
-           'format_summary', 'main']
+           'score_lines', 'format_summary', 'main']
 
-# %% ../nbs/45_demo.ipynb #006cfde1
+# %% ../nbs/45_demo.ipynb #f043d59c
 import argparse
 import json
 import shutil
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-# %% ../nbs/45_demo.ipynb #3777eaf5
+# %% ../nbs/45_demo.ipynb #fa8712b7
 from .cli import non_negative_int, positive_int, run_command
 from .files import atomic_write
 from .benchmark import format_table, plot_report, run_benchmark, write_report
@@ -23,10 +23,10 @@ from .maps import write_split_visuals
 from .split import SplitSpec, format_report, save_split, split_from_store
 from .store import open_store, prepare_store
 from .synthetic import PRESETS, make_synthetic_dataset
-from .metrics import results_table
+from .metrics import mode_label, results_table, with_interval
 from .train import train_modes
 
-# %% ../nbs/45_demo.ipynb #fa93f1ea
+# %% ../nbs/45_demo.ipynb #750f144d
 STAGES = ('source', 'store', 'split', 'benchmark', 'train')
 SUMMARY = 'demo.json'
 
@@ -43,7 +43,7 @@ def prepare_work_dir(out) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     return out
 
-# %% ../nbs/45_demo.ipynb #5c969546
+# %% ../nbs/45_demo.ipynb #3b36240e
 def stage_split(store, out: Path, seed: int, progress: bool = True) -> dict:
     """Split the store with the published protocol; write split.json, its figure and its map."""
     result = split_from_store(store, SplitSpec(seed=seed), progress=progress)
@@ -52,7 +52,7 @@ def stage_split(store, out: Path, seed: int, progress: bool = True) -> dict:
     print(format_report(result.report))
     return dict(split=str(path), figure=str(figure), map=str(html), report=result.report)
 
-# %% ../nbs/45_demo.ipynb #c51139b7
+# %% ../nbs/45_demo.ipynb #ea5a35b5
 def stage_benchmark(store, source: Path, out: Path, seed: int, runs: int, progress: bool = True) -> dict:
     """A short data-access benchmark (every mode and path at batch 64); writes benchmark.json and benchmark.png."""
     report = run_benchmark(store, source, batch_sizes=(64,), runs=runs, seed=seed, max_seconds=3.0, progress=progress)
@@ -61,19 +61,20 @@ def stage_benchmark(store, source: Path, out: Path, seed: int, runs: int, progre
     print(format_table(report))
     return dict(report=str(path), chart=str(chart), targets=report['targets'])
 
-# %% ../nbs/45_demo.ipynb #ad3153d3
+# %% ../nbs/45_demo.ipynb #74ce253c
 def stage_train(store_dir: Path, split: Path, out: Path, seed: int, epochs: int, progress: bool = True) -> dict:
     """Train the language and vision classifiers briefly; print their results table."""
     runs = train_modes(store_dir, split, out, modes=('language', 'vision'), epochs=epochs, seed=seed, progress=progress)
     print(results_table(runs))
-    return {r['mode']: dict(run=str(out / r['mode']), final=r['final'], seconds_per_epoch=r['seconds_per_epoch']) for r in runs}
+    return {r['mode']: dict(run=str(out / r['mode']), final=r['final'], best_epoch=r['best_epoch'],
+                            seconds_per_epoch=r['seconds_per_epoch']) for r in runs}
 
-# %% ../nbs/45_demo.ipynb #6668aeee
+# %% ../nbs/45_demo.ipynb #f5baa02c
 def write_summary(summary: dict, path: Path) -> Path:
     """Write the demo summary JSON atomically."""
     return atomic_write(path, lambda tmp: tmp.write_text(json.dumps(summary, indent=1, default=str) + '\n'))
 
-# %% ../nbs/45_demo.ipynb #dc5ca47c
+# %% ../nbs/45_demo.ipynb #8031ccf4
 def run_demo(out, preset: str = 'default', seed: int = 0, epochs: int = 3, bench_runs: int = 5, progress: bool = True) -> dict:
     """Run every stage on a synthetic dataset into `out`; returns the summary also written to out/demo.json."""
     if preset not in PRESETS:
@@ -100,7 +101,20 @@ def run_demo(out, preset: str = 'default', seed: int = 0, epochs: int = 3, bench
     write_summary(summary, out / SUMMARY)
     return summary
 
-# %% ../nbs/45_demo.ipynb #51c49494
+# %% ../nbs/45_demo.ipynb #0954c2e0
+def score_lines(train: dict,  # the summary's 'train' entry: mode -> {'final', 'best_epoch', ...}
+               ) -> list[str]:
+    """Summary lines: per mode, top-1 % [95 % interval] of each test subset and the reported epoch."""
+    lines = ['  scores     top-1 % [95 % interval, held-out units resampled]; epoch chosen on validation blocks']
+    for mode, r in train.items():
+        cells = []
+        for s in ('temporal', 'spatial'):
+            f = r['final'][s]
+            cells.append(f"{s} {with_interval(f['model']['top1'], (f.get('ci95') or {}).get('top1'))} (n {f['model']['n']})")
+        lines.append(f"    {mode_label(mode):<32} {'   '.join(cells)}   epoch {r.get('best_epoch', '–')}")
+    return lines
+
+# %% ../nbs/45_demo.ipynb #3436ac58
 def format_summary(summary: dict) -> str:
     """A short closing statement: where each stage wrote and how long it took."""
     s, t = summary, summary['seconds']
@@ -108,11 +122,11 @@ def format_summary(summary: dict) -> str:
              f"  source     {s['source']}", f"  store      {s['store']}",
              f"  split      {s['split']['split']}", f"  figure     {s['split']['figure']}", f"  map        {s['split']['map']}",
              f"  benchmark  {s['benchmark']['report']} and {s['benchmark']['chart']}"]
-    lines += [f"  {m:<10} {r['run']} (metrics.json, curves.png, last.pt)" for m, r in s['train'].items()]
+    lines += [f"  {m:<10} {r['run']} (metrics.json, curves.png, best.pt, last.pt)" for m, r in s['train'].items()]
     lines.append(f"  summary    {Path(s['out']) / SUMMARY}")
-    return '\n'.join(lines)
+    return '\n'.join(lines + score_lines(s['train']))
 
-# %% ../nbs/45_demo.ipynb #df9a8c07
+# %% ../nbs/45_demo.ipynb #802dad42
 def _parser() -> argparse.ArgumentParser:
     """Flags of `deepearth-demo`."""
     p = argparse.ArgumentParser(prog='deepearth-demo', description='Run the whole pipeline on the synthetic dataset.')

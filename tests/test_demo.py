@@ -22,8 +22,14 @@ def test_demo_runs_every_stage_and_can_be_rerun(tmp_path):
     assert Path(summary['benchmark']['report']).is_file() and Path(summary['benchmark']['chart']).is_file()
     for mode in ('language', 'vision'):
         run_dir = Path(summary['train'][mode]['run'])
-        assert {'last.pt', 'metrics.json', 'curves.png'} <= {p.name for p in run_dir.iterdir()}
+        assert {'last.pt', 'best.pt', 'metrics.json', 'curves.png'} <= {p.name for p in run_dir.iterdir()}
+        assert {'ci95', 'by_distance'} <= set(summary['train'][mode]['final']['spatial'])
     assert 'deepearth-demo finished' in r.stdout and '| vision | spatial |' in r.stdout
+    # the summary table shows intervals, and the language model as a sanity check
+    assert 'top-1 % [95 % interval' in r.stdout and 'language (lookup sanity check)' in r.stdout
+    t = summary['train']['vision']['final']['temporal']
+    lo, hi = t['ci95']['top1']
+    assert f'temporal {100 * t["model"]["top1"]:.1f} [{100 * lo:.1f}–{100 * hi:.1f}]' in r.stdout
 
 
 def test_demo_refuses_a_folder_that_is_not_a_previous_demo(tmp_path):

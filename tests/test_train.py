@@ -14,7 +14,8 @@ from deepearth_training.metrics import classification_report
 from deepearth_training.registry import space_time_coords
 from deepearth_training.split import save_split, split_from_store
 from deepearth_training.store import open_store
-from deepearth_training.train import TrainConfig, evaluate_checkpoint, fit, load_model, main
+from deepearth_training.train import TrainConfig, fit, load_model
+from deepearth_training.train_command import evaluate_checkpoint, main
 
 
 @pytest.fixture(scope='module')
@@ -34,8 +35,10 @@ def test_each_mode_trains_and_writes_outputs(mode, tiny_store, tiny_split, tmp_p
     m = fit(config(tiny_store, tiny_split, tmp_path, mode=mode, epochs=2))
     losses = [h['train']['loss'] for h in m['history']]
     assert losses[-1] < losses[0]
-    assert {p.name for p in tmp_path.iterdir()} == {'last.pt', 'metrics.json', 'curves.png'}
-    assert json.loads((tmp_path / 'metrics.json').read_text())['final'] == json.loads(json.dumps(m['final']))
+    assert {p.name for p in tmp_path.iterdir()} == {'last.pt', 'best.pt', 'metrics.json', 'curves.png'}
+    doc = json.loads((tmp_path / 'metrics.json').read_text())
+    assert doc['final'] == json.loads(json.dumps(m['final'])) and doc['best_epoch'] == m['best_epoch']
+    assert m['final'] == m['history'][m['best_epoch'] - 1]['test'] and m['n_val'] > 0
     assert set(m['final']) == {'temporal', 'spatial', 'all'}
     model, ckpt = load_model(tmp_path / 'last.pt')
     assert ckpt['mode'] == mode and ckpt['epoch'] == 2 and len(ckpt['history']) == 2
@@ -93,8 +96,9 @@ def test_cli_errors(tiny_store, tiny_split, tmp_path, capsys):
     assert main(['--store', str(tmp_path / 'missing'), '--split', str(tiny_split), '--out', str(tmp_path)]) == 2
     assert main(['--store', str(tiny_store), '--split', str(tmp_path / 'missing.json'), '--out', str(tmp_path)]) == 2
     assert main(['--store', str(tiny_store), '--split', str(tiny_split), '--out', str(tmp_path), '--resume']) == 2
+    assert main(['--store', str(tiny_store), '--out', str(tmp_path)]) == 2  # neither --split nor --cv
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and all(line.startswith('error: ') for line in err)
+    assert len(err) == 4 and all(line.startswith('error: ') for line in err) and '--split FILE and --cv DIR' in err[-1]
     with pytest.raises(SystemExit):
         main(['--store', str(tiny_store), '--split', str(tiny_split), '--mode', 'audio'])
 
@@ -110,7 +114,7 @@ def test_torchrun_two_processes_match_one(tiny_store, tiny_split, tmp_path):
     ddp = json.loads((tmp_path / 'ddp' / 'metrics.json').read_text())
     assert ddp['world_size'] == 2 and ddp['epochs_run'] == 3
     # metrics reduced over the two ranks equal those of one process evaluating the same weights
-    assert_close(ddp['final'], json.loads(json.dumps(evaluate_checkpoint(tmp_path / 'ddp' / 'last.pt', progress=False))))
+    assert_close(ddp['final'], json.loads(json.dumps(evaluate_checkpoint(tmp_path / 'ddp' / 'best.pt', progress=False))))
     # and training matches a one-process run on the same data up to dropout noise (same global batches)
     one = fit(config(tiny_store, tiny_split, tmp_path / 'one', mode='vision'))
     assert ddp['history'][0]['train']['loss'] == pytest.approx(one['history'][0]['train']['loss'], rel=0.05)
@@ -130,3 +134,48 @@ def assert_close(a, b, path='final'):
         assert a == pytest.approx(b, rel=1e-6), path
     else:
         assert a == b, path
+
+
+CONTRACT_KEYS = {'model', 'ci95', 'by_distance', 'per_occurrence', 'unseen_as_errors'}
+
+
+def test_metrics_json_carries_the_evidence(tiny_store, tiny_split, tmp_path):
+    fit(config(tiny_store, tiny_split, tmp_path, mode='vision', epochs=2))
+    doc = json.loads((tmp_path / 'metrics.json').read_text())
+    assert doc['best_epoch'] in (1, 2) and doc['selection'] == 'lowest validation loss'
+    for s in ('temporal', 'spatial'):
+        f = doc['final'][s]
+        assert CONTRACT_KEYS <= set(f)
+        assert set(f['ci95']) == {'top1', 'top5', 'macro'}
+        for k in ('top1', 'top5', 'macro'):
+            lo, hi = f['ci95'][k]
+            assert lo <= f['model'][k] + 1e-9 and f['model'][k] <= hi + 1e-9
+        assert sum(b['n'] for b in f['by_distance']) == f['model']['n']
+        assert all(set(b) == {'band_km', 'n', 'top1'} for b in f['by_distance'])
+        for k in ('per_occurrence', 'unseen_as_errors'):
+            assert set(f[k]) == {'top1', 'top5', 'macro', 'n'}
+        assert f['unseen_as_errors']['n'] == f['n'] and f['unseen_as_errors']['top1'] <= f['model']['top1']
+    losses = [h['val']['loss'] for h in doc['history']]
+    assert doc['best_epoch'] == 1 + losses.index(min(losses))
+
+
+def test_reported_model_is_the_best_checkpoint(tiny_store, tiny_split, tmp_path):
+    m = fit(config(tiny_store, tiny_split, tmp_path, mode='geo', epochs=3))
+    best = torch.load(tmp_path / 'best.pt', weights_only=False)
+    assert best['epoch'] == m['best_epoch']
+    assert evaluate_checkpoint(tmp_path / 'best.pt', progress=False) == m['final']
+
+
+def test_no_validation_reports_the_last_epoch(tiny_store, tiny_split, tmp_path):
+    m = fit(config(tiny_store, tiny_split, tmp_path, mode='geo', epochs=2, val_fraction=0.0))
+    assert m['best_epoch'] == 2 and m['n_val'] == 0 and 'val' not in m['history'][-1]
+    assert m['selection'] == 'last epoch (no validation set)' and m['final'] == m['history'][-1]['test']
+    with pytest.raises(ValueError, match=r'val_fraction must be in \[0, 1\)'):
+        fit(config(tiny_store, tiny_split, tmp_path / 'x', mode='geo', val_fraction=1.0))
+
+
+def test_language_is_labelled_a_sanity_check(tiny_store, tiny_split, tmp_path, capsys):
+    assert main(['--store', str(tiny_store), '--split', str(tiny_split), '--mode', 'language', '--epochs', '1',
+                 '--out', str(tmp_path), '--no-progress']) == 0
+    out = capsys.readouterr().out
+    assert '| language (lookup sanity check) | spatial |' in out and 'reported epoch 1' in out

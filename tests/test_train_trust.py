@@ -12,7 +12,8 @@ import torch
 import deepearth_training
 from deepearth_training.split import SplitSpec, save_split, split_from_store
 from deepearth_training.store import open_store, prepare_store
-from deepearth_training.train import TrainConfig, evaluate_checkpoint, fit, load_model, main
+from deepearth_training.train import TrainConfig, fit, load_model
+from deepearth_training.train_command import evaluate_checkpoint, main
 
 
 @pytest.fixture(scope='module')
@@ -179,7 +180,7 @@ def test_disk_full_during_metrics(tiny_store, tiny_split, tmp_path, capsys, monk
     out = tmp_path / 'run'
     assert main(args(tiny_store, tiny_split, out)) == 2
     assert one_error(capsys) == f'error: No space left on device: {out / "metrics.json"}'
-    assert sorted(p.name for p in out.iterdir()) == ['last.pt']  # a whole checkpoint, no temporaries
+    assert sorted(p.name for p in out.iterdir()) == ['best.pt', 'last.pt']  # whole checkpoints, no temporaries
 
 
 # 6. threads and curves

@@ -1,0 +1,130 @@
+"""Evaluation as evidence: the held-out-unit bootstrap, scores by distance, per-occurrence pooling, the validation
+blocks, and cross-validation over fold files through `deepearth-train --cv`."""
+import json
+
+import numpy as np
+import pytest
+
+from deepearth_training.evaluation import (bootstrap_ci, by_distance, grid_blocks, holdout_units, occurrence_summary,
+                                           unseen_as_errors, validation_split)
+from deepearth_training.split import SplitSpec, load_train_test_split, make_split, nearest_km, save_split
+from deepearth_training.store import open_store
+from deepearth_training.train_command import cv_summary, fold_paths, main, t_interval
+
+
+def slow_bootstrap(hit1, labels, units, n_boot, seed):
+    """Reference: resample units one at a time with the same multinomial draws, concatenate rows, score."""
+    names, unit = np.unique(units, return_inverse=True)
+    w = np.random.default_rng(seed).multinomial(len(names), np.full(len(names), 1 / len(names)), size=n_boot)
+    top1, macro = [], []
+    for counts in w:
+        rows = np.concatenate([np.repeat(np.flatnonzero(unit == u)[None], c, axis=0).ravel() for u, c in enumerate(counts)])
+        top1.append(hit1[rows].mean())
+        macro.append(np.mean([hit1[rows][labels[rows] == c].mean() for c in np.unique(labels[rows])]))
+    return np.quantile(top1, [0.025, 0.975]), np.quantile(macro, [0.025, 0.975])
+
+
+def test_vectorised_bootstrap_matches_a_loop_over_resamples():
+    rng = np.random.default_rng(3)
+    units = rng.integers(0, 7, 200)
+    labels = rng.integers(0, 5, 200)
+    hit1 = (rng.random(200) < 0.3 + 0.08 * units).astype(float)
+    ci = bootstrap_ci(hit1, hit1, labels, units, n_boot=300, seed=5)
+    ref_top1, ref_macro = slow_bootstrap(hit1, labels, units, 300, 5)
+    assert ci['top1'] == pytest.approx(list(ref_top1)) and ci['macro'] == pytest.approx(list(ref_macro))
+
+
+def test_unit_bootstrap_is_wider_than_a_row_bootstrap_when_units_differ():
+    units = np.repeat(np.arange(6), 50)
+    hit1 = (units < 3).astype(float)  # three units all right, three all wrong
+    labels = np.zeros(300, int)
+    by_unit, by_row = bootstrap_ci(hit1, hit1, labels, units), bootstrap_ci(hit1, hit1, labels, np.arange(300))
+    assert (by_unit['top1'][1] - by_unit['top1'][0]) > 3 * (by_row['top1'][1] - by_row['top1'][0])
+    assert bootstrap_ci(hit1, hit1, labels, units, seed=1) == bootstrap_ci(hit1, hit1, labels, units, seed=1)
+
+
+def test_holdout_units_are_regions_for_spatial_rows_and_blocks_otherwise():
+    reasons = np.array(['spatial_test_region_2', 'temporal_test', 'temporal_test', 'spatial_test_region_2'])
+    lat, lon = np.array([28.0, 28.0, 28.6, 28.9]), np.array([-81.0, -81.0, -81.5, -81.9])
+    u = holdout_units(reasons, lat, lon)
+    assert u[0] == u[3] == 'spatial_test_region_2' and u[1].startswith('block_') and u[1] != u[2]
+
+
+def test_by_distance_uses_the_nearest_training_row(tiny_store):
+    store = open_store(tiny_store)
+    obs = store.observations
+    lat, lon = obs.latitude.to_numpy(), obs.longitude.to_numpy()
+    d = nearest_km(lat[:50], lon[:50], lat[50:], lon[50:])
+    bands = by_distance(np.ones(50), d)
+    assert sum(b['n'] for b in bands) == 50 and bands[-1]['band_km'][1] is None
+    for b in bands:
+        lo, hi = b['band_km']
+        assert b['n'] == int(((d >= lo) & (d < (np.inf if hi is None else hi))).sum())
+
+
+def test_occurrence_pooling_and_unseen_errors():
+    logits = np.array([[2.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [0.0, 3.0]])
+    labels, gbif = np.array([0, 0, 1, -1, 1]), np.array([10, 10, 11, 12, 11])
+    occ = occurrence_summary(logits, labels, gbif)
+    assert occ == {'top1': 1.0, 'top5': 1.0, 'macro': 1.0, 'n': 2}  # occurrence 12 is of an unseen species
+    hit = (logits.argmax(1) == labels).astype(float)
+    u = unseen_as_errors(hit, np.where(labels >= 0, 1.0, 0.0), labels, np.array([4, 4, 5, 6, 5]))
+    assert u['n'] == 5 and u['top1'] == pytest.approx(3 / 5) and u['top5'] == pytest.approx(4 / 5)
+
+
+def test_validation_blocks_are_whole_and_seeded(tiny_store, tmp_path):
+    store = open_store(tiny_store)
+    train_ids, _ = load_train_test_split(save_split(make_split(store.observations), tmp_path / 's.json'))
+    fit_ids, val_ids = validation_split(store, train_ids, 0.2, seed=4)
+    assert sorted(fit_ids + val_ids) == sorted(train_ids) and len(val_ids) >= 0.2 * len(train_ids)
+    rows = store.rows(train_ids)
+    blocks = grid_blocks(store.observations.latitude.to_numpy()[rows], store.observations.longitude.to_numpy()[rows])
+    in_val = np.isin(train_ids, val_ids)
+    assert not set(blocks[in_val]) & set(blocks[~in_val])
+    assert validation_split(store, train_ids, 0.2, seed=4) == (fit_ids, val_ids) != validation_split(store, train_ids, 0.2, seed=5)
+
+
+def test_t_interval_over_folds():
+    s = t_interval([0.4, 0.5, 0.6, 0.5])
+    half = 3.182446 * np.std([0.4, 0.5, 0.6, 0.5], ddof=1) / 2  # t(0.975, 3)
+    assert s['mean'] == pytest.approx(0.5) and s['ci95'] == pytest.approx([0.5 - half, 0.5 + half], rel=1e-5)
+    summary = cv_summary([{'spatial': {'model': {'top1': x, 'top5': 1.0, 'macro': x}, 'n': 1}} for x in (0.4, 0.6)])
+    assert summary['spatial']['top1']['n_folds'] == 2 and summary['temporal'] == {}
+
+
+@pytest.fixture(scope='module')
+def cv_dir(tiny_store, tmp_path_factory):
+    """Three fold files (splits drawn with different seeds) and a cv.json, laid out as deepearth-cv writes them."""
+    out = tmp_path_factory.mktemp('cv')
+    obs = open_store(tiny_store).observations
+    for k in (1, 2, 3):
+        save_split(make_split(obs, SplitSpec(seed=10 + k)), out / f'fold_{k}.json')
+    (out / 'cv.json').write_text(json.dumps({'folds': 3}))
+    return out
+
+
+def test_train_cv_writes_every_fold_and_the_summary(tiny_store, cv_dir, tmp_path, capsys):
+    assert main(['--cv', str(cv_dir), '--store', str(tiny_store), '--mode', 'vision', '--epochs', '2',
+                 '--out', str(tmp_path / 'run'), '--no-progress']) == 0
+    doc = json.loads((tmp_path / 'run' / 'cv_metrics.json').read_text())
+    assert [f['fold'] for f in doc['folds']] == [1, 2, 3] and doc['n_folds'] == 3
+    for k, f in enumerate(doc['folds'], 1):
+        metrics = json.loads((tmp_path / 'run' / f'fold_{k}' / 'metrics.json').read_text())
+        assert f['final'] == metrics['final'] and f['best_epoch'] == metrics['best_epoch']
+        assert f['split'] == str(cv_dir / f'fold_{k}.json')
+    for subset in ('temporal', 'spatial'):
+        for name in ('top1', 'top5', 'macro', 'unseen_as_errors_top1', 'per_occurrence_top1'):
+            s = doc['summary'][subset][name]
+            values = [f['final'][subset]['model'][name] if name in ('top1', 'top5', 'macro') else
+                      f['final'][subset][name.replace('_top1', '')]['top1'] for f in doc['folds']]
+            assert s['mean'] == pytest.approx(np.mean(values)) and s['n_folds'] == 3
+            assert s['ci95'][0] <= s['mean'] <= s['ci95'][1]
+    assert '| spatial | top1 |' in capsys.readouterr().out
+
+
+def test_train_cv_refuses_a_folder_without_folds(tiny_store, tmp_path, capsys):
+    assert main(['--cv', str(tmp_path), '--store', str(tiny_store), '--out', str(tmp_path / 'run')]) == 2
+    assert 'no cv.json' in capsys.readouterr().err
+    (tmp_path / 'cv.json').write_text('{}')
+    with pytest.raises(ValueError, match='found folds'):
+        fold_paths(tmp_path)
