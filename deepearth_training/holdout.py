@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['PUBLISHED_CENTRES', 'REQUIRED_COLUMNS', 'WEIGHTINGS', 'MAX_SAMPLE', 'MAX_CANDIDATES', 'MAX_ATTEMPTS', 'SplitSpec',
            'published_spec', 'packing_bound', 'select_regions', 'check_region_centres', 'assign_split',
-           'assignments_table', 'SplitResult', 'make_split', 'split_from_store']
+           'assignments_table', 'SplitResult', 'split_result', 'make_split', 'split_from_store']
 
 # %% ../nbs/22_holdout.ipynb #b3e613e9
 from dataclasses import dataclass, field
@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from .dates import days_since_epoch
 from .geo import (distance_to_region_km, geodesic_km, grown_bounds, in_region, local_xy_km,
-                                    meridian_arc_km, parallel_radius_km, square_region)
+                                    meridian_arc_km, parallel_radius_km, region_separation_km, square_region)
 from .split_report import SPLITS, reason_names, split_report
 from .store import open_store
 
@@ -300,13 +300,21 @@ def check_region_centres(centres, spec: SplitSpec) -> None:
             raise ValueError(f'regions {i + 1} and {j + 1}: {spec.region_size_km:g} km squares overlap')
 
 # %% ../nbs/22_holdout.ipynb #62d5edec
-def assign_split(lat: np.ndarray, lon: np.ndarray, year: np.ndarray, bounds: np.ndarray, test_year: int,
-                 buffer_km: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def assign_split(lat: np.ndarray,  # latitudes [N], degrees
+                 lon: np.ndarray,  # longitudes [N], degrees
+                 year: np.ndarray,  # years [N]
+                 bounds: np.ndarray,  # regions [R, 4] (south, north, west, east)
+                 test_year: int,  # first temporal test year
+                 buffer_km: float = 0.0,  # training rows this near a region are excluded
+                 region: np.ndarray | None = None,  # region number [N] (0 = none) when already known; default: the closed boxes
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Reason codes [N] (see `reason_names`) and a temporal-test flag [N] for observations, regions `bounds` [R, 4]."""
     temporal = np.asarray(year) >= test_year
-    region = np.zeros(len(lat), np.int16)
-    for k, b in enumerate(bounds, 1):
-        region[(region == 0) & in_region(lat, lon, b)] = k
+    if region is None:
+        region = np.zeros(len(lat), np.int16)
+        for k, b in enumerate(bounds, 1):
+            region[(region == 0) & in_region(lat, lon, b)] = k
+    region = np.asarray(region, np.int16)
     buffer = np.zeros(len(lat), np.int16)
     if buffer_km > 0:
         best = np.full(len(lat), np.inf)
@@ -372,7 +380,22 @@ def _regions_table(centres: np.ndarray, lat, lon, obs: pd.DataFrame, spec: Split
                          'south': b[:, 0], 'north': b[:, 1], 'west': b[:, 2], 'east': b[:, 3],
                          'size_km': float(spec.region_size_km)})
 
-# %% ../nbs/22_holdout.ipynb #be813391
+# %% ../nbs/22_holdout.ipynb #e74168f2
+def split_result(obs: pd.DataFrame,  # the rows split [N] (checked by `_check_observations`)
+                 spec: SplitSpec,  # the protocol the split followed
+                 regions: pd.DataFrame,  # regions table [R] (columns of `_regions_table`)
+                 code: np.ndarray,  # reason codes [N]
+                 temporal: np.ndarray,  # bool [N]: from the test year on
+                ) -> SplitResult:
+    """The SplitResult of rows whose reason codes are known: assignments and the report computed from them."""
+    lat, lon = obs['latitude'].to_numpy(np.float64), obs['longitude'].to_numpy(np.float64)
+    species, species_names = pd.factorize(obs['taxon_name'], sort=True)
+    days = days_since_epoch(obs['year'].to_numpy(np.float64), obs['month'].to_numpy(np.float64), obs['day'].to_numpy(np.float64))
+    report = split_report(lat, lon, days, species, code, temporal, regions, np.asarray(species_names),
+                          reach_km=spec.region_size_km / 2 + spec.buffer_km + 1)
+    return SplitResult(spec, obs, assignments_table(code, temporal, len(regions), obs.index), regions, report)
+
+# %% ../nbs/22_holdout.ipynb #ce6ff883
 def make_split(observations: pd.DataFrame, spec: SplitSpec = SplitSpec(), progress: bool = False) -> SplitResult:
     """Split `observations` by `spec`: draw (or check) regions, assign every row, compute the report."""
     obs = observations
@@ -380,26 +403,21 @@ def make_split(observations: pd.DataFrame, spec: SplitSpec = SplitSpec(), progre
         obs = obs[obs['has_vision'].to_numpy(bool)]
     _check_observations(obs)
     lat, lon = obs['latitude'].to_numpy(np.float64), obs['longitude'].to_numpy(np.float64)
-    year = obs['year'].to_numpy(np.float64)
-    species, species_names = pd.factorize(obs['taxon_name'], sort=True)
     with tqdm(total=3, desc='split', unit='step', leave=False, disable=None if progress else True) as bar:
         if spec.regions is not None:
             centres, at = np.asarray(spec.regions, np.float64).reshape(-1, 2), None
             check_region_centres(centres, spec)
         else:
-            at = select_regions(lat, lon, species, spec)
+            at = select_regions(lat, lon, pd.factorize(obs['taxon_name'], sort=True)[0], spec)
             centres = np.column_stack([lat[at], lon[at]]).reshape(-1, 2)
         regions = _regions_table(centres, lat, lon, obs, spec, at)
         bar.update()
         bounds = regions[['south', 'north', 'west', 'east']].to_numpy(np.float64)
-        code, temporal = assign_split(lat, lon, year, bounds, spec.test_year, spec.buffer_km)
-        assignments = assignments_table(code, temporal, len(regions), obs.index)
+        code, temporal = assign_split(lat, lon, obs['year'].to_numpy(np.float64), bounds, spec.test_year, spec.buffer_km)
         bar.update()
-        days = days_since_epoch(year, obs['month'].to_numpy(np.float64), obs['day'].to_numpy(np.float64))
-        report = split_report(lat, lon, days, species, code, temporal, regions, np.asarray(species_names),
-                              reach_km=spec.region_size_km / 2 + spec.buffer_km + 1)
+        result = split_result(obs, spec, regions, code, temporal)
         bar.update()
-    return SplitResult(spec, obs, assignments, regions, report)
+    return result
 
 # %% ../nbs/22_holdout.ipynb #cdd59ed6
 def split_from_store(store,  # an open Store, or the path of a prepared store
