@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['CV_FORMAT', 'CVSpec', 'block_grid', 'assign_folds', 'cross_validation', 'cv_document', 'save_cv', 'auto_km', 'main']
 
-# %% ../nbs/25_cv.ipynb #9adc42a9
+# %% ../nbs/25_cv.ipynb #cae1808b
 import argparse
 import json
 from dataclasses import asdict, dataclass
@@ -22,7 +22,7 @@ from .holdout import SplitResult, SplitSpec, _check_observations, assign_split, 
 from .split import _json_default, split_document
 from .store import open_store
 
-# %% ../nbs/25_cv.ipynb #d11258c9
+# %% ../nbs/25_cv.ipynb #2be731e4
 CV_FORMAT = 'deepearth_training.cv/1'
 
 
@@ -42,7 +42,7 @@ class CVSpec:
             if not ok:
                 raise ValueError(f'{name}={getattr(self, name)} is out of range')
 
-# %% ../nbs/25_cv.ipynb #fefb382c
+# %% ../nbs/25_cv.ipynb #a011396e
 def block_grid(lat: np.ndarray,  # latitudes [N], degrees
                lon: np.ndarray,  # longitudes [N], degrees
                block_km: float,  # side of a block, km
@@ -65,7 +65,7 @@ def block_grid(lat: np.ndarray,  # latitudes [N], degrees
                            'west': west, 'east': west + width[r]})
     return block.ravel(), blocks
 
-# %% ../nbs/25_cv.ipynb #1ee1f142
+# %% ../nbs/25_cv.ipynb #bb5f30d8
 def assign_folds(block: np.ndarray,  # block index [N] of each observation
                  species: np.ndarray,  # species codes [N]
                  spatial: np.ndarray,  # bool [N]: outside the test year (what the balance counts)
@@ -86,7 +86,7 @@ def assign_folds(block: np.ndarray,  # block index [N] of each observation
         seen[f, sp] = True
     return fold
 
-# %% ../nbs/25_cv.ipynb #ecafaadb
+# %% ../nbs/25_cv.ipynb #4a1dfaac
 def _fold_result(obs: pd.DataFrame, spec: CVSpec, blocks: pd.DataFrame, in_fold: np.ndarray, block: np.ndarray) -> SplitResult:
     """The split of fold `in_fold` (bool [B] over blocks): its blocks as regions, buffer, report."""
     idx = np.flatnonzero(in_fold)
@@ -103,7 +103,7 @@ def _fold_result(obs: pd.DataFrame, spec: CVSpec, blocks: pd.DataFrame, in_fold:
                            min_region_observations=0, min_region_species=0, vision_only=spec.vision_only)
     return split_result(obs, split_spec, regions, code, temporal)
 
-# %% ../nbs/25_cv.ipynb #2309a5db
+# %% ../nbs/25_cv.ipynb #aa8e7806
 def cross_validation(observations: pd.DataFrame,  # observations (a store's table or the columns of REQUIRED_COLUMNS)
                      spec: CVSpec = CVSpec(),  # the protocol
                      progress: bool = False,  # show a progress bar over the folds
@@ -125,7 +125,7 @@ def cross_validation(observations: pd.DataFrame,  # observations (a store's tabl
     return [_fold_result(obs, spec, blocks, fold == k, block)
             for k in tqdm(range(spec.folds), desc='folds', leave=False, disable=None if progress else True)]
 
-# %% ../nbs/25_cv.ipynb #126a6dea
+# %% ../nbs/25_cv.ipynb #d04aebfe
 def _fold_summary(k: int, r: SplitResult) -> dict:
     """Per-fold counts for cv.json."""
     a, R = r.assignments, len(r.regions)
@@ -165,7 +165,7 @@ def save_cv(results: list[SplitResult],  # the folds, from `cross_validation`
     doc = json.dumps(cv_document(results, spec), indent=1, allow_nan=False)
     return atomic_write(out / 'cv.json', lambda tmp: tmp.write_text(doc + '\n'))
 
-# %% ../nbs/25_cv.ipynb #0f37deaf
+# %% ../nbs/25_cv.ipynb #e8507f9c
 def auto_km(lat: np.ndarray,  # latitudes [N], degrees
             lon: np.ndarray,  # longitudes [N], degrees
             species: np.ndarray,  # species codes [N]
@@ -174,7 +174,7 @@ def auto_km(lat: np.ndarray,  # latitudes [N], degrees
     """The range in km over which species labels stay correlated: what `--block-km auto` / `--buffer-km auto` use."""
     raise ValueError('--block-km auto needs deepearth_training.autocorr')
 
-# %% ../nbs/25_cv.ipynb #0c62deed
+# %% ../nbs/25_cv.ipynb #8bbb3537
 def _km_or_auto(check):
     """An argparse type: 'auto', or a number accepted by `check`."""
     return lambda text: 'auto' if text == 'auto' else check(text)
@@ -196,7 +196,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--all-rows', action='store_true', help='use every row, not only rows with vision')
     return p
 
-# %% ../nbs/25_cv.ipynb #f61d0383
+# %% ../nbs/25_cv.ipynb #e104c142
 def _run(a: argparse.Namespace) -> int:
     """Resolve `auto`, make the folds, write them, print one line per fold."""
     obs = open_store(a.store).observations
