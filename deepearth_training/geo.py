@@ -11,6 +11,7 @@ __all__ = ['WGS84_A', 'WGS84_F', 'WGS84_B', 'WGS84_E2', 'BOUNDS', 'geodesic_km',
 import numpy as np
 
 # %% ../nbs/02_geo.ipynb #eb4893b7
+from scipy.optimize import minimize
 from scipy.spatial import cKDTree
 
 # %% ../nbs/02_geo.ipynb #92bf8a47
@@ -21,38 +22,54 @@ WGS84_E2 = WGS84_F * (2 - WGS84_F)  # first eccentricity squared
 BOUNDS = ('south', 'north', 'west', 'east')  # column order of a bounds array [..., 4]
 
 # %% ../nbs/02_geo.ipynb #d22925e0
-def geodesic_km(lat1, lon1, lat2, lon2, max_iter: int = 200) -> np.ndarray:
-    """Geodesic distance in km on WGS84 between points (lat1, lon1) and (lat2, lon2), broadcast."""
+def geodesic_km(lat1, lon1, lat2, lon2,  # two sets of points [...], degrees (broadcast)
+                max_iter: int = 200,  # Vincenty iterations before a pair is solved by `_antipodal_km`
+               ) -> np.ndarray:
+    """Geodesic distance in km [...] on WGS84 between points (lat1, lon1) and (lat2, lon2), broadcast."""
     lat1, lon1, lat2, lon2 = np.broadcast_arrays(*(np.asarray(x, np.float64) for x in (lat1, lon1, lat2, lon2)))
     f = WGS84_F
     U1, U2 = np.arctan((1 - f) * np.tan(np.radians(lat1))), np.arctan((1 - f) * np.tan(np.radians(lat2)))
     L = np.radians(lon2 - lon1)
     sU1, cU1, sU2, cU2 = np.sin(U1), np.cos(U1), np.sin(U2), np.cos(U2)
     lam, todo = L.copy(), np.ones(L.shape, bool)
-    for _ in range(max_iter):
-        sl, cl = np.sin(lam), np.cos(lam)
-        ss = np.hypot(cU2 * sl, cU1 * sU2 - sU1 * cU2 * cl)
-        cs = sU1 * sU2 + cU1 * cU2 * cl
-        sigma = np.arctan2(ss, cs)
-        with np.errstate(invalid='ignore', divide='ignore'):
+    with np.errstate(invalid='ignore', divide='ignore'):
+        for _ in range(max_iter):
+            sl, cl = np.sin(lam), np.cos(lam)
+            ss = np.hypot(cU2 * sl, cU1 * sU2 - sU1 * cU2 * cl)
+            cs = sU1 * sU2 + cU1 * cU2 * cl
+            sigma = np.arctan2(ss, cs)
             sa = np.where(ss == 0, 0.0, cU1 * cU2 * sl / ss)
             c2a = 1 - sa**2
             c2sm = np.where(c2a == 0, 0.0, cs - 2 * sU1 * sU2 / c2a)
-        C = f / 16 * c2a * (4 + f * (4 - 3 * c2a))
-        new = L + (1 - C) * f * sa * (sigma + C * ss * (c2sm + C * cs * (-1 + 2 * c2sm**2)))
-        todo = np.abs(new - lam) > 1e-12
-        lam = new
-        if not todo.any():
-            break
-    else:
-        k = np.flatnonzero(todo.ravel())[0]
-        raise ValueError(f'geodesic did not converge for nearly antipodal points ({lat1.ravel()[k]}, {lon1.ravel()[k]}) '
-                         f'and ({lat2.ravel()[k]}, {lon2.ravel()[k]})')
-    u2 = c2a * (WGS84_A**2 - WGS84_B**2) / WGS84_B**2
-    A = 1 + u2 / 16384 * (4096 + u2 * (-768 + u2 * (320 - 175 * u2)))
-    B = u2 / 1024 * (256 + u2 * (-128 + u2 * (74 - 47 * u2)))
-    ds = B * ss * (c2sm + B / 4 * (cs * (-1 + 2 * c2sm**2) - B / 6 * c2sm * (-3 + 4 * ss**2) * (-3 + 4 * c2sm**2)))
-    return WGS84_B * A * (sigma - ds)
+            C = f / 16 * c2a * (4 + f * (4 - 3 * c2a))
+            new = L + (1 - C) * f * sa * (sigma + C * ss * (c2sm + C * cs * (-1 + 2 * c2sm**2)))
+            todo = ~(np.abs(new - lam) <= 1e-12)
+            lam = new
+            if not todo.any():
+                break
+        u2 = c2a * (WGS84_A**2 - WGS84_B**2) / WGS84_B**2
+        A = 1 + u2 / 16384 * (4096 + u2 * (-768 + u2 * (320 - 175 * u2)))
+        B = u2 / 1024 * (256 + u2 * (-128 + u2 * (74 - 47 * u2)))
+        ds = B * ss * (c2sm + B / 4 * (cs * (-1 + 2 * c2sm**2) - B / 6 * c2sm * (-3 + 4 * ss**2) * (-3 + 4 * c2sm**2)))
+        out = np.array(WGS84_B * A * (sigma - ds))
+    for k in map(tuple, np.argwhere(todo)):
+        out[k] = _antipodal_km(lat1[k], lon1[k], lat2[k], lon2[k])
+    return out[()]
+
+# %% ../nbs/02_geo.ipynb #a7996dc4
+def _antipodal_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Geodesic km between two nearly antipodal points: the shortest two-leg path through a free intermediate point."""
+    def legs(v):
+        m_lat, m_lon = np.degrees(np.arctan2(v[2], np.hypot(v[0], v[1]))), np.degrees(np.arctan2(v[1], v[0]))
+        return float(geodesic_km(lat1, lon1, m_lat, m_lon) + geodesic_km(m_lat, m_lon, lat2, lon2))
+    a, o = np.radians(lat1), np.radians(lon1)
+    p = np.array([np.cos(a) * np.cos(o), np.cos(a) * np.sin(o), np.sin(a)])
+    e1 = np.cross(p, [0.0, 0.0, 1.0]) if abs(p[2]) < 0.9 else np.cross(p, [1.0, 0.0, 0.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(p, e1)
+    starts = [np.cos(t) * e1 + np.sin(t) * e2 for t in np.radians(np.arange(0, 360, 30))]
+    best = min(starts, key=legs)
+    return float(minimize(legs, best, method='Nelder-Mead', options=dict(xatol=1e-12, fatol=1e-10, maxiter=4000)).fun)
 
 # %% ../nbs/02_geo.ipynb #0ebd2920
 def meridian_arc_km(lat) -> np.ndarray:

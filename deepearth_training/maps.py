@@ -7,6 +7,7 @@ __all__ = ['GROUPS', 'COLOURS', 'REGION_COLOUR', 'split_groups', 'buffer_outline
            'save_map', 'write_split_visuals', 'explore']
 
 # %% ../nbs/24_maps.ipynb #c77deb5b
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -137,10 +138,10 @@ def save_figure(fig: plt.Figure, path, dpi: int = 200) -> Path:
 
 # %% ../nbs/24_maps.ipynb #e0cb0d8a
 def _points_geojson(obs: pd.DataFrame, dates: list[str]) -> dict:
-    """GeoJSON FeatureCollection of observations with ID, species and date properties."""
+    """GeoJSON FeatureCollection of observations with ID, species and date properties, HTML-escaped."""
     ids = obs['observation_id'].astype(str).tolist() if 'observation_id' in obs.columns else [str(i) for i in obs.index]
     feats = [{'type': 'Feature', 'geometry': {'type': 'Point', 'coordinates': [round(lo, 6), round(la, 6)]},
-              'properties': {'id': i, 'species': s, 'date': d}}
+              'properties': {'id': escape(i), 'species': escape(s), 'date': escape(d)}}
              for i, s, d, la, lo in zip(ids, obs['taxon_name'].astype(str).tolist(), dates,
                                         obs['latitude'].tolist(), obs['longitude'].tolist())]
     return {'type': 'FeatureCollection', 'features': feats}

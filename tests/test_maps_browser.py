@@ -56,3 +56,34 @@ def test_saved_map_draws_one_rectangle_per_region(browser, serve_directory, tmp_
     assert not errors, errors
     obs_id, text = browser.execute_script(POPUP_JS, m.get_name())
     assert text is not None and obs_id in text and 'Species' in text and 'Date' in text
+
+
+HOSTILE = '<img src=x onerror=alert(1)>'
+
+HOSTILE_POPUP_JS = """
+const m = window[arguments[0]];
+window.__alerts = [];
+window.alert = msg => window.__alerts.push(String(msg));
+let marker = null;
+m.eachLayer(l => { if (!marker && l instanceof L.CircleMarker && l.feature) marker = l; });
+marker.fire('click', {latlng: marker.getLatLng()}, true);
+const el = document.querySelector('.leaflet-popup-content');
+return {text: el ? el.textContent : null, imgs: document.querySelectorAll('img').length};
+"""
+
+
+@pytest.mark.browser
+def test_species_names_show_as_text_in_popups(browser, serve_directory, tmp_path):
+    obs = observations(300, seed=3).assign(taxon_name=HOSTILE)
+    m = split_map(make_split(obs, SplitSpec(n_regions=1, min_region_species=1, seed=1)), tiles=None,
+                  leaflet_url=serve_directory.leaflet_url)
+    save_map(m, tmp_path / 'hostile.html')
+    browser.get(serve_directory(tmp_path) + 'hostile.html')
+    deadline, state = time.time() + 20, None
+    while time.time() < deadline and state is None:
+        state = browser.execute_script('return window.L && window[arguments[0]] ? 1 : null', m.get_name())
+        time.sleep(0.2)
+    got = browser.execute_script(HOSTILE_POPUP_JS, m.get_name())
+    time.sleep(0.5)
+    assert got['text'] is not None and HOSTILE in got['text'], got
+    assert got['imgs'] == 0 and browser.execute_script('return window.__alerts') == []

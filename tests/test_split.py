@@ -8,6 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
+import deepearth_training.holdout as holdout
+from deepearth_training.geo import geodesic_km
 from deepearth_training.split import (PUBLISHED_CENTRES, SplitSpec, check_region_centres, load_split,
                                       load_split_assignments, load_train_test_split, make_split, nearest_km,
                                       published_spec, read_region_centres, save_split, split_hash)
@@ -254,7 +256,9 @@ def test_bad_split_files(tmp_path):
 
 
 @pytest.mark.parametrize('spec, message', [
-    (SplitSpec(min_distance_km=70), r'fit .* km short of min_distance_km'),
+    (SplitSpec(n_regions=8, min_distance_km=50), r'placed at most \d of .* this is the search falling short, not a proof'),
+    (SplitSpec(n_regions=35, min_distance_km=40), r'at most \d+ of the \d+ candidate .* \(proven: their centres fall into'),
+    (SplitSpec(n_regions=2000), r'at most \d+ fit \(proven by a packing bound\)'),
     (SplitSpec(min_region_species=41), r'the most diverse 40 species'),
     (SplitSpec(min_region_observations=10**6), r'the fullest holds \d+ observations'),
     (SplitSpec(n_regions=2, regions=((28.5, -81.4), (28.6, -81.4))), r'regions 1 and 2: centres 11\.\d+ km apart, 3\.\d+ km short'),
@@ -319,3 +323,94 @@ def test_constraints_hold_or_the_split_says_why(seed, n_regions, size, gap, buff
     for r in reg.itertuples():
         inside |= (o.latitude.between(r.south, r.north) & o.longitude.between(r.west, r.east)).to_numpy()
     assert (split[inside] == 'test').all() and ((a.region_id.to_numpy() > 0) == inside).all()
+
+
+@pytest.fixture(scope='module')
+def default_obs(tmp_path_factory):
+    """Observations of the `default` synthetic preset (seed 0)."""
+    from deepearth_training.synthetic import make_synthetic_dataset
+    src = make_synthetic_dataset(tmp_path_factory.mktemp('default') / 'src', 'default', seed=0, progress=False)
+    return pd.read_parquet(src / 'observations.parquet', columns=['gbif_id', 'taxon_name', 'latitude', 'longitude', 'year',
+                                                                  'month', 'day', 'has_vision'])
+
+
+def test_default_preset_places_twenty_regions_twenty_km_apart(default_obs):
+    spec = SplitSpec(n_regions=20, min_distance_km=20, seed=0)
+    res = make_split(default_obs, spec)
+    c = res.regions[['center_lat', 'center_lng']].to_numpy()
+    d = geod_km(c[:, None, 0], c[:, None, 1], c[None, :, 0], c[None, :, 1])
+    assert len(c) == 20 and (d[~np.eye(20, dtype=bool)] >= 20).all()
+    for i in range(20):
+        for j in range(i + 1, 20):
+            a, b = res.regions.iloc[i], res.regions.iloc[j]
+            assert a.north < b.south or b.north < a.south or a.east < b.west or b.east < a.west
+    assert make_split(default_obs, spec).regions.equals(res.regions)
+
+
+def test_impossible_counts_rejected_before_any_square_is_counted(obs, monkeypatch):
+    def counting(*args):
+        raise AssertionError('squares were counted')
+    monkeypatch.setattr(holdout, '_square_counts', counting)
+    with pytest.raises(ValueError, match=r'cannot place 2000 test regions .* where at most \d+ fit \(proven'):
+        make_split(obs, SplitSpec(n_regions=2000))
+
+
+def test_packing_bound_is_a_bound(obs):
+    """No set of centres found by brute force beats the bound: greedy over many random orders."""
+    lat, lon = obs.latitude.to_numpy()[:400], obs.longitude.to_numpy()[:400]
+    d = geod_km(lat[:, None], lon[:, None], lat[None], lon[None])
+    bound = holdout.packing_bound(lat, lon, 30)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        chosen = []
+        for i in rng.permutation(len(lat)):
+            if all(d[i, j] >= 30 for j in chosen):
+                chosen.append(i)
+        assert len(chosen) <= bound
+
+
+def test_weighting_places_or_observations(default_obs):
+    def per_region(weighting):
+        res = [make_split(default_obs, SplitSpec(seed=s, weighting=weighting)) for s in range(4)]
+        return np.median([r['n_observations'] for x in res for r in x.report['regions']])
+    assert per_region('observations') > per_region('places')
+    with pytest.raises(ValueError, match="weighting='people'"):
+        SplitSpec(weighting='people')
+
+
+def test_geodesic_near_antipodal_pairs():
+    rng = np.random.default_rng(3)
+    a, b = rng.uniform(-70, 70, 30), rng.uniform(-180, 180, 30)
+    c, d = -a + rng.uniform(-0.3, 0.3, 30), b + 180 + rng.uniform(-0.5, 0.5, 30)
+    ref = geod_km(a, b, c, d)
+    assert np.allclose(geodesic_km(a, b, c, d), ref, rtol=1e-9, atol=0)
+    assert geodesic_km(0, 0, 0, 180) == pytest.approx(geod_km(0, 0, 0, 180), rel=1e-12)
+
+
+@pytest.mark.parametrize('entry, message', [
+    (None, 'mapping is NoneType'), ('train', 'mapping is str'), (['train'], 'mapping is list'),
+    ({'split': 'test', 'split_reason': 'temporal_train'}, "has split 'test' but split_reason 'temporal_train'"),
+    ({'split': 'test', 'split_reason': 'holiday'}, "has split_reason 'holiday'"),
+])
+def test_malformed_mappings_name_the_entry(result, tmp_path, entry, message):
+    p = save_split(result, tmp_path / 'split.json')
+    doc = json.loads(p.read_text())
+    oid = next(iter(doc['observation_mappings']))
+    doc['observation_mappings'][oid] = entry
+    doc.pop('content_hash')
+    for k in ('format', 'spec', 'buffer', 'leakage_report'):
+        doc.pop(k)
+    p.write_text(json.dumps(doc))
+    for read in (load_train_test_split, load_split_assignments, load_split):
+        with pytest.raises(ValueError, match=f'observation {oid}.*' + message.replace('(', r'\(')):
+            read(p)
+
+
+def test_our_file_without_its_hash_is_not_taken_for_a_published_one(result, tmp_path):
+    p = save_split(result, tmp_path / 'split.json')
+    doc = json.loads(p.read_text())
+    doc.pop('content_hash')
+    p.write_text(json.dumps(doc))
+    for read in (load_train_test_split, split_hash, load_split):
+        with pytest.raises(ValueError, match="no 'content_hash'"):
+            read(p)

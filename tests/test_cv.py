@@ -1,0 +1,84 @@
+"""Spatial-block cross-validation checked from the files deepearth-cv writes."""
+import contextlib
+import json
+
+import numpy as np
+import pytest
+
+from deepearth_training.cv import CVSpec, cross_validation, main
+from deepearth_training.split import load_split, load_split_assignments, load_train_test_split
+from deepearth_training.store import open_store
+from test_split import box_distance_km, observations
+
+
+@pytest.fixture(scope='module')
+def folds_dir(tiny_store, tmp_path_factory):
+    out = tmp_path_factory.mktemp('cv') / 'folds'
+    assert main(['--store', str(tiny_store), '--out', str(out), '--folds', '4', '--block-km', '15', '--buffer-km', '2',
+                 '--seed', '3']) == 0
+    return out
+
+
+def test_cli_writes_every_fold_and_cv_json(folds_dir, tiny_store):
+    assert sorted(p.name for p in folds_dir.iterdir()) == ['cv.json'] + [f'fold_{k}.json' for k in range(1, 5)]
+    cv = json.loads((folds_dir / 'cv.json').read_text())
+    assert cv['spec']['folds'] == 4 and cv['spec']['block_km'] == 15 and cv['spec']['buffer_km'] == 2
+    obs = open_store(tiny_store).observations
+    assert cv['n_observations'] == int(obs.has_vision.sum())
+    for f in cv['folds']:
+        train, test = load_train_test_split(folds_dir / f['file'])
+        assert (len(train), len(test)) == (f['n_train'], f['n_test'])
+        regions = json.loads((folds_dir / f['file']).read_text())['test_spatial_regions']
+        assert len(regions) == f['n_blocks'] and all(set(r['bounds']) == {'north', 'south', 'east', 'west'} for r in regions)
+
+
+def test_each_observation_is_spatial_test_in_exactly_one_fold(folds_dir):
+    maps = [load_split_assignments(folds_dir / f'fold_{k}.json') for k in range(1, 5)]
+    spatial = np.stack([m.split_reason.str.startswith('spatial_test_region_').to_numpy() for m in maps])
+    year = maps[0].year.to_numpy()
+    assert (spatial.sum(0)[year < 2025] == 1).all()
+    for m in maps:
+        assert (m.split[m.year >= 2025] == 'test').all()
+
+
+def test_training_rows_keep_the_buffer(folds_dir):
+    for k in range(1, 5):
+        res = load_split(folds_dir / f'fold_{k}.json')
+        train = (res.assignments.split == 'train').to_numpy()
+        lat, lon = res.observations.latitude.to_numpy()[train], res.observations.longitude.to_numpy()[train]
+        d = np.min([box_distance_km(lat, lon, r) for r in res.regions.itertuples()], axis=0)
+        assert (d > 2.0 - 1e-6).all()
+
+
+def test_folds_balanced_in_observations_and_species():
+    obs = observations(4000, seed=1)
+    folds = cross_validation(obs, CVSpec(folds=5, block_km=8, seed=2))
+    n = np.array([(f.assignments.region_id > 0).sum() for f in folds])
+    block_sizes = [(f.assignments.region_id == r).sum() for f in folds for r in f.regions.region_id]
+    assert n.max() - n.min() <= max(block_sizes)
+    species = [f.observations.taxon_name[(f.assignments.region_id > 0).to_numpy()].nunique() for f in folds]
+    assert min(species) >= 0.8 * max(species)
+
+
+def test_deterministic_by_seed():
+    obs = observations(1500, seed=4)
+    a = cross_validation(obs, CVSpec(folds=3, block_km=12, seed=5))
+    b = cross_validation(obs, CVSpec(folds=3, block_km=12, seed=5))
+    c = cross_validation(obs, CVSpec(folds=3, block_km=12, seed=6))
+    assert all(x.regions.equals(y.regions) for x, y in zip(a, b))
+    assert not all(x.regions.equals(y.regions) for x, y in zip(a, c))
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--block-km', 'auto'], 'error: --block-km auto needs deepearth_training.autocorr'),
+    (['--folds', '1'], 'error: folds=1 is out of range'),
+    (['--block-km', '-3'], "argument --block-km: '-3' is not a positive finite number"),
+    (['--folds', '500', '--block-km', '200'], 'error: cannot make 500 folds'),
+])
+def test_cli_errors_are_one_line(tiny_store, tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) if 'argument' in message else contextlib.nullcontext():
+        code = main(['--store', str(tiny_store), '--out', str(tmp_path / 'o')] + args)
+        assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and 'Traceback' not in err
+
