@@ -10,7 +10,7 @@ from matplotlib.patches import Polygon, Rectangle
 from deepearth_training.maps import (GROUPS, buffer_outline, save_figure, save_map, split_figure, split_groups,
                                      split_map, write_split_visuals)
 from deepearth_training.split import SplitSpec, load_split, make_split, save_split
-from test_split import geod_km, observations
+from helpers import geod_km, observations
 
 matplotlib.use('Agg')
 
@@ -72,7 +72,7 @@ def test_max_points(result):
     html = split_map(result, max_points=10).get_root().render()
     n = len(result.observations)
     assert html.count('"type": "Feature"') <= 10 * len(GROUPS) < n
-    assert f'train (10 of' in html
+    assert 'train (10 of' in html
 
 
 def test_map_dates_keep_unknowns_unknown(result):

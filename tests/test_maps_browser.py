@@ -5,31 +5,9 @@ import pytest
 
 from deepearth_training.maps import save_map, split_map
 from deepearth_training.split import SplitSpec, make_split
-from test_split import observations
+from helpers import POPUP_JS, STATE_JS, observations
 
-STATE_JS = """
-const m = window[arguments[0]];
-if (!window.L || !m) return null;
-let rects = 0, buffers = 0, points = 0;
-m.eachLayer(l => {
-  if (l instanceof L.Rectangle) rects++;
-  else if (l instanceof L.Polygon) buffers++;
-  else if (l instanceof L.CircleMarker) points++;
-});
-return {rects: rects, buffers: buffers, points: points,
-        drawn: document.querySelectorAll('svg path.test-region').length,
-        labels: Array.from(document.querySelectorAll('.leaflet-control-layers label')).map(l => l.textContent.trim()),
-        resources: performance.getEntriesByType('resource').map(e => e.name)};
-"""
 
-POPUP_JS = """
-const m = window[arguments[0]];
-let marker = null;
-m.eachLayer(l => { if (!marker && l instanceof L.CircleMarker && l.feature) marker = l; });
-marker.fire('click', {latlng: marker.getLatLng()}, true);
-const el = document.querySelector('.leaflet-popup-content');
-return [marker.feature.properties.id, el ? el.textContent : null];
-"""
 
 
 @pytest.mark.browser

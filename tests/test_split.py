@@ -6,32 +6,18 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pyproj import Geod
 
 import deepearth_training.holdout as holdout
 from deepearth_training.geo import geodesic_km
 from deepearth_training.split import (PUBLISHED_CENTRES, SplitSpec, check_region_centres, load_split,
                                       load_split_assignments, load_train_test_split, make_split, nearest_km,
                                       published_spec, read_region_centres, save_split, split_hash)
+from helpers import GEOD, geod_km, observations
 
-GEOD = Geod(ellps='WGS84')
 SPEC = SplitSpec(buffer_km=1.5, seed=7)
 
 
-def observations(n: int = 2500, seed: int = 0) -> pd.DataFrame:
-    """Clustered observations over Central Florida with every column a split file needs."""
-    rng = np.random.default_rng(seed)
-    hubs = np.column_stack([rng.uniform(28.08, 28.93, 25), rng.uniform(-81.88, -80.95, 25)])
-    h = rng.integers(0, len(hubs), n)
-    sp = rng.integers(0, 40, n)
-    gbif = rng.choice(10**9, n, replace=False)
-    day = rng.integers(1, 29, n).astype(float)
-    day[rng.random(n) < 0.03] = np.nan
-    return pd.DataFrame({'observation_id': [f'{g}_1' for g in gbif], 'gbif_id': gbif, 'image_index': 1,
-                         'taxon_id': (sp + 900).astype(str), 'taxon_name': [f'Species {s}' for s in sp],
-                         'latitude': hubs[h, 0] + rng.normal(0, 0.04, n), 'longitude': hubs[h, 1] + rng.normal(0, 0.04, n),
-                         'year': rng.integers(2010, 2026, n), 'month': rng.integers(1, 13, n).astype(float), 'day': day,
-                         'has_vision': rng.random(n) < 0.95})
+
 
 
 @pytest.fixture(scope='module')
@@ -44,9 +30,7 @@ def result(obs):
     return make_split(obs, SPEC)
 
 
-def geod_km(lat1, lon1, lat2, lon2):
-    lat1, lon1, lat2, lon2 = np.broadcast_arrays(lat1, lon1, lat2, lon2)
-    return GEOD.inv(lon1.ravel(), lat1.ravel(), lon2.ravel(), lat2.ravel())[2].reshape(lat1.shape) / 1000
+
 
 
 def box_distance_km(lat, lon, r) -> np.ndarray:

@@ -4,7 +4,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from deepearth_training.store import prepare_store
 from deepearth_training.synthetic import make_synthetic_dataset
-from test_store_values import check_store
+from helpers import check_store
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -1,50 +1,19 @@
 """Prepared values equal the source values exactly (up to the float16 cast), for every image of every observation."""
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from deepearth_training.source import OBSERVATIONS, VISION_DIR, VISION_INDEX, shard_name
+from deepearth_training.source import OBSERVATIONS, VISION_DIR, shard_name
 from deepearth_training.store import open_store, prepare_store, verify_store
 from deepearth_training.synthetic import make_synthetic_dataset
+from helpers import check_store
 
 
-def source_embeddings(src):
-    """{(gbif_id, image_index): float32 or float16 embedding [prod(grid)]} read naively from the source."""
-    vi = pq.read_table(src / VISION_INDEX).to_pandas()
-    vi['image_index'] = vi.groupby('gbif_id').cumcount() + 1
-    out = {}
-    for f, part in vi.groupby('file_idx'):
-        t = pq.read_table(src / VISION_DIR / shard_name(f))
-        for g, i, r in zip(part.gbif_id, part.image_index, part.row_idx):
-            assert t.column('gbif_id')[r].as_py() == g
-            out[(g, i)] = np.asarray(t.column('embedding')[r].values.to_numpy(zero_copy_only=False))
-    return out
 
 
-def check_store(store_path, src, dtype):
-    s = open_store(store_path)
-    o = s.observations
-    emb = source_embeddings(src)
-    vis = o[o.has_vision]
-    assert len(vis) == len(emb) == len(s.vision)
-    for g, i, vr in zip(vis.gbif_id, vis.image_index, vis.vision_row):
-        want = emb[(g, i)].astype(dtype).reshape(s.vision_shape)
-        assert np.array_equal(s.vision[vr], want), (g, i)
-        assert np.allclose(s.pooled[vr], want.astype(np.float32).reshape(-1, s.vision_shape[-1]).mean(0), rtol=1e-6, atol=1e-6)
-    # metadata and language, row by row against the source table
-    so = pq.read_table(src / OBSERVATIONS).to_pandas().set_index('gbif_id')
-    first = o[o.image_index == 1].set_index('gbif_id')
-    assert list(first.index) == list(so.index)  # source order kept, every occurrence present once
-    for c in ('latitude', 'longitude', 'year', 'month', 'day', 'hour', 'minute', 'second'):
-        assert np.array_equal(first[c].to_numpy(), so[c].to_numpy().astype(first[c].dtype), equal_nan=True), c
-    assert (first.taxon_id == so.taxon_id.astype(str)).all() and (first.taxon_name == so.taxon_name).all()
-    for g, lang in zip(so.index, so.language_embedding):
-        assert np.array_equal(s.language[first.species_idx[g]], lang)
-    n_rows = so.num_vision_embeddings.clip(lower=1)
-    assert (o.groupby('gbif_id').size().reindex(so.index).to_numpy() == n_rows.to_numpy()).all()
-    return s
+
+
 
 
 def test_float16_store_equals_source(tiny_source, tiny_store):
