@@ -4,18 +4,19 @@
 
 # %% auto #0
 __all__ = ['EARTH_RADIUS_KM', 'BANDS_KM', 'sphere_xyz', 'chord_km', 'arc_km', 'band_pairs', 'spatial_blocks', 'autocorrelation',
-           'plot_correlogram', 'correlogram_table']
+           'plot_correlogram', 'correlogram_table', 'observations_autocorrelation']
 
-# %% ../nbs/20_autocorr.ipynb #be15ed45
+# %% ../nbs/20_autocorr.ipynb #42c46595
 import numpy as np
+import pandas as pd
 from scipy.spatial import cKDTree
 
 from .geo import local_xy_km
 
-# %% ../nbs/20_autocorr.ipynb #4bb35556
+# %% ../nbs/20_autocorr.ipynb #ef283a6c
 import matplotlib.pyplot as plt
 
-# %% ../nbs/20_autocorr.ipynb #38c46f7d
+# %% ../nbs/20_autocorr.ipynb #bbca13c8
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
 BANDS_KM = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # band edges, km
 
@@ -36,7 +37,7 @@ def arc_km(c_km):
     """Great-circle distance (km) of a chord length `c_km`."""
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.clip(np.asarray(c_km, np.float64) / (2 * EARTH_RADIUS_KM), 0, 1))
 
-# %% ../nbs/20_autocorr.ipynb #8162b26b
+# %% ../nbs/20_autocorr.ipynb #9bf432ba
 def _pilot_fraction(xyz: np.ndarray, edges: np.ndarray, rng: np.random.Generator, n_pilot: int) -> np.ndarray:
     """Fraction [len(edges)] of random pairs closer than each edge (at least 1 / n_pilot)."""
     i, j = rng.integers(0, len(xyz), (2, n_pilot))
@@ -68,7 +69,7 @@ def band_pairs(xyz: np.ndarray,  # points [N, 3] of `sphere_xyz`
         out.append((a[keep], p[keep]))
     return out
 
-# %% ../nbs/20_autocorr.ipynb #53b0a52a
+# %% ../nbs/20_autocorr.ipynb #219fb874
 def spatial_blocks(lat, lon,  # degrees [N]
                    block_km: float,  # side of a block, km
                   ) -> np.ndarray:
@@ -84,7 +85,7 @@ def _block_sums(block: np.ndarray, rows: np.ndarray, values: np.ndarray, n_block
     """Sums [n_blocks] of `values` [P] grouped by the block of `rows` [P]."""
     return np.bincount(block[rows], weights=values, minlength=n_blocks)
 
-# %% ../nbs/20_autocorr.ipynb #5ebc6ead
+# %% ../nbs/20_autocorr.ipynb #2f2aad0a
 def _range_km(edges: np.ndarray, ci_lo: np.ndarray, tolerance: float) -> tuple[float, bool]:
     """Upper edge of the unbroken run of bands, from the shortest, whose interval is above 1 + tolerance."""
     above = np.nan_to_num(ci_lo, nan=-np.inf) > 1 + tolerance
@@ -98,7 +99,7 @@ def _interval(num: np.ndarray, den: np.ndarray, W: np.ndarray) -> np.ndarray:
         r = (W @ num) / (W @ den)
     return np.nanpercentile(r, [2.5, 97.5], axis=0)
 
-# %% ../nbs/20_autocorr.ipynb #319e44fb
+# %% ../nbs/20_autocorr.ipynb #5429ac03
 def _embedding_bands(emb, pairs, block, W, rng, n_blocks) -> dict:
     """Mean cosine per band and of random pairs, with block-bootstrap intervals, of unit-normalised `emb`."""
     e = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
@@ -114,7 +115,7 @@ def _embedding_bands(emb, pairs, block, W, rng, n_blocks) -> dict:
     return {'cosine': [float(x) for x in mean], 'cosine_ci95': [[float(a), float(b)] for a, b in ci.T],
             'cosine_baseline': float(rb.sum() / rn.sum()), 'cosine_baseline_ci95': [float(x) for x in _interval(rb[:, None], rn[:, None], W)[:, 0]]}
 
-# %% ../nbs/20_autocorr.ipynb #bf7dcd8a
+# %% ../nbs/20_autocorr.ipynb #2a04d07b
 def autocorrelation(lat, lon,  # degrees [N]
                     labels,  # integer class codes [N] (species)
                     embeddings: np.ndarray | None = None,  # optional [N, C] vectors (pooled vision) for cosine by band
@@ -157,7 +158,7 @@ def autocorrelation(lat, lon,  # degrees [N]
         out['embedding'] = _embedding_bands(np.asarray(embeddings, np.float64), pairs, block, W, rng, nb)
     return out
 
-# %% ../nbs/20_autocorr.ipynb #f587562c
+# %% ../nbs/20_autocorr.ipynb #fb22243e
 def _band_x(bands: list) -> np.ndarray:
     """Plotting positions of bands on a log axis: geometric middle (half the upper edge for a band from 0)."""
     b = np.asarray(bands, np.float64)
@@ -187,7 +188,7 @@ def plot_correlogram(ac: dict,  # a result of `autocorrelation`
     fig.tight_layout()
     return fig
 
-# %% ../nbs/20_autocorr.ipynb #ddd303e9
+# %% ../nbs/20_autocorr.ipynb #a03b163b
 def correlogram_table(ac: dict,  # a result of `autocorrelation`
                      ) -> str:
     """Markdown table of the correlogram: one column per band, rows ratio, 95 % interval and pairs sampled."""
@@ -197,3 +198,16 @@ def correlogram_table(ac: dict,  # a result of `autocorrelation`
             ('pairs', [f'{p:,}' for p in ac['n_pairs']])]
     lines = ['| km | ' + ' | '.join(head) + ' |', '|---' * (len(head) + 1) + '|']
     return '\n'.join(lines + [f'| {name} | ' + ' | '.join(v) + ' |' for name, v in rows])
+
+# %% ../nbs/20_autocorr.ipynb #8afcebf9
+def observations_autocorrelation(observations: pd.DataFrame,  # rows with latitude, longitude, taxon_name
+                                 seed: int = 0,  # seeds pairs and bootstrap
+                                 **kwargs,  # further arguments of `autocorrelation`
+                                ) -> dict:
+    """`autocorrelation` of an observations table, species from `taxon_name`."""
+    missing = [c for c in ('latitude', 'longitude', 'taxon_name') if c not in observations.columns]
+    if missing:
+        raise ValueError(f'observations lack column(s) {missing} needed for the autocorrelation estimate')
+    codes = pd.factorize(observations['taxon_name'], sort=True)[0]
+    return autocorrelation(observations['latitude'].to_numpy(np.float64), observations['longitude'].to_numpy(np.float64),
+                           codes, seed=seed, **kwargs)

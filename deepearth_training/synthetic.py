@@ -29,7 +29,7 @@ from .dates import days_in_month
 from .source import LANGUAGE_DIM, GRID_METADATA_KEY, shard_name
 
 # %% ../nbs/11_synthetic.ipynb #f8996d26
-DEFAULT_CORRELATION_KM = 6.0  # calibrated against the real correlogram (see "Spatial correlation" below)
+DEFAULT_CORRELATION_KM = 6.0  # calibrated: estimated range 16 km, as on the real occurrences (nbs/20_autocorr.ipynb)
 PRESETS = {
     'tiny': dict(n_observations=300, n_species=20, grid=(2, 2, 2, 1408), vision_fraction=0.75, embeddings_per_shard=64),
     'default': dict(n_observations=9500, n_species=232, grid=(2, 4, 4, 1408), vision_fraction=0.75, embeddings_per_shard=512),
