@@ -4,19 +4,19 @@
 
 # %% auto #0
 __all__ = ['EARTH_RADIUS_KM', 'BANDS_KM', 'sphere_xyz', 'chord_km', 'arc_km', 'band_pairs', 'spatial_blocks', 'autocorrelation',
-           'plot_correlogram', 'correlogram_table', 'observations_autocorrelation']
+           'plot_correlogram', 'correlogram_table', 'plot_distance_ecdfs', 'observations_autocorrelation']
 
-# %% ../nbs/20_autocorr.ipynb #42c46595
+# %% ../nbs/20_autocorr.ipynb #e39e3554
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
 from .geo import local_xy_km
 
-# %% ../nbs/20_autocorr.ipynb #ef283a6c
+# %% ../nbs/20_autocorr.ipynb #63abdb7f
 import matplotlib.pyplot as plt
 
-# %% ../nbs/20_autocorr.ipynb #bbca13c8
+# %% ../nbs/20_autocorr.ipynb #e943cb3a
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
 BANDS_KM = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # band edges, km
 
@@ -37,7 +37,7 @@ def arc_km(c_km):
     """Great-circle distance (km) of a chord length `c_km`."""
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.clip(np.asarray(c_km, np.float64) / (2 * EARTH_RADIUS_KM), 0, 1))
 
-# %% ../nbs/20_autocorr.ipynb #9bf432ba
+# %% ../nbs/20_autocorr.ipynb #3cdea577
 def _pilot_fraction(xyz: np.ndarray, edges: np.ndarray, rng: np.random.Generator, n_pilot: int) -> np.ndarray:
     """Fraction [len(edges)] of random pairs closer than each edge (at least 1 / n_pilot)."""
     i, j = rng.integers(0, len(xyz), (2, n_pilot))
@@ -69,7 +69,7 @@ def band_pairs(xyz: np.ndarray,  # points [N, 3] of `sphere_xyz`
         out.append((a[keep], p[keep]))
     return out
 
-# %% ../nbs/20_autocorr.ipynb #219fb874
+# %% ../nbs/20_autocorr.ipynb #ac19db36
 def spatial_blocks(lat, lon,  # degrees [N]
                    block_km: float,  # side of a block, km
                   ) -> np.ndarray:
@@ -85,7 +85,7 @@ def _block_sums(block: np.ndarray, rows: np.ndarray, values: np.ndarray, n_block
     """Sums [n_blocks] of `values` [P] grouped by the block of `rows` [P]."""
     return np.bincount(block[rows], weights=values, minlength=n_blocks)
 
-# %% ../nbs/20_autocorr.ipynb #2f2aad0a
+# %% ../nbs/20_autocorr.ipynb #c3496b08
 def _range_km(edges: np.ndarray, ci_lo: np.ndarray, tolerance: float) -> tuple[float, bool]:
     """Upper edge of the unbroken run of bands, from the shortest, whose interval is above 1 + tolerance."""
     above = np.nan_to_num(ci_lo, nan=-np.inf) > 1 + tolerance
@@ -99,7 +99,7 @@ def _interval(num: np.ndarray, den: np.ndarray, W: np.ndarray) -> np.ndarray:
         r = (W @ num) / (W @ den)
     return np.nanpercentile(r, [2.5, 97.5], axis=0)
 
-# %% ../nbs/20_autocorr.ipynb #5429ac03
+# %% ../nbs/20_autocorr.ipynb #60b2a6e5
 def _embedding_bands(emb, pairs, block, W, rng, n_blocks) -> dict:
     """Mean cosine per band and of random pairs, with block-bootstrap intervals, of unit-normalised `emb`."""
     e = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
@@ -115,7 +115,7 @@ def _embedding_bands(emb, pairs, block, W, rng, n_blocks) -> dict:
     return {'cosine': [float(x) for x in mean], 'cosine_ci95': [[float(a), float(b)] for a, b in ci.T],
             'cosine_baseline': float(rb.sum() / rn.sum()), 'cosine_baseline_ci95': [float(x) for x in _interval(rb[:, None], rn[:, None], W)[:, 0]]}
 
-# %% ../nbs/20_autocorr.ipynb #2a04d07b
+# %% ../nbs/20_autocorr.ipynb #b37c71c1
 def autocorrelation(lat, lon,  # degrees [N]
                     labels,  # integer class codes [N] (species)
                     embeddings: np.ndarray | None = None,  # optional [N, C] vectors (pooled vision) for cosine by band
@@ -158,7 +158,7 @@ def autocorrelation(lat, lon,  # degrees [N]
         out['embedding'] = _embedding_bands(np.asarray(embeddings, np.float64), pairs, block, W, rng, nb)
     return out
 
-# %% ../nbs/20_autocorr.ipynb #fb22243e
+# %% ../nbs/20_autocorr.ipynb #9d3edfd8
 def _band_x(bands: list) -> np.ndarray:
     """Plotting positions of bands on a log axis: geometric middle (half the upper edge for a band from 0)."""
     b = np.asarray(bands, np.float64)
@@ -188,7 +188,7 @@ def plot_correlogram(ac: dict,  # a result of `autocorrelation`
     fig.tight_layout()
     return fig
 
-# %% ../nbs/20_autocorr.ipynb #a03b163b
+# %% ../nbs/20_autocorr.ipynb #17125c40
 def correlogram_table(ac: dict,  # a result of `autocorrelation`
                      ) -> str:
     """Markdown table of the correlogram: one column per band, rows ratio, 95 % interval and pairs sampled."""
@@ -199,7 +199,25 @@ def correlogram_table(ac: dict,  # a result of `autocorrelation`
     lines = ['| km | ' + ' | '.join(head) + ' |', '|---' * (len(head) + 1) + '|']
     return '\n'.join(lines + [f'| {name} | ' + ' | '.join(v) + ' |' for name, v in rows])
 
-# %% ../nbs/20_autocorr.ipynb #8afcebf9
+# %% ../nbs/20_autocorr.ipynb #032ccc8f
+def plot_distance_ecdfs(distances: dict,  # name -> km [n] (non-finite values are left out)
+                        title: str = 'Nearest training row',  # figure title
+                        mark_km: float = 1.0,  # a reference distance drawn as a vertical line
+                       ) -> plt.Figure:
+    """ECDF figure (log x) of each named set of distances, with the fraction within `mark_km` in the legend."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=110)
+    for k, d in distances.items():
+        d = np.sort(np.asarray(d, np.float64)[np.isfinite(d)])
+        if len(d):
+            ax.step(np.maximum(d, 1e-3), np.arange(1, len(d) + 1) / len(d), where='post',
+                    label=f'{k.replace("_", " ")} (n={len(d):,}; {100 * (d <= mark_km).mean():.0f} % ≤ {mark_km:g} km)')
+    ax.axvline(mark_km, color='k', lw=0.8, ls=':')
+    ax.set(xscale='log', xlabel='km to the nearest training row', ylabel='fraction of rows', title=title, ylim=(0, 1))
+    ax.legend(fontsize=7, frameon=False, loc='lower right')
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/20_autocorr.ipynb #d2f62164
 def observations_autocorrelation(observations: pd.DataFrame,  # rows with latitude, longitude, taxon_name
                                  seed: int = 0,  # seeds pairs and bootstrap
                                  **kwargs,  # further arguments of `autocorrelation`
