@@ -9,7 +9,7 @@ __all__ = ['SPLITS', 'SCOPE', 'reason_names', 'nearest_from_regions_km', 'domain
 # %% ../nbs/21_split_report.ipynb #2add3e11
 import numpy as np
 import pandas as pd
-from scipy.spatial import Delaunay
+from scipy.spatial import ConvexHull, Delaunay
 from scipy.stats import wasserstein_distance
 
 from .geo import geodesic_km, grown_bounds, in_region, nearest_km, region_separation_km
@@ -45,26 +45,28 @@ def nearest_from_regions_km(lat, lon,  # every observation [N], degrees
     return d
 
 # %% ../nbs/21_split_report.ipynb #a55fb0ce
-def _hull_vertices(lat, lon, n_directions: int = 64) -> np.ndarray:
-    """Distinct (lat, lon) [K, 2] of the observations extreme in `n_directions` directions: an inscribed hull, fast at any N."""
-    pts = np.column_stack([np.asarray(lat, np.float64), np.asarray(lon, np.float64)])
-    a = np.linspace(0, 2 * np.pi, n_directions, endpoint=False)
-    ext = np.unique(pts[np.argmax(pts @ np.stack([np.cos(a), np.sin(a)]), axis=0)], axis=0)
-    if len(ext) < 3:
-        return ext
-    x, y = ext[:, 0] - ext[:, 0].mean(), ext[:, 1] - ext[:, 1].mean()
-    o = np.argsort(np.arctan2(y, x))
-    return ext if abs(np.dot(x[o], np.roll(y[o], -1)) - np.dot(y[o], np.roll(x[o], -1))) > 1e-12 else ext[:2]
+def _hull_vertices(lat, lon, n_cells: int = 256) -> np.ndarray:
+    """(lat, lon) [K, 2] of the convex hull of the occupied cells of an `n_cells`² grid over the observations' box
+    (K = 0 when the box has no area): a hull that covers every observation, in one pass at any N."""
+    lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
+    s0, s1, w0, w1 = lat.min(), lat.max(), lon.min(), lon.max()
+    if not (s1 > s0 and w1 > w0):
+        return np.zeros((0, 2))
+    hs, hw = (s1 - s0) / n_cells, (w1 - w0) / n_cells
+    i, j = np.minimum((lat - s0) // hs, n_cells - 1).astype(np.int64), np.minimum((lon - w0) // hw, n_cells - 1).astype(np.int64)
+    ci, cj = np.divmod(np.flatnonzero(np.bincount(i * n_cells + j, minlength=n_cells ** 2)), n_cells)
+    corners = np.concatenate([np.column_stack([s0 + (ci + a) * hs, w0 + (cj + b) * hw]) for a in (0, 1) for b in (0, 1)])
+    return corners[ConvexHull(corners).vertices]
 
 
 def domain_points(lat, lon,  # observations [N], degrees
                   n: int = 2000,  # points to draw
                   seed: int = 0,  # seeds the draw
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """(lat [n], lon [n]) uniform by area inside the convex hull (in degrees) of the observations."""
+    """(lat [n], lon [n]) uniform by area inside the convex hull (in degrees) of the observations' grid cells."""
     ext = _hull_vertices(lat, lon)
     if len(ext) < 3:
-        raise ValueError('the prediction domain needs observations spanning an area (at least 3 places not on one line)')
+        raise ValueError('the prediction domain needs observations spanning an area (latitudes and longitudes that vary)')
     hull, rng = Delaunay(ext), np.random.default_rng(seed)
     (s0, w0), (s1, w1) = ext.min(0), ext.max(0)
     out = np.zeros((0, 2))
@@ -167,7 +169,7 @@ SCOPE = ('measures: accuracy on observations from the test year at places alread
 
 def _domain_section(lat, lon, code, R: int, n_domain: int, seed: int) -> dict | None:
     """`domain_comparison` of the split, or None when there is no training row or no area to spread points over."""
-    if not (code == 0).any() or len(_hull_vertices(lat, lon)) < 3:
+    if not (code == 0).any() or not (np.ptp(lat) > 0 and np.ptp(lon) > 0):
         return None
     return domain_comparison(nearest_train_distances(lat, lon, code, R, n_domain, seed=seed))
 
