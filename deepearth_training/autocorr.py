@@ -6,17 +6,17 @@
 __all__ = ['EARTH_RADIUS_KM', 'BANDS_KM', 'sphere_xyz', 'chord_km', 'arc_km', 'band_pairs', 'spatial_blocks', 'autocorrelation',
            'plot_correlogram', 'correlogram_table', 'plot_distance_ecdfs', 'observations_autocorrelation']
 
-# %% ../nbs/20_autocorr.ipynb #e39e3554
+# %% ../nbs/20_autocorr.ipynb #7ca29888
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
 from .geo import local_xy_km
 
-# %% ../nbs/20_autocorr.ipynb #63abdb7f
+# %% ../nbs/20_autocorr.ipynb #63184a28
 import matplotlib.pyplot as plt
 
-# %% ../nbs/20_autocorr.ipynb #e943cb3a
+# %% ../nbs/20_autocorr.ipynb #1e475b6b
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
 BANDS_KM = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # band edges, km
 
@@ -37,7 +37,7 @@ def arc_km(c_km):
     """Great-circle distance (km) of a chord length `c_km`."""
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.clip(np.asarray(c_km, np.float64) / (2 * EARTH_RADIUS_KM), 0, 1))
 
-# %% ../nbs/20_autocorr.ipynb #3cdea577
+# %% ../nbs/20_autocorr.ipynb #8909e0dc
 def _pilot_fraction(xyz: np.ndarray, edges: np.ndarray, rng: np.random.Generator, n_pilot: int) -> np.ndarray:
     """Fraction [len(edges)] of random pairs closer than each edge (at least 1 / n_pilot)."""
     i, j = rng.integers(0, len(xyz), (2, n_pilot))
@@ -69,7 +69,7 @@ def band_pairs(xyz: np.ndarray,  # points [N, 3] of `sphere_xyz`
         out.append((a[keep], p[keep]))
     return out
 
-# %% ../nbs/20_autocorr.ipynb #ac19db36
+# %% ../nbs/20_autocorr.ipynb #de9746bd
 def spatial_blocks(lat, lon,  # degrees [N]
                    block_km: float,  # side of a block, km
                   ) -> np.ndarray:
@@ -85,7 +85,7 @@ def _block_sums(block: np.ndarray, rows: np.ndarray, values: np.ndarray, n_block
     """Sums [n_blocks] of `values` [P] grouped by the block of `rows` [P]."""
     return np.bincount(block[rows], weights=values, minlength=n_blocks)
 
-# %% ../nbs/20_autocorr.ipynb #c3496b08
+# %% ../nbs/20_autocorr.ipynb #d64a8713
 def _range_km(edges: np.ndarray, ci_lo: np.ndarray, tolerance: float) -> tuple[float, bool]:
     """Upper edge of the unbroken run of bands, from the shortest, whose interval is above 1 + tolerance."""
     above = np.nan_to_num(ci_lo, nan=-np.inf) > 1 + tolerance
@@ -99,7 +99,7 @@ def _interval(num: np.ndarray, den: np.ndarray, W: np.ndarray) -> np.ndarray:
         r = (W @ num) / (W @ den)
     return np.nanpercentile(r, [2.5, 97.5], axis=0)
 
-# %% ../nbs/20_autocorr.ipynb #60b2a6e5
+# %% ../nbs/20_autocorr.ipynb #038bd715
 def _embedding_bands(emb, pairs, block, W, rng, n_blocks) -> dict:
     """Mean cosine per band and of random pairs, with block-bootstrap intervals, of unit-normalised `emb`."""
     e = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
@@ -115,7 +115,7 @@ def _embedding_bands(emb, pairs, block, W, rng, n_blocks) -> dict:
     return {'cosine': [float(x) for x in mean], 'cosine_ci95': [[float(a), float(b)] for a, b in ci.T],
             'cosine_baseline': float(rb.sum() / rn.sum()), 'cosine_baseline_ci95': [float(x) for x in _interval(rb[:, None], rn[:, None], W)[:, 0]]}
 
-# %% ../nbs/20_autocorr.ipynb #b37c71c1
+# %% ../nbs/20_autocorr.ipynb #88b6cbff
 def autocorrelation(lat, lon,  # degrees [N]
                     labels,  # integer class codes [N] (species)
                     embeddings: np.ndarray | None = None,  # optional [N, C] vectors (pooled vision) for cosine by band
@@ -158,7 +158,7 @@ def autocorrelation(lat, lon,  # degrees [N]
         out['embedding'] = _embedding_bands(np.asarray(embeddings, np.float64), pairs, block, W, rng, nb)
     return out
 
-# %% ../nbs/20_autocorr.ipynb #9d3edfd8
+# %% ../nbs/20_autocorr.ipynb #26c7b827
 def _band_x(bands: list) -> np.ndarray:
     """Plotting positions of bands on a log axis: geometric middle (half the upper edge for a band from 0)."""
     b = np.asarray(bands, np.float64)
@@ -178,17 +178,21 @@ def plot_correlogram(ac: dict,  # a result of `autocorrelation`
     ax.axhline(1 + ac['tolerance'], color='k', lw=0.8, ls=':', label=f"1 + tolerance ({ac['tolerance']:g})")
     ax.axvline(ac['range_km'], color='C3', ls='--', label=f"range {'≥ ' if ac['censored'] else ''}{ac['range_km']:g} km")
     ax.set(xscale='log', xlabel='great-circle distance (km)', ylabel='P(same species) / baseline', title=title)
+    ax.set_xticks(x, [f'{a:g}–{b:g}' for a, b in ac['bands_km']], fontsize=7)
+    ax.minorticks_off()
     ax.legend(fontsize=7, frameon=False)
     if emb:
         eci = np.asarray(emb['cosine_ci95'])
         axes[0, 1].errorbar(x, emb['cosine'], yerr=np.abs(eci.T - np.asarray(emb['cosine'])), fmt='o-', capsize=3, color='C2')
         axes[0, 1].axhline(emb['cosine_baseline'], color='k', lw=1, label='random pairs')
         axes[0, 1].set(xscale='log', xlabel='great-circle distance (km)', ylabel='mean cosine', title='Embedding similarity by distance')
+        axes[0, 1].set_xticks(x, [f'{a:g}–{b:g}' for a, b in ac['bands_km']], fontsize=7)
+        axes[0, 1].minorticks_off()
         axes[0, 1].legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
 
-# %% ../nbs/20_autocorr.ipynb #17125c40
+# %% ../nbs/20_autocorr.ipynb #380c6e55
 def correlogram_table(ac: dict,  # a result of `autocorrelation`
                      ) -> str:
     """Markdown table of the correlogram: one column per band, rows ratio, 95 % interval and pairs sampled."""
@@ -199,7 +203,7 @@ def correlogram_table(ac: dict,  # a result of `autocorrelation`
     lines = ['| km | ' + ' | '.join(head) + ' |', '|---' * (len(head) + 1) + '|']
     return '\n'.join(lines + [f'| {name} | ' + ' | '.join(v) + ' |' for name, v in rows])
 
-# %% ../nbs/20_autocorr.ipynb #032ccc8f
+# %% ../nbs/20_autocorr.ipynb #68fa194d
 def plot_distance_ecdfs(distances: dict,  # name -> km [n] (non-finite values are left out)
                         title: str = 'Nearest training row',  # figure title
                         mark_km: float = 1.0,  # a reference distance drawn as a vertical line
@@ -217,7 +221,7 @@ def plot_distance_ecdfs(distances: dict,  # name -> km [n] (non-finite values ar
     fig.tight_layout()
     return fig
 
-# %% ../nbs/20_autocorr.ipynb #d2f62164
+# %% ../nbs/20_autocorr.ipynb #ecd6b373
 def observations_autocorrelation(observations: pd.DataFrame,  # rows with latitude, longitude, taxon_name
                                  seed: int = 0,  # seeds pairs and bootstrap
                                  **kwargs,  # further arguments of `autocorrelation`
