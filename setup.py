@@ -34,6 +34,7 @@ setuptools.setup(
     python_requires='>=' + cfg['min_python'],
     packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),
     include_package_data=True,
+    package_data={cfg['lib_path']: ['data/*.csv.gz', 'data/README.md']},
     install_requires=cfg['requirements'].split(),
     extras_require={'dev': cfg['dev_requirements'].split(), 'hub': ['huggingface_hub>=0.23'], 'bench': ['datasets>=2.14']},
     entry_points={

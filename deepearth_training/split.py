@@ -76,8 +76,10 @@ def _mappings(obs: pd.DataFrame, a: pd.DataFrame) -> dict:
     return {i: dict(zip(keys, v)) for i, v in zip(ids.tolist(), zip(*cols))}
 
 # %% ../nbs/23_split.ipynb #0668b9aa
-def split_document(result: SplitResult) -> dict:
-    """The split file's JSON document (published layout plus spec, buffer, leakage report and content hash)."""
+def split_document(result: SplitResult,  # the split
+                   autocorrelation: dict | None = None,  # optional estimate of `deepearth_training.autocorr`, kept at top level
+                  ) -> dict:
+    """The split file's JSON document (published layout plus spec, buffer, leakage report, autocorrelation and content hash)."""
     spec, obs, a, reg, rep = result.spec, result.observations, result.assignments, result.regions, result.report
     train = (a['split'] == 'train').to_numpy()
     tlat, tlon = obs['latitude'].to_numpy()[train], obs['longitude'].to_numpy()[train]
@@ -111,14 +113,19 @@ def split_document(result: SplitResult) -> dict:
                    'per_region': {str(r['region_id']): r['n_buffer_excluded'] for r in rep['regions']}},
         'leakage_report': rep['leakage'],
     }
+    if autocorrelation is not None:
+        doc['autocorrelation'] = autocorrelation
     doc['content_hash'] = _canonical_hash(doc)
     return doc
 
 # %% ../nbs/23_split.ipynb #93ee982d
-def save_split(result: SplitResult, path) -> Path:
+def save_split(result: SplitResult,  # the split
+               path,  # file to write
+               autocorrelation: dict | None = None,  # optional autocorrelation estimate, written at top level (hashed)
+              ) -> Path:
     """Write the split file to `path` atomically (temporary file, fsync, rename); returns the path."""
     path = Path(path)
-    text = json.dumps(split_document(result), indent=1, allow_nan=False, default=_json_default)
+    text = json.dumps(split_document(result, autocorrelation), indent=1, allow_nan=False, default=_json_default)
     atomic_write(path, lambda tmp: tmp.write_text(text + '\n'))
     return path
 

@@ -1,6 +1,7 @@
 """The synthetic generator: published layout, determinism, realism, presets and CLI."""
 import hashlib
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -9,8 +10,12 @@ import pytest
 
 from deepearth_training.source import OBSERVATIONS, VISION_DIR, VISION_INDEX, read_source, shard_name
 from deepearth_training.store import open_store, prepare_store
-from deepearth_training.synthetic import (LAT_RANGE, LON_RANGE, PRESETS, main, make_synthetic_dataset, species_counts,
-                                          year_probabilities)
+from deepearth_training.split import load_split_assignments, load_train_test_split
+from deepearth_training.split_command import main as split_main
+from deepearth_training.synthetic import (DEFAULT_CORRELATION_KM, LAT_RANGE, LON_RANGE, PRESETS, main, make_synthetic_dataset,
+                                          real_occurrences, species_counts, synthetic_occurrences, year_probabilities)
+
+REAL_SPLIT = Path('/work/shared/real/central_florida_split.json')
 
 
 def digest(d):
@@ -97,6 +102,7 @@ def test_helpers():
 
 def test_presets():
     assert all(p['grid'][3] == 1408 for p in PRESETS.values())
+    assert PRESETS['default']['correlation_km'] == DEFAULT_CORRELATION_KM and PRESETS['real-metadata']['correlation_km'] is None
     assert PRESETS['full-grid']['grid'] == (8, 24, 24, 1408)
     d = PRESETS['default']
     assert 7000 <= d['n_observations'] * d['vision_fraction'] <= 7250 and d['n_species'] == 232
@@ -141,3 +147,49 @@ def test_cli(tmp_path, capsys):
     assert err.startswith('error: ') and err.count('\n') == 1
     r = subprocess.run(['deepearth-synth', '--out', str(tmp_path / 'b'), '--preset', 'nope'], capture_output=True, text=True)
     assert r.returncode == 2 and 'invalid choice' in r.stderr
+
+
+def test_correlation_km_flag_and_override(tmp_path):
+    assert main(['--out', str(tmp_path / 'c'), '--preset', 'tiny', '--correlation-km', '5', '--quiet']) == 0
+    near = synthetic_occurrences('tiny', seed=0, correlation_km=5)
+    written = pq.read_table(tmp_path / 'c' / OBSERVATIONS, columns=['gbif_id', 'latitude']).to_pandas()
+    assert written.gbif_id.tolist() == near.gbif_id.tolist() and np.allclose(written.latitude, near.latitude)
+    with pytest.raises(SystemExit) as e:  # a usage error, before any work
+        main(['--out', str(tmp_path / 'd'), '--preset', 'tiny', '--correlation-km', '0'])
+    assert e.value.code == 2
+    with pytest.raises(ValueError, match='uses the real occurrences'):
+        synthetic_occurrences('real-metadata', correlation_km=5)
+
+
+def test_real_metadata_preset(tmp_path):
+    """The real occurrences with synthetic embeddings: one image each, real ids, species, places and dates."""
+    real = real_occurrences()
+    assert len(real) == 7113 and real.gbif_id.is_unique and real.taxon_name.nunique() == 227
+    src = make_synthetic_dataset(tmp_path / 'src', 'real-metadata', seed=0, grid=(1, 1, 1, 1408), progress=False)
+    o = pq.read_table(src / OBSERVATIONS, columns=['gbif_id', 'taxon_id', 'taxon_name', 'latitude', 'longitude', 'year',
+                                                   'month', 'day', 'num_vision_embeddings']).to_pandas()
+    assert (o.num_vision_embeddings == 1).all()
+    m = o.set_index('gbif_id').loc[real.gbif_id]
+    for c in ('taxon_id', 'taxon_name', 'latitude', 'longitude', 'year', 'month', 'day'):
+        assert (m[c].to_numpy() == real[c].to_numpy()).all(), c
+
+
+def test_real_split_file_reads():
+    if not REAL_SPLIT.exists():
+        pytest.skip(f'{REAL_SPLIT} is not on this machine')
+    train, test = load_train_test_split(REAL_SPLIT)
+    assert (len(train), len(test)) == (6439, 674)
+
+
+def test_published_regions_reproduce_the_published_assignment(tmp_path):
+    """`deepearth-split --regions published` on the real-metadata preset gives the published assignment, row for row
+    (with the WGS84 squares: no row lies in the few metres where they differ from the published 111 km/degree boxes)."""
+    src = make_synthetic_dataset(tmp_path / 'src', 'real-metadata', seed=0, grid=(1, 1, 1, 8), progress=False)
+    store = prepare_store(src, tmp_path / 'store', progress=False)
+    assert split_main(['--store', str(store), '--out', str(tmp_path / 'split.json'), '--regions', 'published']) == 0
+    ours = load_split_assignments(tmp_path / 'split.json')
+    published = real_occurrences().set_index('observation_id')
+    assert sorted(ours.index) == sorted(published.index)
+    ours = ours.loc[published.index]
+    assert (ours.split.to_numpy() == published.split.to_numpy()).all()
+    assert (ours.split_reason.to_numpy() == published.split_reason.to_numpy()).all()
