@@ -70,7 +70,6 @@ def test_deterministic_by_seed():
 
 
 @pytest.mark.parametrize('args, message', [
-    (['--block-km', 'auto'], 'error: --block-km auto needs deepearth_training.autocorr'),
     (['--folds', '1'], 'error: folds=1 is out of range'),
     (['--block-km', '-3'], "argument --block-km: '-3' is not a positive finite number"),
     (['--folds', '500', '--block-km', '200'], 'error: cannot make 500 folds'),
