@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['process_umask', 'remove_stale_temporaries', 'atomic_write', 'pid_lock']
 
-# %% ../nbs/01_files.ipynb #bb20d437
+# %% ../nbs/01_files.ipynb #0dddf580
 import fcntl
 import glob
 import os
@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
-# %% ../nbs/01_files.ipynb #bc6cfe8e
+# %% ../nbs/01_files.ipynb #9596d398
 def process_umask() -> int:
     """The process's file-creation mask (e.g. 0o022), read without changing it where Linux allows."""
     try:
@@ -59,7 +59,7 @@ def remove_stale_temporaries(path) -> list[Path]:
             stale.append(p)
     return stale
 
-# %% ../nbs/01_files.ipynb #2ea3ebf3
+# %% ../nbs/01_files.ipynb #d24d313e
 def atomic_write(path,  # the file to (re)write
                  write: Callable[[Path], object],  # writes the whole content to the temporary path it is given
                 ) -> Path:
@@ -81,7 +81,7 @@ def atomic_write(path,  # the file to (re)write
         raise
     return path
 
-# %% ../nbs/01_files.ipynb #a0c5b1f2
+# %% ../nbs/01_files.ipynb #8bba87e6
 def _same_file(path: Path, fd: int) -> bool:
     """Whether `path` still names the open file `fd` (not removed or replaced since it was opened)."""
     try:

@@ -5,16 +5,16 @@
 # %% auto #0
 __all__ = ['INT64_MAX', 'create_observation_id', 'parse_observation_id', 'create_observation_ids', 'parse_observation_ids']
 
-# %% ../nbs/00_ids.ipynb #be9b89f7
+# %% ../nbs/00_ids.ipynb #17c1c377
 import re
 
 import numpy as np
 
-# %% ../nbs/00_ids.ipynb #37dafd65
+# %% ../nbs/00_ids.ipynb #87f88673
 INT64_MAX = np.iinfo(np.int64).max
 _ID_RE = re.compile(r'(0|[1-9][0-9]*)_([1-9][0-9]*)')
 
-# %% ../nbs/00_ids.ipynb #27ef6b7d
+# %% ../nbs/00_ids.ipynb #5a41ac13
 def _check_part(value: object, name: str, minimum: int) -> int:
     """Return `value` as an int if it is an integer (not bool) in [minimum, INT64_MAX], else raise."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
@@ -24,12 +24,12 @@ def _check_part(value: object, name: str, minimum: int) -> int:
         raise ValueError(f'{name} must be in [{minimum}, {INT64_MAX}], got {v}')
     return v
 
-# %% ../nbs/00_ids.ipynb #154ee50d
+# %% ../nbs/00_ids.ipynb #901b7aa8
 def create_observation_id(gbif_id: int, image_index: int = 1) -> str:
     """Build the observation ID `"{gbif_id}_{image_index}"` from a GBIF id and a 1-based image index."""
     return f"{_check_part(gbif_id, 'gbif_id', 0)}_{_check_part(image_index, 'image_index', 1)}"
 
-# %% ../nbs/00_ids.ipynb #6631624f
+# %% ../nbs/00_ids.ipynb #a72a4a38
 def parse_observation_id(obs_id: str) -> tuple[int, int]:
     """Split an observation ID into `(gbif_id, image_index)`; raise `ValueError` naming a malformed ID."""
     if not isinstance(obs_id, str):
@@ -42,21 +42,37 @@ def parse_observation_id(obs_id: str) -> tuple[int, int]:
         raise ValueError(f'observation ID {obs_id!r} has a part larger than {INT64_MAX}')
     return gbif_id, image_index
 
-# %% ../nbs/00_ids.ipynb #9886ce29
-def create_observation_ids(gbif_ids, image_indices=None) -> np.ndarray:
-    """Vectorised `create_observation_id`: int arrays (image index default 1) → array of ID strings."""
-    g = np.asarray(gbif_ids)
-    i = np.ones(g.shape, dtype=np.int64) if image_indices is None else np.asarray(image_indices)
+# %% ../nbs/00_ids.ipynb #b51c24b7
+def _int64_column(values, name: str, minimum: int) -> np.ndarray:
+    """`values` (any shape) as int64; raise naming the first position that is not an integer in [minimum, INT64_MAX]."""
+    a = np.asarray(values)
+    if a.dtype.kind in 'iu':
+        bad = ((a < minimum) | (a > INT64_MAX)).ravel()
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise ValueError(f'{name} at position {k} must be in [{minimum}, {INT64_MAX}], got {a.ravel()[k]}')
+        return a.astype(np.int64)
+    flat = np.asarray(values, dtype=object).ravel()  # Python ints beyond int64, floats, bools: checked one by one
+    for k, v in enumerate(flat):
+        try:
+            _check_part(v, name, minimum)
+        except ValueError as e:
+            raise ValueError(f'at position {k}: {e}') from None
+    return np.array(flat.tolist(), dtype=np.int64).reshape(a.shape)
+
+
+def create_observation_ids(gbif_ids,  # GBIF ids [N]: integers in [0, INT64_MAX] (list, array or column)
+                           image_indices=None,  # 1-based image indices [N] in [1, INT64_MAX]; default all 1
+                          ) -> np.ndarray:
+    """Vectorised `create_observation_id`: integer arrays [N] → object array [N] of ID strings; the first value that
+    is not an integer in range (a uint64 ≥ 2**63, a Python int beyond int64, a float, a bool) raises naming its position."""
+    g = _int64_column(gbif_ids, 'gbif_id', 0)
+    i = np.ones(g.shape, dtype=np.int64) if image_indices is None else _int64_column(image_indices, 'image_index', 1)
     if g.shape != i.shape:
         raise ValueError(f'gbif_ids has shape {g.shape} but image_indices has shape {i.shape}')
-    for arr, name, lo in ((g, 'gbif_id', 0), (i, 'image_index', 1)):
-        if g.size and not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f'{name}s must be integers, got dtype {arr.dtype}')
-        if arr.size and (arr < lo).any():
-            raise ValueError(f'{name} must be >= {lo}, got {arr[arr < lo][0]} at position {np.flatnonzero(arr < lo)[0]}')
     return np.char.add(np.char.add(g.astype(str), '_'), i.astype(str)).astype(object)
 
-# %% ../nbs/00_ids.ipynb #ad9919ba
+# %% ../nbs/00_ids.ipynb #e9a8a516
 def parse_observation_ids(obs_ids) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised `parse_observation_id`: IDs → (gbif_ids int64 [N], image_indices int64 [N]); first bad ID raises."""
     ids = np.asarray(obs_ids, dtype=object).ravel()

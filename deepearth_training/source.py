@@ -9,7 +9,7 @@ __all__ = ['LANGUAGE_DIM', 'VJEPA2_PATCHES', 'GRID_METADATA_KEY', 'OBSERVATIONS'
            'parse_original_shape', 'read_shard_header', 'batch_rows_for', 'iter_shard', 'Source', 'read_source',
            'download_source']
 
-# %% ../nbs/10_source.ipynb #10bf9fd3
+# %% ../nbs/10_source.ipynb #c76c7e5f
 import importlib
 import json
 import re
@@ -17,14 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/10_source.ipynb #30eca674
+# %% ../nbs/10_source.ipynb #841c8416
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-# %% ../nbs/10_source.ipynb #7b734601
+from .dates import TIME_FIELDS, check_time_fields
+
+# %% ../nbs/10_source.ipynb #d7c0a956
 LANGUAGE_DIM = 7168  # DeepSeek-V3 embedding size
 VJEPA2_PATCHES = (24, 24)  # V-JEPA-2 spatial patches per frame (384 px / 16 px)
 GRID_METADATA_KEY = 'vision_grid'  # optional shard metadata: JSON [T, H, W, C]
@@ -32,12 +34,12 @@ OBSERVATIONS = 'observations.parquet'
 VISION_INDEX = 'vision_index.parquet'
 VISION_DIR = 'vision_embeddings'
 
-# %% ../nbs/10_source.ipynb #aaf148ac
+# %% ../nbs/10_source.ipynb #013099ba
 def shard_name(file_idx: int) -> str:
     """File name of vision shard `file_idx`, e.g. 'embeddings_000007.parquet'."""
     return f'embeddings_{int(file_idx):06d}.parquet'
 
-# %% ../nbs/10_source.ipynb #4c135638
+# %% ../nbs/10_source.ipynb #3836b39d
 def _is_int(t): return pa.types.is_integer(t)
 def _is_float(t): return pa.types.is_floating(t) or pa.types.is_integer(t)
 def _is_str(t): return pa.types.is_string(t) or pa.types.is_large_string(t)
@@ -54,7 +56,7 @@ VISION_INDEX_COLUMNS = {'gbif_id': _is_int, 'file_idx': _is_int, 'row_idx': _is_
 SHARD_COLUMNS = {'gbif_id': _is_int, 'embedding': _is_float_list, 'original_shape': _is_str}
 TIME_COLUMNS = ('month', 'day', 'hour', 'minute', 'second')
 
-# %% ../nbs/10_source.ipynb #6bf74432
+# %% ../nbs/10_source.ipynb #cbc6fcf4
 def check_columns(path: Path, required: dict) -> pa.Schema:
     """Return the Parquet schema of `path` after checking it has every `required` column with an accepted type."""
     path = Path(path)
@@ -72,7 +74,7 @@ def check_columns(path: Path, required: dict) -> pa.Schema:
             raise ValueError(f'{path}: column {c} has unsupported type {schema.field(c).type}')
     return schema
 
-# %% ../nbs/10_source.ipynb #3924953c
+# %% ../nbs/10_source.ipynb #93a925c3
 def _first(mask: np.ndarray, values) -> object:
     """The value at the first True of `mask`."""
     return np.asarray(values)[np.flatnonzero(mask)[0]]
@@ -85,6 +87,42 @@ def _taxon_str(col: pa.ChunkedArray) -> np.ndarray:
     return np.array(col.to_pylist(), dtype=object)
 
 
+def _check_taxa(df: pd.DataFrame, path: Path) -> None:
+    """Raise on a blank taxon_id/taxon_name, or unless taxon_id and taxon_name are one-to-one (naming both values)."""
+    for c in ('taxon_id', 'taxon_name'):
+        blank = (df[c].str.strip() == '').to_numpy()
+        if blank.any():
+            raise ValueError(f'{path}: gbif_id {_first(blank, df.gbif_id)}: {c} is empty')
+    pairs = df.drop_duplicates(['taxon_id', 'taxon_name'])  # first row of each distinct pair, in file order
+    for key, other in (('taxon_id', 'taxon_name'), ('taxon_name', 'taxon_id')):
+        again = pairs[key].duplicated().to_numpy()
+        if again.any():
+            b = pairs[again].iloc[0]
+            a = pairs[pairs[key] == b[key]].iloc[0]
+            raise ValueError(f'{path}: {key} {a[key]!r} has several {other} values, {a[other]!r} (gbif_id {a.gbif_id}) and '
+                             f'{b[other]!r} (gbif_id {b.gbif_id}); each {key} must have exactly one {other}')
+
+# %% ../nbs/10_source.ipynb #756b36c7
+def _check_dates(df: pd.DataFrame, path: Path) -> None:
+    """Raise naming the file and the gbif_id of the first row whose time fields are impossible (`check_time_fields`)."""
+    cols = {f: df[f].to_numpy(np.float64) for f in TIME_FIELDS}
+
+    def fails(n: int) -> bool:  # whether the first n rows hold an impossible date
+        try:
+            check_time_fields({f: v[:n] for f, v in cols.items()})
+        except ValueError:
+            return True
+        return False
+
+    if not fails(len(df)):
+        return
+    ok, bad = 0, len(df)  # the first `ok` rows pass, the first `bad` rows fail: bisect to the first bad row
+    while bad - ok > 1:
+        mid = (ok + bad) // 2
+        ok, bad = (ok, mid) if fails(mid) else (mid, bad)
+    check_time_fields({f: v[:bad] for f, v in cols.items()}, where=f'{path}: gbif_id {df.gbif_id.iloc[bad - 1]}')
+
+# %% ../nbs/10_source.ipynb #01ef289d
 def read_observations(source_dir) -> pd.DataFrame:
     """Validated observation metadata (no language embedding), one row per GBIF occurrence, in file order."""
     path = Path(source_dir) / OBSERVATIONS
@@ -115,17 +153,15 @@ def read_observations(source_dir) -> pd.DataFrame:
     if bad.any():
         k = np.flatnonzero(bad)[0]
         raise ValueError(f'{path}: gbif_id {g[k]}: invalid coordinates ({df.latitude[k]}, {df.longitude[k]})')
-    names = df.groupby('taxon_id').taxon_name.nunique()
-    if (names > 1).any():
-        tid = names.index[names > 1][0]
-        raise ValueError(f'{path}: taxon_id {tid} has several taxon_name values: {sorted(df.taxon_name[df.taxon_id == tid].unique())}')
+    _check_taxa(df, path)
+    _check_dates(df, path)
     bad = (df.num_vision_embeddings < 0) | (df.has_vision != (df.num_vision_embeddings > 0))
     if bad.any():
         k = np.flatnonzero(bad.to_numpy())[0]
         raise ValueError(f'{path}: gbif_id {g[k]}: has_vision={df.has_vision[k]} but num_vision_embeddings={df.num_vision_embeddings[k]}')
     return df
 
-# %% ../nbs/10_source.ipynb #2bb71946
+# %% ../nbs/10_source.ipynb #041a2a8f
 def _float_rows(col: pa.Array, path: Path, gbif: np.ndarray, what: str, length: int | None = None,
                 check_float16: bool = False) -> np.ndarray:
     """Values of a list<float> array as [rows, length]; raises naming file and gbif_id on nulls, wrong lengths,
@@ -167,7 +203,7 @@ def iter_language(source_dir, batch_rows: int = 512):
         g = b.column(0).to_numpy(zero_copy_only=False).astype(np.int64)
         yield g, _taxon_str(pa.chunked_array([b.column(1)])), _float_rows(b.column(2), path, g, 'language_embedding', LANGUAGE_DIM).astype(np.float32)
 
-# %% ../nbs/10_source.ipynb #2f942bd8
+# %% ../nbs/10_source.ipynb #8674cbfa
 def language_matrix(source_dir, taxon_ids, batch_rows: int = 512, progress: bool = False) -> np.ndarray:
     """Language embeddings float32 [S, 7168] for `taxon_ids` (str [S]), checking all per-row copies agree."""
     path = Path(source_dir) / OBSERVATIONS
@@ -193,7 +229,7 @@ def language_matrix(source_dir, taxon_ids, batch_rows: int = 512, progress: bool
         raise ValueError(f'{path}: no rows for taxon_id {pos[np.flatnonzero(first < 0)[0]]}')
     return out
 
-# %% ../nbs/10_source.ipynb #81f49ae4
+# %% ../nbs/10_source.ipynb #23e4739e
 def read_vision_index(source_dir, observations: pd.DataFrame | None = None) -> pd.DataFrame:
     """Validated vision index: gbif_id, file_idx, row_idx, image_index (1-based per gbif_id) int64, in file order."""
     path = Path(source_dir) / VISION_INDEX
@@ -229,7 +265,7 @@ def read_vision_index(source_dir, observations: pd.DataFrame | None = None) -> p
                     raise ValueError(f'{path}: gbif_id {g}: index lists files {sorted(files)} but vision_file_indices is {list(want)}')
     return vi
 
-# %% ../nbs/10_source.ipynb #e9ca6819
+# %% ../nbs/10_source.ipynb #039a0c98
 _SHAPE_RE = re.compile(r'\[\s*(\d+)\s*(?:,\s*(\d+)\s*)*\]')
 
 
@@ -239,7 +275,7 @@ def parse_original_shape(s: str) -> tuple[int, ...]:
         raise ValueError(f'malformed original_shape {s!r}: expected a list of integers such as "[4608, 1408]"')
     return tuple(int(v) for v in s.strip()[1:-1].split(','))
 
-# %% ../nbs/10_source.ipynb #e328a8ec
+# %% ../nbs/10_source.ipynb #274feaac
 def _grid_from_shape(shape: tuple[int, ...], metadata: dict | None, grid: tuple | None) -> tuple[int, int, int, int]:
     """Token grid (T, H, W, C) for an original_shape, from the explicit grid, the metadata or the V-JEPA-2 default."""
     if grid is None and metadata and GRID_METADATA_KEY.encode() in metadata:
@@ -281,7 +317,7 @@ def read_shard_header(path, grid: tuple | None = None) -> tuple[np.ndarray, tupl
                              f'(expected [{T * H * W}, {C}])')
     return g, grid
 
-# %% ../nbs/10_source.ipynb #ae87ab39
+# %% ../nbs/10_source.ipynb #cffb0593
 def batch_rows_for(grid: tuple, budget_bytes: int = 32 << 20) -> int:
     """Rows per streamed batch so that one batch of float32 embeddings of `grid` stays near `budget_bytes`."""
     return max(1, budget_bytes // (int(np.prod(grid)) * 4))
@@ -299,7 +335,7 @@ def iter_shard(path, grid: tuple, batch_rows: int | None = None, check_float16: 
         yield first, g, _float_rows(b.column(1), path, g, 'embedding', n, check_float16)
         first += len(g)
 
-# %% ../nbs/10_source.ipynb #0a49db67
+# %% ../nbs/10_source.ipynb #d7fc33b0
 class Source:
     """A validated source dataset: observations, vision_index, grid (T,H,W,C), shard paths, left-out gbif_ids, unlisted shard rows."""
 
@@ -350,7 +386,7 @@ def read_source(source_dir, grid: tuple | None = None, shards=None, progress: bo
     unlisted = pd.concat(unlisted, ignore_index=True) if unlisted else pd.DataFrame({c: np.zeros(0, np.int64) for c in ('file_idx', 'row_idx', 'gbif_id')})
     return Source(root, obs, vi, None if grid is None else tuple(grid), paths, left_out, unlisted)
 
-# %% ../nbs/10_source.ipynb #1721584b
+# %% ../nbs/10_source.ipynb #2b42d2b1
 DEFAULT_REPO_ID = 'deepearth/central-florida-native-plants'
 
 
