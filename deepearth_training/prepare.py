@@ -413,7 +413,7 @@ def _parser() -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group()
     g.add_argument('--source', type=Path, help='local directory in the published layout')
     g.add_argument('--download', metavar='REPO_ID', help='Hugging Face dataset to download, e.g. deepearth/central-florida-native-plants')
-    p.add_argument('--store', required=True, type=Path, help='store directory to create')
+    p.add_argument('--store', required=True, help='store directory to create')
     p.add_argument('--dtype', default='float16', choices=DTYPES, help='vision dtype in the store (default: float16)')
     p.add_argument('--shards', type=_int_list, help='only these shard numbers, e.g. 0,1,2 (download and prepare)')
     p.add_argument('--grid', type=_grid, help='token grid T,H,W,C when the shards do not say (default: V-JEPA-2, 24x24 per frame)')

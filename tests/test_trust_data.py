@@ -148,8 +148,6 @@ def test_empty_store_path():
         open_store('  ')
 
 
-@pytest.mark.xfail(strict=True, reason="argparse's type=Path turns '' into '.' before store_location sees it "
-                                       '(the same for open_store(Path(""))); the fix belongs in store_format/prepare')
 def test_empty_store_path_cli(capsys):
     assert 'store path is empty' in fails_cli(capsys, '--verify', '--store', '')
 
