@@ -18,6 +18,7 @@ from .files import atomic_write
 from .geo import km_per_degree
 from .holdout import SplitResult, SplitSpec, make_split
 from .split_report import format_report
+from .webassets import save_offline
 
 # %% ../nbs/24_maps.ipynb #26ab3e0b
 import matplotlib
@@ -209,9 +210,11 @@ def split_map(result: SplitResult,  # the split to draw
     return m
 
 # %% ../nbs/24_maps.ipynb #e7d199b2
-def save_map(m: folium.Map, path) -> Path:
-    """Write the map's HTML to `path` atomically."""
-    return atomic_write(path, lambda tmp: m.save(tmp))
+def save_map(m: folium.Map,  # a map of `split_map`
+             path,  # the HTML file to write
+            ) -> Path:
+    """Write the map's HTML to `path` atomically, as a page that works offline where Leaflet is installed locally."""
+    return save_offline(m, path)
 
 # %% ../nbs/24_maps.ipynb #2165bf1b
 def write_split_visuals(result: SplitResult, out_dir, stem: str = 'split', dpi: int = 150) -> tuple[Path, Path]:

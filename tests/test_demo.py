@@ -1,9 +1,15 @@
-"""deepearth-demo end to end on the tiny preset, and its refusal to write into a folder it does not own."""
+"""deepearth-demo end to end on the tiny preset, its map opened offline, and its refusal to write into a folder it
+does not own."""
 import json
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
+
+from helpers import STATE_JS
 
 
 def run(*args) -> subprocess.CompletedProcess:
@@ -11,11 +17,18 @@ def run(*args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, '-c', code, *args], capture_output=True, text=True, timeout=600)
 
 
-def test_demo_runs_every_stage_and_can_be_rerun(tmp_path):
-    out = tmp_path / 'demo'
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The demo's folder after a run and a rerun into it, and the rerun's output."""
+    out = tmp_path_factory.mktemp('demo') / 'demo'
     for _ in range(2):
         r = run('--out', str(out), '--preset', 'tiny', '--epochs', '1', '--bench-runs', '1')
         assert r.returncode == 0, r.stderr[-2000:]
+    return out, r
+
+
+def test_demo_runs_every_stage_and_can_be_rerun(demo):
+    out, r = demo
     summary = json.loads((out / 'demo.json').read_text())
     for key in ('split', 'figure', 'map'):
         assert Path(summary['split'][key]).is_file()
@@ -30,6 +43,24 @@ def test_demo_runs_every_stage_and_can_be_rerun(tmp_path):
     t = summary['train']['vision']['final']['temporal']
     lo, hi = t['ci95']['top1']
     assert f'temporal {100 * t["model"]["top1"]:.1f} [{100 * lo:.1f}–{100 * hi:.1f}]' in r.stdout
+
+
+@pytest.mark.browser
+def test_demo_map_draws_its_regions_without_the_network(demo, browser, serve_directory):
+    out, _ = demo
+    page = Path(json.loads((out / 'demo.json').read_text())['split']['map'])
+    regions = json.loads(Path(json.loads((out / 'demo.json').read_text())['split']['split']).read_text())['test_spatial_regions']
+    name = re.search(r'var (map_[0-9a-f]+) = L\.map', page.read_text())[1]
+    base = serve_directory(page.parent)
+    browser.get(base + page.name)
+    deadline, state = time.time() + 20, None
+    while time.time() < deadline and not (state and state['drawn'] >= len(regions)):
+        state = browser.execute_script(STATE_JS, name)
+        time.sleep(0.2)
+    assert state is not None, 'Leaflet did not load'
+    assert state['rects'] == state['drawn'] == len(regions) > 0
+    assert not [u for u in state['resources'] if not u.startswith(base) and 'tile.openstreetmap' not in u]
+    assert not any(q.startswith('/leaflet/') for q in serve_directory.requests)  # Leaflet is inside the page
 
 
 def test_demo_refuses_a_folder_that_is_not_a_previous_demo(tmp_path):
