@@ -9,7 +9,7 @@ __all__ = ['CURVES_SECONDS', 'train_epoch', 'evaluate_model', 'TrainConfig', 'ru
 import argparse
 import math
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -30,7 +30,8 @@ from .cli import fraction, non_negative_float, non_negative_int, positive_float,
 from .checkpoint import (check_resume, check_run_dir, load_checkpoint, restore_state, save_checkpoint,
                                            store_identity, write_metrics)
 from .checkpoint import load_model  # noqa: F401 (re-exported: `from deepearth_training.train import load_model`)
-from .distributed import (all_gather_objects, all_reduce_sum, cpu_threads, process_group, resolve_device,
+from .files import pid_lock
+from .distributed import (all_gather_objects, all_reduce_sum, cpu_threads, describe_device, process_group, resolve_device,
                                             rng_state, unwrap, world)
 from .loader import DeepEarthDataset, species_mapping
 from .evaluation import best_epoch, evaluation_context, heldout_report, validation_report, validation_split
@@ -267,9 +268,20 @@ def run_metrics(base: dict, history: list[dict]) -> dict:
                 best_epoch=best, final=history[best - 1]['test'] if history else None, history=history)
 
 # %% ../nbs/38_train.ipynb #f9f2d6c6
+@contextmanager
+def _run_lock(out):
+    """Rank 0 holds `.RUN.lock` beside the run folder for the whole run (`files.pid_lock`): two runs into one folder
+    cannot overwrite each other."""
+    if world()[0] != 0:
+        yield
+        return
+    with pid_lock(Path(out).resolve().parent / f'.{Path(out).resolve().name}.lock'):
+        yield
+
+
 def fit(config: TrainConfig, resume=None) -> dict:
     """Train and evaluate one run (single process or under torchrun); writes last.pt, metrics.json, curves.png to config.out."""
-    with process_group(config.device), cpu_threads(config.threads, resolve_device(config.device)):
+    with process_group(config.device), cpu_threads(config.threads, resolve_device(config.device)), _run_lock(config.out):
         return _fit(config, resume)
 
 # %% ../nbs/38_train.ipynb #f009795c
@@ -277,6 +289,8 @@ def _fit(config: TrainConfig, resume) -> dict:
     """The body of `fit`, run once the process group (if any) exists."""
     rank, world_size = world()
     device = resolve_device(config.device)
+    if rank == 0:
+        print(describe_device(device), flush=True)
     check_run_dir(config.out, resume)
     if config.batch_size % world_size:
         raise ValueError(f'batch size {config.batch_size} is not divisible by the {world_size} processes')

@@ -118,10 +118,12 @@ def test_torchrun_two_processes_match_one(tiny_store, tiny_split, tmp_path):
     # and training matches a one-process run on the same data up to dropout noise (same global batches)
     one = fit(config(tiny_store, tiny_split, tmp_path / 'one', mode='vision'))
     assert ddp['history'][0]['train']['loss'] == pytest.approx(one['history'][0]['train']['loss'], rel=0.05)
+    last_ddp, last_one = ddp['history'][-1]['test'], one['history'][-1]['test']  # the same epoch (each run picks its own best)
     for s in ('temporal', 'spatial'):
-        assert ddp['final'][s]['n'] == one['final'][s]['n'] and ddp['final'][s]['majority'] == one['final'][s]['majority']
-        assert ddp['final'][s]['model']['top1'] == pytest.approx(one['final'][s]['model']['top1'], abs=0.2)
-        assert ddp['final'][s]['model']['top5'] == pytest.approx(one['final'][s]['model']['top5'], abs=0.2)
+        assert last_ddp[s]['n'] == last_one[s]['n'] and last_ddp[s]['majority'] == last_one[s]['majority']
+        noise = max(0.2, 3 / last_one[s]['n'])  # dropout differs per process: up to 3 test rows (of 10 temporal) may flip
+        assert last_ddp[s]['model']['top1'] == pytest.approx(last_one[s]['model']['top1'], abs=noise)
+        assert last_ddp[s]['model']['top5'] == pytest.approx(last_one[s]['model']['top5'], abs=noise)
 
 
 def assert_close(a, b, path='final'):

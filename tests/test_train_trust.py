@@ -3,6 +3,7 @@ import errno
 import json
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -199,3 +200,19 @@ def test_curves_drawn_once_at_the_end(tiny_store, tiny_split, tmp_path, monkeypa
     monkeypatch.setattr(train, 'plot_history', lambda history, *a, **kw: drawn.append(len(history)) or plot(history, *a, **kw))
     fit(config(tiny_store, tiny_split, tmp_path / 'run', epochs=3))
     assert drawn == [3] and (tmp_path / 'run' / 'curves.png').is_file()
+
+
+def test_a_run_folder_being_trained_is_locked(tiny_store, tiny_split, tmp_path, capsys):
+    out = tmp_path / 'run'
+    code = 'import sys, time; from deepearth_training.files import pid_lock\nwith pid_lock(sys.argv[1]):\n    print("held", flush=True); time.sleep(60)'
+    holder = subprocess.Popen([sys.executable, '-c', code, str(tmp_path / '.run.lock')], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'held'
+        assert main(args(tiny_store, tiny_split, out)) == 2
+        assert f'in use by running process {holder.pid}' in one_error(capsys)
+        assert not (out / 'last.pt').exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(args(tiny_store, tiny_split, out)) == 0
+    assert 'device: cpu' in capsys.readouterr().out
