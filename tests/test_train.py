@@ -121,7 +121,7 @@ def test_torchrun_two_processes_match_one(tiny_store, tiny_split, tmp_path):
     last_ddp, last_one = ddp['history'][-1]['test'], one['history'][-1]['test']  # the same epoch (each run picks its own best)
     for s in ('temporal', 'spatial'):
         assert last_ddp[s]['n'] == last_one[s]['n'] and last_ddp[s]['majority'] == last_one[s]['majority']
-        noise = max(0.2, 3 / last_one[s]['n'])  # dropout differs per process: up to 3 test rows (of 10 temporal) may flip
+        noise = max(0.2, 3.5 / last_one[s]['n'])  # dropout differs per process: about 3 of the 10 temporal rows may flip
         assert last_ddp[s]['model']['top1'] == pytest.approx(last_one[s]['model']['top1'], abs=noise)
         assert last_ddp[s]['model']['top5'] == pytest.approx(last_one[s]['model']['top5'], abs=noise)
 
