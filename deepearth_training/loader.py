@@ -151,7 +151,10 @@ def _id_list(observation_ids) -> list:
 def batch_from_rows(store,  # an open store (`open_store`)
                     rows: np.ndarray,  # int64 [B], row positions in store.observations
                     ids: list,  # [B] their observation IDs, returned in the batch and named in errors
-                    include_vision: bool = True, include_language: bool = True, device='cpu', pooled: bool = False,
+                    include_vision: bool = True,  # add `vision_embeddings`
+                    include_language: bool = True,  # add `language_embeddings`
+                    device='cpu',  # where the tensors go ('cuda': pinned host buffers, non-blocking copies)
+                    pooled: bool = False,  # vision as the pooled [B, C] float32 rather than [B, T, H, W, C]
                    ) -> dict:
     """The batch of store rows `rows` on `device` (keys and shapes in the table above)."""
     device = torch.device(device)
