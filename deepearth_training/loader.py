@@ -139,7 +139,7 @@ def _to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
         return t
     return (t.pin_memory() if not t.is_pinned() else t).to(device, non_blocking=True)
 
-# %% ../nbs/32_loader.ipynb #cab5a2f7
+
 def _id_list(observation_ids) -> list:
     """`observation_ids` as a list; ValueError for a single string, which would be read one character per ID."""
     if isinstance(observation_ids, (str, bytes)):
@@ -147,7 +147,7 @@ def _id_list(observation_ids) -> list:
                          f'pass [{observation_ids!r}] for a batch of one')
     return list(observation_ids)
 
-
+# %% ../nbs/32_loader.ipynb #cab5a2f7
 def batch_from_rows(store,  # an open store (`open_store`)
                     rows: np.ndarray,  # int64 [B], row positions in store.observations
                     ids: list,  # [B] their observation IDs, returned in the batch and named in errors
