@@ -199,15 +199,16 @@ class Store:
 
     def rows(self, observation_ids) -> np.ndarray:
         """Row positions int64 [B] of `observation_ids` (same order); KeyError listing unknown IDs."""
-        if self._index is None:
-            self._index = pd.Index(self.observations.observation_id)
+        if self._index is None:  # built once per store: observation_id -> row position
+            self._index = {o: k for k, o in enumerate(self.observations.observation_id.tolist())}
         ids = [observation_ids] if isinstance(observation_ids, str) else list(observation_ids)
-        pos = self._index.get_indexer(ids)
+        index = self._index
+        pos = np.fromiter((index.get(i, -1) for i in ids), np.int64, len(ids))
         if (pos < 0).any():
             unknown = [ids[k] for k in np.flatnonzero(pos < 0)]
             raise KeyError(f'{len(unknown)} unknown observation ID(s) in store {self.path}: {unknown[:10]}'
                            + (' ...' if len(unknown) > 10 else ''))
-        return pos.astype(np.int64)
+        return pos
 
 
 def open_store(path) -> Store:

@@ -57,3 +57,11 @@ def test_cli_usage_errors_are_not_substituted(tiny_store, tmp_path, capsys, bad)
         main(['--store', str(tiny_store), '--out', str(tmp_path / 'r.json'), *bad])
     assert e.value.code == 2 and f'argument {bad[0]}' in capsys.readouterr().err
     assert not (tmp_path / 'r.json').exists()
+
+
+def test_paths_and_runner_modules_keep_the_names_users_import():
+    from deepearth_training import bench_paths, benchmark
+    for name in ('format_table', 'plot_report', 'run_benchmark', 'write_report', 'main', 'PATHS', 'BENCH_MODES'):
+        assert hasattr(benchmark, name), name
+    assert benchmark.PATHS is bench_paths.PATHS and 'numpy_floor' in bench_paths.PATHS
+    assert {'NumpyFloor', 'ParquetBatches', 'HTTPBatches', 'memcopy_floor', 'loader_batch'} <= set(bench_paths.__all__)

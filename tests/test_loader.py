@@ -130,3 +130,46 @@ def test_unseen_species_are_flagged_never_relabelled(store):
 def test_species_mapping_needs_training_ids(store):
     with pytest.raises(ValueError, match='at least one'):
         species_mapping(store, [])
+
+
+def test_a_single_string_is_refused_not_read_character_by_character(store):
+    one = _vision_ids(store, 1)[0]
+    for call in (lambda: get_training_batch(store, one), lambda: species_mapping(store, one),
+                 lambda: DeepEarthDataset(one, store, mode='language')):
+        with pytest.raises(ValueError, match=r'single string .* for a batch of one'):
+            call()
+    assert get_training_batch(store, [one])['observation_ids'] == [one]
+    assert store.rows(one).tolist() == store.rows([one]).tolist()  # Store.rows reads a string as one ID
+
+
+def test_store_rows_resolves_any_order_repeats_and_numpy_strings(store):
+    ids = store.observations.observation_id.tolist()
+    ask = [ids[5], ids[0], ids[5], np.str_(ids[-1])]
+    assert store.rows(ask).tolist() == [5, 0, 5, len(ids) - 1] and store.rows(ask).dtype == np.int64
+    assert store.rows([]).shape == (0,)
+
+
+def test_kept_batches_are_never_overwritten_by_later_ones(store):
+    ids = store.observations.observation_id.tolist()
+    vids = _vision_ids(store)
+    kept = [get_training_batch(store, ids[k * 64:(k + 1) * 64], include_vision=False) for k in range(3)]  # 1.8 MB: pooled
+    kept += [get_training_batch(store, vids[k * 16:(k + 1) * 16]) for k in range(3)]
+    fresh = [get_training_batch(store, ids[k * 64:(k + 1) * 64], include_vision=False) for k in range(3)]
+    fresh += [get_training_batch(store, vids[k * 16:(k + 1) * 16]) for k in range(3)]
+    for a, b in zip(kept, fresh):
+        assert all(torch.equal(a[k], b[k]) for k in a if torch.is_tensor(a[k]))
+    addresses = {b['language_embeddings'].data_ptr() for b in kept + fresh}
+    assert len(addresses) == len(kept + fresh)  # no two live batches share a buffer
+    freed = {kept[0]['language_embeddings'].data_ptr(), fresh[0]['language_embeddings'].data_ptr()}
+    del kept[0], fresh[0]  # nothing refers to these two batches any more: their buffers go back to the pool
+    assert get_training_batch(store, ids[:64], include_vision=False)['language_embeddings'].data_ptr() in freed
+
+
+def test_dataset_batches_use_the_rows_resolved_once(store, monkeypatch):
+    ids = _vision_ids(store, 40)[::-1]
+    ds = DeepEarthDataset(ids, store, mode='multimodal_pooled')
+    want = get_training_batch(store, ids[3:11], pooled=True)
+    monkeypatch.setattr(store, 'rows', lambda *a: pytest.fail('a batch looked its IDs up again'))
+    got = ds.__getitems__(list(range(3, 11)))
+    assert got['observation_ids'] == ids[3:11]
+    assert all(torch.equal(got[k], want[k]) for k in want if torch.is_tensor(want[k]))
