@@ -1,4 +1,5 @@
 """Packaging for deepearth_training, driven by settings.ini (the nbdev configuration)."""
+
 from configparser import ConfigParser
 from pathlib import Path
 
@@ -36,7 +37,11 @@ setuptools.setup(
     include_package_data=True,
     package_data={cfg['lib_path']: ['data/*.csv.gz', 'data/README.md']},
     install_requires=cfg['requirements'].split(),
-    extras_require={'dev': cfg['dev_requirements'].split(), 'hub': ['huggingface_hub>=0.23'], 'bench': ['datasets>=2.14']},
+    extras_require={
+        'dev': cfg['dev_requirements'].split(),
+        'hub': ['huggingface_hub>=0.23'],
+        'bench': ['datasets>=2.14'],
+    },
     entry_points={
         'console_scripts': cfg['console_scripts'].split('\n'),
         'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"],

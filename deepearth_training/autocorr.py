@@ -21,8 +21,10 @@ EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
 BANDS_KM = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # band edges, km
 
 
-def sphere_xyz(lat, lon,  # degrees [N]
-              ) -> np.ndarray:
+def sphere_xyz(
+    lat,
+    lon,  # degrees [N]
+) -> np.ndarray:
     """3-D points [N, 3] in km on a sphere of radius `EARTH_RADIUS_KM`."""
     la, lo = np.radians(np.asarray(lat, np.float64)), np.radians(np.asarray(lon, np.float64))
     return EARTH_RADIUS_KM * np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], axis=-1)
@@ -45,12 +47,13 @@ def _pilot_fraction(xyz: np.ndarray, edges: np.ndarray, rng: np.random.Generator
     return np.maximum(np.searchsorted(d, edges, 'left') / max(len(d), 1), 1.0 / n_pilot)
 
 
-def band_pairs(xyz: np.ndarray,  # points [N, 3] of `sphere_xyz`
-               edges=BANDS_KM,  # band edges [B + 1], km, increasing
-               pairs_per_band: int = 200_000,  # pairs to aim for in each band
-               seed: int = 0,  # seeds the permutations and the pilot
-               n_pilot: int = 200_000,  # random pairs of the pilot
-              ) -> list[tuple[np.ndarray, np.ndarray]]:
+def band_pairs(
+    xyz: np.ndarray,  # points [N, 3] of `sphere_xyz`
+    edges=BANDS_KM,  # band edges [B + 1], km, increasing
+    pairs_per_band: int = 200_000,  # pairs to aim for in each band
+    seed: int = 0,  # seeds the permutations and the pilot
+    n_pilot: int = 200_000,  # random pairs of the pilot
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per band [lo, hi): (anchor rows, partner rows), int64 [P_b] each, a uniform sample of the band's pairs."""
     edges = np.asarray(edges, np.float64)
     rng = np.random.default_rng(seed)
@@ -70,9 +73,11 @@ def band_pairs(xyz: np.ndarray,  # points [N, 3] of `sphere_xyz`
     return out
 
 # %% ../nbs/20_autocorr.ipynb #de9746bd
-def spatial_blocks(lat, lon,  # degrees [N]
-                   block_km: float,  # side of a block, km
-                  ) -> np.ndarray:
+def spatial_blocks(
+    lat,
+    lon,  # degrees [N]
+    block_km: float,  # side of a block, km
+) -> np.ndarray:
     """Block number int64 [N] (0..n_blocks-1) of each point on a grid of `block_km` squares."""
     if not block_km > 0:
         raise ValueError(f'block_km must be positive, got {block_km}')
@@ -112,25 +117,33 @@ def _embedding_bands(emb, pairs, block, W, rng, n_blocks) -> dict:
     ci = _interval(num, den, W)
     with np.errstate(invalid='ignore'):
         mean = num.sum(0) / den.sum(0)
-    return {'cosine': [float(x) for x in mean], 'cosine_ci95': [[float(a), float(b)] for a, b in ci.T],
-            'cosine_baseline': float(rb.sum() / rn.sum()), 'cosine_baseline_ci95': [float(x) for x in _interval(rb[:, None], rn[:, None], W)[:, 0]]}
+    return {
+        'cosine': [float(x) for x in mean],
+        'cosine_ci95': [[float(a), float(b)] for a, b in ci.T],
+        'cosine_baseline': float(rb.sum() / rn.sum()),
+        'cosine_baseline_ci95': [float(x) for x in _interval(rb[:, None], rn[:, None], W)[:, 0]],
+    }
 
 # %% ../nbs/20_autocorr.ipynb #88b6cbff
-def autocorrelation(lat, lon,  # degrees [N]
-                    labels,  # integer class codes [N] (species)
-                    embeddings: np.ndarray | None = None,  # optional [N, C] vectors (pooled vision) for cosine by band
-                    bands_km=BANDS_KM,  # band edges [B + 1], km
-                    block_km: float = 10.0,  # side of the bootstrap blocks, km
-                    n_boot: int = 200,  # bootstrap replicates
-                    tolerance: float = 0.05,  # a band counts as correlated when its interval is above 1 + tolerance
-                    pairs_per_band: int = 200_000,  # pairs sampled per band (all of them when fewer exist)
-                    seed: int = 0,  # seeds pairs and bootstrap
-                   ) -> dict:
+def autocorrelation(
+    lat,
+    lon,  # degrees [N]
+    labels,  # integer class codes [N] (species)
+    embeddings: np.ndarray | None = None,  # optional [N, C] vectors (pooled vision) for cosine by band
+    bands_km=BANDS_KM,  # band edges [B + 1], km
+    block_km: float = 10.0,  # side of the bootstrap blocks, km
+    n_boot: int = 200,  # bootstrap replicates
+    tolerance: float = 0.05,  # a band counts as correlated when its interval is above 1 + tolerance
+    pairs_per_band: int = 200_000,  # pairs sampled per band (all of them when fewer exist)
+    seed: int = 0,  # seeds pairs and bootstrap
+) -> dict:
     """Same-species ratio by distance band against the all-pairs baseline, block-bootstrap 95 % intervals, range_km."""
     lat, lon, labels = np.asarray(lat, np.float64), np.asarray(lon, np.float64), np.asarray(labels)
     edges = np.asarray(bands_km, np.float64)
     if not (len(lat) == len(lon) == len(labels)) or len(lat) < 2:
-        raise ValueError(f'need at least two points with one label each: {len(lat)} lat, {len(lon)} lon, {len(labels)} labels')
+        raise ValueError(
+            f'need at least two points with one label each: {len(lat)} lat, {len(lon)} lon, {len(labels)} labels'
+        )
     if len(edges) < 2 or edges[0] < 0 or (np.diff(edges) <= 0).any():
         raise ValueError(f'bands_km must be increasing non-negative edges, got {list(edges)}')
     n, codes = len(lat), np.unique(labels, return_inverse=True)[1].reshape(-1)
@@ -140,7 +153,10 @@ def autocorrelation(lat, lon,  # degrees [N]
     pairs = band_pairs(sphere_xyz(lat, lon), edges, pairs_per_band, seed)
     same = np.stack([_block_sums(block, a, codes[a] == codes[p], nb) for a, p in pairs], 1)  # [nb, B]
     npairs = np.stack([np.bincount(block[a], minlength=nb) for a, _ in pairs], 1)
-    base_num, base_den = _block_sums(block, np.arange(n), (count[codes] - 1) / (n - 1), nb), np.bincount(block, minlength=nb)
+    base_num, base_den = (
+        _block_sums(block, np.arange(n), (count[codes] - 1) / (n - 1), nb),
+        np.bincount(block, minlength=nb),
+    )
     rng = np.random.default_rng([seed, 1])
     W = rng.multinomial(nb, np.full(nb, 1 / nb), size=n_boot).astype(np.float64)
     with np.errstate(invalid='ignore', divide='ignore'):
@@ -148,12 +164,22 @@ def autocorrelation(lat, lon,  # degrees [N]
         ratio = (same.sum(0) / npairs.sum(0)) / (base_num.sum() / n)
     ci = np.nanpercentile(boot, [2.5, 97.5], axis=0)
     range_km, censored = _range_km(edges, ci[0], tolerance)
-    out = {'bands_km': [[float(a), float(b)] for a, b in zip(edges[:-1], edges[1:])], 'n_pairs': [int(x) for x in npairs.sum(0)],
-           'ratio': [float(x) for x in ratio], 'ratio_ci95': [[float(a), float(b)] for a, b in ci.T],
-           'baseline': float(base_num.sum() / n), 'range_km': range_km, 'censored': censored, 'tolerance': tolerance,
-           'block_km': block_km, 'n_boot': n_boot, 'n_points': n, 'seed': seed,
-           'method': 'same-species ratio by great-circle band vs all-pairs baseline; 95 % block bootstrap; '
-                     'range_km = upper edge of the unbroken run of bands whose interval is above 1 + tolerance'}
+    out = {
+        'bands_km': [[float(a), float(b)] for a, b in zip(edges[:-1], edges[1:])],
+        'n_pairs': [int(x) for x in npairs.sum(0)],
+        'ratio': [float(x) for x in ratio],
+        'ratio_ci95': [[float(a), float(b)] for a, b in ci.T],
+        'baseline': float(base_num.sum() / n),
+        'range_km': range_km,
+        'censored': censored,
+        'tolerance': tolerance,
+        'block_km': block_km,
+        'n_boot': n_boot,
+        'n_points': n,
+        'seed': seed,
+        'method': 'same-species ratio by great-circle band vs all-pairs baseline; 95 % block bootstrap; '
+        'range_km = upper edge of the unbroken run of bands whose interval is above 1 + tolerance',
+    }
     if embeddings is not None:
         out['embedding'] = _embedding_bands(np.asarray(embeddings, np.float64), pairs, block, W, rng, nb)
     return out
@@ -165,27 +191,45 @@ def _band_x(bands: list) -> np.ndarray:
     return np.where(b[:, 0] > 0, np.sqrt(b[:, 0] * b[:, 1]), b[:, 1] / 2)
 
 
-def plot_correlogram(ac: dict,  # a result of `autocorrelation`
-                     title: str = 'Same-species ratio by distance',  # figure title
-                    ) -> plt.Figure:
+def plot_correlogram(
+    ac: dict,  # a result of `autocorrelation`
+    title: str = 'Same-species ratio by distance',  # figure title
+) -> plt.Figure:
     """Correlogram figure: ratio with 95 % interval per band (log x), baseline, tolerance and the range."""
     emb = ac.get('embedding')
     fig, axes = plt.subplots(1, 2 if emb else 1, figsize=(10 if emb else 5.5, 3.6), dpi=110, squeeze=False)
     x, ci = _band_x(ac['bands_km']), np.asarray(ac['ratio_ci95'])
     ax = axes[0, 0]
-    ax.errorbar(x, ac['ratio'], yerr=np.abs(ci.T - np.asarray(ac['ratio'])), fmt='o-', capsize=3, color='C0', label='ratio, 95 % block bootstrap')
+    ax.errorbar(
+        x,
+        ac['ratio'],
+        yerr=np.abs(ci.T - np.asarray(ac['ratio'])),
+        fmt='o-',
+        capsize=3,
+        color='C0',
+        label='ratio, 95 % block bootstrap',
+    )
     ax.axhline(1, color='k', lw=1, label='baseline (all pairs)')
     ax.axhline(1 + ac['tolerance'], color='k', lw=0.8, ls=':', label=f"1 + tolerance ({ac['tolerance']:g})")
-    ax.axvline(ac['range_km'], color='C3', ls='--', label=f"range {'≥ ' if ac['censored'] else ''}{ac['range_km']:g} km")
+    ax.axvline(
+        ac['range_km'], color='C3', ls='--', label=f"range {'≥ ' if ac['censored'] else ''}{ac['range_km']:g} km"
+    )
     ax.set(xscale='log', xlabel='great-circle distance (km)', ylabel='P(same species) / baseline', title=title)
     ax.set_xticks(x, [f'{a:g}–{b:g}' for a, b in ac['bands_km']], fontsize=7)
     ax.minorticks_off()
     ax.legend(fontsize=7, frameon=False)
     if emb:
         eci = np.asarray(emb['cosine_ci95'])
-        axes[0, 1].errorbar(x, emb['cosine'], yerr=np.abs(eci.T - np.asarray(emb['cosine'])), fmt='o-', capsize=3, color='C2')
+        axes[0, 1].errorbar(
+            x, emb['cosine'], yerr=np.abs(eci.T - np.asarray(emb['cosine'])), fmt='o-', capsize=3, color='C2'
+        )
         axes[0, 1].axhline(emb['cosine_baseline'], color='k', lw=1, label='random pairs')
-        axes[0, 1].set(xscale='log', xlabel='great-circle distance (km)', ylabel='mean cosine', title='Embedding similarity by distance')
+        axes[0, 1].set(
+            xscale='log',
+            xlabel='great-circle distance (km)',
+            ylabel='mean cosine',
+            title='Embedding similarity by distance',
+        )
         axes[0, 1].set_xticks(x, [f'{a:g}–{b:g}' for a, b in ac['bands_km']], fontsize=7)
         axes[0, 1].minorticks_off()
         axes[0, 1].legend(fontsize=7, frameon=False)
@@ -193,28 +237,36 @@ def plot_correlogram(ac: dict,  # a result of `autocorrelation`
     return fig
 
 # %% ../nbs/20_autocorr.ipynb #380c6e55
-def correlogram_table(ac: dict,  # a result of `autocorrelation`
-                     ) -> str:
+def correlogram_table(
+    ac: dict,  # a result of `autocorrelation`
+) -> str:
     """Markdown table of the correlogram: one column per band, rows ratio, 95 % interval and pairs sampled."""
     head = [f'{a:g}–{b:g}' for a, b in ac['bands_km']]
-    rows = [('same-species ratio', [f'{r:.2f}' for r in ac['ratio']]),
-            ('95 % interval', [f'{a:.2f}–{b:.2f}' for a, b in ac['ratio_ci95']]),
-            ('pairs', [f'{p:,}' for p in ac['n_pairs']])]
+    rows = [
+        ('same-species ratio', [f'{r:.2f}' for r in ac['ratio']]),
+        ('95 % interval', [f'{a:.2f}–{b:.2f}' for a, b in ac['ratio_ci95']]),
+        ('pairs', [f'{p:,}' for p in ac['n_pairs']]),
+    ]
     lines = ['| km | ' + ' | '.join(head) + ' |', '|---' * (len(head) + 1) + '|']
     return '\n'.join(lines + [f'| {name} | ' + ' | '.join(v) + ' |' for name, v in rows])
 
 # %% ../nbs/20_autocorr.ipynb #68fa194d
-def plot_distance_ecdfs(distances: dict,  # name -> km [n] (non-finite values are left out)
-                        title: str = 'Nearest training row',  # figure title
-                        mark_km: float = 1.0,  # a reference distance drawn as a vertical line
-                       ) -> plt.Figure:
+def plot_distance_ecdfs(
+    distances: dict,  # name -> km [n] (non-finite values are left out)
+    title: str = 'Nearest training row',  # figure title
+    mark_km: float = 1.0,  # a reference distance drawn as a vertical line
+) -> plt.Figure:
     """ECDF figure (log x) of each named set of distances, with the fraction within `mark_km` in the legend."""
     fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=110)
     for k, d in distances.items():
         d = np.sort(np.asarray(d, np.float64)[np.isfinite(d)])
         if len(d):
-            ax.step(np.maximum(d, 1e-3), np.arange(1, len(d) + 1) / len(d), where='post',
-                    label=f'{k.replace("_", " ")} (n={len(d):,}; {100 * (d <= mark_km).mean():.0f} % ≤ {mark_km:g} km)')
+            ax.step(
+                np.maximum(d, 1e-3),
+                np.arange(1, len(d) + 1) / len(d),
+                where='post',
+                label=f'{k.replace("_", " ")} (n={len(d):,}; {100 * (d <= mark_km).mean():.0f} % ≤ {mark_km:g} km)',
+            )
     ax.axvline(mark_km, color='k', lw=0.8, ls=':')
     ax.set(xscale='log', xlabel='km to the nearest training row', ylabel='fraction of rows', title=title, ylim=(0, 1))
     ax.legend(fontsize=7, frameon=False, loc='lower right')
@@ -222,14 +274,20 @@ def plot_distance_ecdfs(distances: dict,  # name -> km [n] (non-finite values ar
     return fig
 
 # %% ../nbs/20_autocorr.ipynb #ecd6b373
-def observations_autocorrelation(observations: pd.DataFrame,  # rows with latitude, longitude, taxon_name
-                                 seed: int = 0,  # seeds pairs and bootstrap
-                                 **kwargs,  # further arguments of `autocorrelation`
-                                ) -> dict:
+def observations_autocorrelation(
+    observations: pd.DataFrame,  # rows with latitude, longitude, taxon_name
+    seed: int = 0,  # seeds pairs and bootstrap
+    **kwargs,  # further arguments of `autocorrelation`
+) -> dict:
     """`autocorrelation` of an observations table, species from `taxon_name`."""
     missing = [c for c in ('latitude', 'longitude', 'taxon_name') if c not in observations.columns]
     if missing:
         raise ValueError(f'observations lack column(s) {missing} needed for the autocorrelation estimate')
     codes = pd.factorize(observations['taxon_name'], sort=True)[0]
-    return autocorrelation(observations['latitude'].to_numpy(np.float64), observations['longitude'].to_numpy(np.float64),
-                           codes, seed=seed, **kwargs)
+    return autocorrelation(
+        observations['latitude'].to_numpy(np.float64),
+        observations['longitude'].to_numpy(np.float64),
+        codes,
+        seed=seed,
+        **kwargs,
+    )

@@ -34,7 +34,16 @@ from .source import shard_name
 
 # %% ../nbs/40_bench_paths.ipynb #fb0825b0
 BENCH_MODES = ('language', 'pooled', 'multimodal_pooled', 'vision')
-PATHS = ('loader', 'numpy_floor', 'hf_datasets', 'parquet', 'stdlib_http_json', 'stdlib_http_npy', 'naive_dataset', 'memcopy')
+PATHS = (
+    'loader',
+    'numpy_floor',
+    'hf_datasets',
+    'parquet',
+    'stdlib_http_json',
+    'stdlib_http_npy',
+    'naive_dataset',
+    'memcopy',
+)
 
 
 def batch_nbytes(batch: dict) -> int:
@@ -61,8 +70,11 @@ class ParquetBatches:
     def language(self, ids) -> np.ndarray:
         """float32 [B, 7168]: the language rows of the IDs' gbif_ids, read with a filter."""
         gbif, _ = parse_observation_ids(ids)
-        t = pq.read_table(self.source / 'observations.parquet', columns=['gbif_id', 'language_embedding'],
-                          filters=[('gbif_id', 'in', list(set(gbif.tolist())))])
+        t = pq.read_table(
+            self.source / 'observations.parquet',
+            columns=['gbif_id', 'language_embedding'],
+            filters=[('gbif_id', 'in', list(set(gbif.tolist())))],
+        )
         col = t.column('language_embedding').combine_chunks()
         lang = col.values.to_numpy(zero_copy_only=False).reshape(len(t), -1)
         pos = pd.Index(t.column('gbif_id').to_numpy()).get_indexer(gbif)
@@ -116,7 +128,7 @@ def encode_npy(batch: dict) -> bytes:
 def decode_npy(body) -> dict:
     """Inverse of `encode_npy`: tensors over `body`'s bytes (no copy) and the inline lists."""
     n = int.from_bytes(body[:8], 'little')
-    header, base, out = json.loads(bytes(body[8:8 + n])), 8 + n, {}
+    header, base, out = json.loads(bytes(body[8 : 8 + n])), 8 + n, {}
     for k, h in header.items():
         if 'list' in h:
             out[k] = h['list']
@@ -140,6 +152,7 @@ def decode_json(body: bytes, dtypes: dict) -> dict:
 # %% ../nbs/40_bench_paths.ipynb #a083fd0d
 class _BatchHandler(BaseHTTPRequestHandler):
     """POST /batch → the loader's batch, JSON or raw encoded (see `serve_batches`)."""
+
     protocol_version = 'HTTP/1.1'
     disable_nagle_algorithm = True  # TCP_NODELAY, as production servers set it: no 40 ms delayed-ACK stalls
 
@@ -198,8 +211,12 @@ class HTTPBatches:
 
     def batch(self, ids, mode: str) -> dict:
         """POST the IDs, return the decoded batch; raises RuntimeError on a non-200 answer."""
-        self.conn.request('POST', '/batch', json.dumps({'ids': list(ids), 'mode': mode, 'encoding': self.encoding}),
-                          {'Content-Type': 'application/json'})
+        self.conn.request(
+            'POST',
+            '/batch',
+            json.dumps({'ids': list(ids), 'mode': mode, 'encoding': self.encoding}),
+            {'Content-Type': 'application/json'},
+        )
         r = self.conn.getresponse()
         body = bytearray(int(r.getheader('Content-Length')))
         r.readinto(memoryview(body))
@@ -223,8 +240,10 @@ class NaiveItemDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         row = self.store.observations.iloc[int(self.store.rows([self.ids[i]])[0])]
-        item = {'species_idx': torch.tensor(int(row.species_idx)),
-                'locations': torch.tensor([row.latitude, row.longitude], dtype=torch.float32)}
+        item = {
+            'species_idx': torch.tensor(int(row.species_idx)),
+            'locations': torch.tensor([row.latitude, row.longitude], dtype=torch.float32),
+        }
         if self.include_language:
             item['language_embeddings'] = torch.from_numpy(np.array(self.store.language[int(row.species_idx)]))
         if self.include_vision:
@@ -246,9 +265,11 @@ class NumpyFloor:
         obs = store.observations
         self.pos = {i: k for k, i in enumerate(obs['observation_id'])}
         self.species_idx = obs['species_idx'].to_numpy(np.int64)
-        self.columns = {'species_idx': self.species_idx,
-                        'locations': obs[['latitude', 'longitude']].to_numpy(np.float32),
-                        'timestamps': encode_timestamps({f: obs[f].to_numpy(np.float64) for f in TIME_FIELDS})}
+        self.columns = {
+            'species_idx': self.species_idx,
+            'locations': obs[['latitude', 'longitude']].to_numpy(np.float32),
+            'timestamps': encode_timestamps({f: obs[f].to_numpy(np.float64) for f in TIME_FIELDS}),
+        }
         self.language = np.array(store.language)
         self.vision_row = obs['vision_row'].to_numpy(np.int64)
         self.vision = None if not include_vision else np.array(store.pooled if pooled else store.vision)
@@ -274,18 +295,25 @@ class HFDatasetBatches:
 
     def __init__(self, store, mode: str):
         import datasets
+
         include_vision, include_language, pooled = MODES[mode]
         obs = store.observations[store.observations.has_vision]
-        cols = {'observation_id': obs['observation_id'].tolist(), 'species_idx': obs['species_idx'].to_numpy(np.int64),
-                'locations': obs[['latitude', 'longitude']].to_numpy(np.float32),
-                'timestamps': encode_timestamps({f: obs[f].to_numpy(np.float64) for f in TIME_FIELDS})}
+        cols = {
+            'observation_id': obs['observation_id'].tolist(),
+            'species_idx': obs['species_idx'].to_numpy(np.int64),
+            'locations': obs[['latitude', 'longitude']].to_numpy(np.float32),
+            'timestamps': encode_timestamps({f: obs[f].to_numpy(np.float64) for f in TIME_FIELDS}),
+        }
         if include_language:
             cols['language_embeddings'] = store.language[cols['species_idx']]
         if include_vision:
-            cols['vision_embeddings'] = np.asarray((store.pooled if pooled else store.vision)[obs['vision_row'].to_numpy()])
+            cols['vision_embeddings'] = np.asarray(
+                (store.pooled if pooled else store.vision)[obs['vision_row'].to_numpy()]
+            )
         self.shapes = {k: v.shape[1:] for k, v in cols.items() if k != 'observation_id'}
-        self.ds = datasets.Dataset.from_dict({k: v.reshape(len(v), -1) if k == 'vision_embeddings' else v
-                                              for k, v in cols.items()}).with_format('arrow')
+        self.ds = datasets.Dataset.from_dict(
+            {k: v.reshape(len(v), -1) if k == 'vision_embeddings' else v for k, v in cols.items()}
+        ).with_format('arrow')
         self.pos = {i: k for k, i in enumerate(cols['observation_id'])}
 
     def batch(self, ids) -> dict:
@@ -307,6 +335,7 @@ def memcopy_floor(nbytes: int, pool_bytes: int = 256 << 20):
 
     def copy(ids) -> None:
         o = state['offset']
-        np.copyto(dst, src[o:o + nbytes])
+        np.copyto(dst, src[o : o + nbytes])
         state['offset'] = (o + nbytes) % (src.size - nbytes + 1)
+
     return copy

@@ -24,8 +24,20 @@ from tqdm.auto import tqdm
 import torch
 
 # %% ../nbs/41_benchmark.ipynb #c78b8d9a
-from .bench_paths import (BENCH_MODES, PATHS, HFDatasetBatches, HTTPBatches, NumpyFloor, ParquetBatches,
-                                           batch_nbytes, hf_available, loader_batch, memcopy_floor, naive_batch, serve_batches)
+from deepearth_training.bench_paths import (
+    BENCH_MODES,
+    PATHS,
+    HFDatasetBatches,
+    HTTPBatches,
+    NumpyFloor,
+    ParquetBatches,
+    batch_nbytes,
+    hf_available,
+    loader_batch,
+    memcopy_floor,
+    naive_batch,
+    serve_batches,
+)
 from .cli import non_negative_int, positive_float, positive_int, run_command
 from .files import atomic_write
 from .loader import MODES
@@ -33,12 +45,13 @@ from .source import VJEPA2_PATCHES
 from .store import open_store
 
 # %% ../nbs/41_benchmark.ipynb #d9449122
-def time_block(fn,  # the path: ids -> batch
-               batches: list,  # lists of observation IDs, one per timed call
-               max_seconds: float = 30.0,  # stop timing once the timed calls add up to more than this
-               device='cpu',  # synchronise this device before stopping the clock
-               warmup: int = 3,  # untimed calls first, on the first batches (fewer once they took max_seconds / 10)
-              ) -> list:
+def time_block(
+    fn,  # the path: ids -> batch
+    batches: list,  # lists of observation IDs, one per timed call
+    max_seconds: float = 30.0,  # stop timing once the timed calls add up to more than this
+    device='cpu',  # synchronise this device before stopping the clock
+    warmup: int = 3,  # untimed calls first, on the first batches (fewer once they took max_seconds / 10)
+) -> list:
     """Seconds of each timed call of `fn(ids)`, one per batch until `max_seconds` is spent, after `warmup` untimed calls."""
     sync = torch.cuda.synchronize if torch.device(device).type == 'cuda' else (lambda: None)
     t0 = time.perf_counter()
@@ -64,7 +77,7 @@ def warm_store(store) -> float:
     for a in (store.vision, store.pooled):
         flat = np.asarray(a).reshape(-1).view(np.uint8)
         for s in range(0, flat.size, 1 << 28):
-            int(flat[s:s + (1 << 28):4096].sum())
+            int(flat[s : s + (1 << 28) : 4096].sum())
     return time.perf_counter() - t0
 
 
@@ -91,8 +104,16 @@ def drop_from_cache(path) -> None:
 # %% ../nbs/41_benchmark.ipynb #5e06d887
 # peak memory of a path in batches, plus the 3 that stay allocated during a cell (floor source and
 # destination, the loader's recycled buffer); numpy_floor and hf_datasets also hold the mode's tables (_TABLE_FACTOR)
-_MEMORY_FACTOR = {'loader': 1, 'numpy_floor': 1, 'hf_datasets': 2, 'memcopy': 3, 'naive_dataset': 5, 'parquet': 7,
-                  'stdlib_http_npy': 7, 'stdlib_http_json': 7}
+_MEMORY_FACTOR = {
+    'loader': 1,
+    'numpy_floor': 1,
+    'hf_datasets': 2,
+    'memcopy': 3,
+    'naive_dataset': 5,
+    'parquet': 7,
+    'stdlib_http_npy': 7,
+    'stdlib_http_json': 7,
+}
 _TABLE_FACTOR = {'numpy_floor': 1, 'hf_datasets': 3}
 
 
@@ -126,7 +147,10 @@ def _table_bytes(store, mode: str) -> int:
     """Bytes of the tables `mode` gathers from when held in RAM (vision table, and language per row)."""
     include_vision, include_language, pooled = MODES[mode]
     n = int(store.manifest['counts']['vision'])
-    return (include_vision * (store.pooled if pooled else store.vision).nbytes + include_language * n * store.language.shape[1] * 4)
+    return (
+        include_vision * (store.pooled if pooled else store.vision).nbytes
+        + include_language * n * store.language.shape[1] * 4
+    )
 
 
 def _skip_reason(path: str, store, mode: str, nbytes: int, n_values: int, ctx: dict, json_max_mb: float):
@@ -137,7 +161,9 @@ def _skip_reason(path: str, store, mode: str, nbytes: int, n_values: int, ctx: d
         return 'Hugging Face datasets is not installed (pip install deepearth_training[bench])'
     if path == 'stdlib_http_json' and n_values * 12 > json_max_mb * 2**20:
         return f'JSON payload ~{n_values * 12 / 2**20:.0f} MB exceeds json_max_mb={json_max_mb:g}'
-    need = nbytes * _MEMORY_FACTOR[path] + (0 if (path, mode) in ctx else _table_bytes(store, mode) * _TABLE_FACTOR.get(path, 0))
+    need = nbytes * _MEMORY_FACTOR[path] + (
+        0 if (path, mode) in ctx else _table_bytes(store, mode) * _TABLE_FACTOR.get(path, 0)
+    )
     if need > 0.6 * psutil.virtual_memory().available:
         return f'needs ~{need / 2**30:.1f} GiB, more than 60% of available memory'
     return None
@@ -146,8 +172,17 @@ def _skip_reason(path: str, store, mode: str, nbytes: int, n_values: int, ctx: d
 def _row(mode, bs, path, times, nbytes, **extra) -> dict:
     """One result row: medians in both units, clearly named."""
     med = float(np.median(times))
-    return dict(mode=mode, batch_size=bs, path=path, n_runs=len(times), median_ms_per_batch=med * 1e3,
-                median_ms_per_observation=med * 1e3 / bs, gb_per_s=nbytes / med / 1e9, batch_bytes=nbytes, **extra)
+    return dict(
+        mode=mode,
+        batch_size=bs,
+        path=path,
+        n_runs=len(times),
+        median_ms_per_batch=med * 1e3,
+        median_ms_per_observation=med * 1e3 / bs,
+        gb_per_s=nbytes / med / 1e9,
+        batch_bytes=nbytes,
+        **extra,
+    )
 
 # %% ../nbs/41_benchmark.ipynb #070ee61e
 def _cold_rows(store_path, batches_by_size: dict, device) -> list:
@@ -162,36 +197,58 @@ def _cold_rows(store_path, batches_by_size: dict, device) -> list:
         t0 = time.perf_counter()
         loader_batch(st, batches[0], 'vision', device)
         warm = time.perf_counter() - t0
-        rows.append(_row('vision', bs, 'loader', [cold], nbytes, cache='cold (posix_fadvise DONTNEED)',
-                         warm_repeat_ms_per_batch=warm * 1e3, drop_took_effect=bool(cold > 2 * warm)))
+        rows.append(
+            _row(
+                'vision',
+                bs,
+                'loader',
+                [cold],
+                nbytes,
+                cache='cold (posix_fadvise DONTNEED)',
+                warm_repeat_ms_per_batch=warm * 1e3,
+                drop_took_effect=bool(cold > 2 * warm),
+            )
+        )
         del st
     return rows
 
 # %% ../nbs/41_benchmark.ipynb #b5221a54
-def check_targets(results: list,  # result rows of run_benchmark
-                  vision_shape: tuple,  # (T, H, W, C) of the store: the vision goal depends on the grid
-                 ) -> list:
+def check_targets(
+    results: list,  # result rows of run_benchmark
+    vision_shape: tuple,  # (T, H, W, C) of the store: the vision goal depends on the grid
+) -> list:
     """The goals as ratios to the floors, evaluated on the result rows: the value reached and whether it met the goal."""
     by = {(r['mode'], r['batch_size'], r['path']): r for r in results if not r.get('skipped')}
     out = []
     for bs, limit in ((64, 1.5), (1024, 1.2)):
         r = by.get(('multimodal_pooled', bs, 'loader'))
         if r and r.get('times_numpy_floor') is not None:
-            out.append(dict(target=f'language + pooled vision, batch {bs}: loader time <= {limit} x the numpy floor',
-                            value=round(r['times_numpy_floor'], 3), met=r['times_numpy_floor'] <= limit))
+            out.append(
+                dict(
+                    target=f'language + pooled vision, batch {bs}: loader time <= {limit} x the numpy floor',
+                    value=round(r['times_numpy_floor'], 3),
+                    met=r['times_numpy_floor'] <= limit,
+                )
+            )
     full = tuple(vision_shape[1:3]) == VJEPA2_PATCHES
     goal, sizes = (0.9, (16, 64)) if full else (0.7, (64,))
     for bs in sizes:
         r = by.get(('vision', bs, 'loader'))
         if r and r.get('fraction_of_floor') is not None:
-            out.append(dict(target=f'{"full-grid" if full else "small-grid"} vision, batch {bs}: loader >= {goal} of the '
-                                   'memory-copy floor (floor time / loader time)',
-                            value=round(r['fraction_of_floor'], 3), met=r['fraction_of_floor'] >= goal))
+            out.append(
+                dict(
+                    target=f'{"full-grid" if full else "small-grid"} vision, batch {bs}: loader >= {goal} of the '
+                    'memory-copy floor (floor time / loader time)',
+                    value=round(r['fraction_of_floor'], 3),
+                    met=r['fraction_of_floor'] >= goal,
+                )
+            )
     return out
 
 # %% ../nbs/41_benchmark.ipynb #a1a6eacd
-def _time_cell(store, mode: str, bs: int, batches: list, paths, ctx: dict, address, device, max_seconds: float,
-               json_max_mb: float) -> list:
+def _time_cell(
+    store, mode: str, bs: int, batches: list, paths, ctx: dict, address, device, max_seconds: float, json_max_mb: float
+) -> list:
     """Result rows of one mode × batch size: each path timed in its own block, then the ratios between paths."""
     sample = loader_batch(store, batches[0], mode, device)
     nbytes, n_values = batch_nbytes(sample), sum(v.numel() for v in sample.values() if torch.is_tensor(v))
@@ -205,7 +262,9 @@ def _time_cell(store, mode: str, bs: int, batches: list, paths, ctx: dict, addre
             continue
         if p.startswith('stdlib_http_'):
             ctx[p] = HTTPBatches(address, p.rsplit('_', 1)[1], dtypes)
-        times = time_block(_path_fn(p, store, mode, ctx, device, nbytes), batches, max_seconds, device if p == 'loader' else 'cpu')
+        times = time_block(
+            _path_fn(p, store, mode, ctx, device, nbytes), batches, max_seconds, device if p == 'loader' else 'cpu'
+        )
         if p.startswith('stdlib_http_'):
             ctx.pop(p).close()
         cell[p] = _row(mode, bs, p, times, nbytes)
@@ -218,9 +277,20 @@ def _time_cell(store, mode: str, bs: int, batches: list, paths, ctx: dict, addre
     return rows + list(cell.values())
 
 # %% ../nbs/41_benchmark.ipynb #eed02733
-def run_benchmark(store, source=None, batch_sizes=(16, 64, 256), modes=BENCH_MODES, paths=PATHS, runs: int = 10,
-                  seed: int = 0, device='cpu', cold: bool = False, max_seconds: float = 30.0,
-                  json_max_mb: float = 256.0, progress: bool = True) -> dict:
+def run_benchmark(
+    store,
+    source=None,
+    batch_sizes=(16, 64, 256),
+    modes=BENCH_MODES,
+    paths=PATHS,
+    runs: int = 10,
+    seed: int = 0,
+    device='cpu',
+    cold: bool = False,
+    max_seconds: float = 30.0,
+    json_max_mb: float = 256.0,
+    progress: bool = True,
+) -> dict:
     """Time every path × mode × batch size on the same random IDs; returns the report dict."""
     for m in modes:
         if m not in BENCH_MODES:
@@ -233,19 +303,44 @@ def run_benchmark(store, source=None, batch_sizes=(16, 64, 256), modes=BENCH_MOD
     obs = store.observations
     ids = obs.loc[obs.has_vision, 'observation_id'].to_numpy(dtype=object)
     rng = np.random.default_rng(seed)
-    batches = {bs: [rng.choice(ids, bs, replace=False).tolist() for _ in range(runs)] for bs in batch_sizes if bs <= len(ids)}
-    report = dict(store=str(store.path), source=str(source) if source else None, vision_shape=list(store.vision_shape),
-                  vision_dtype=str(store.vision.dtype), n_vision_rows=int(len(ids)), batch_sizes=list(batch_sizes),
-                  modes=list(modes), paths=list(paths), runs=runs, seed=seed, device=str(device),
-                  machine=dict(platform=platform.platform(), cpus=os.cpu_count(), torch=torch.__version__,
-                               memory_gib=round(psutil.virtual_memory().total / 2**30, 1),
-                               load_average_at_start=[round(x, 2) for x in psutil.getloadavg()]))
+    batches = {
+        bs: [rng.choice(ids, bs, replace=False).tolist() for _ in range(runs)] for bs in batch_sizes if bs <= len(ids)
+    }
+    report = dict(
+        store=str(store.path),
+        source=str(source) if source else None,
+        vision_shape=list(store.vision_shape),
+        vision_dtype=str(store.vision.dtype),
+        n_vision_rows=int(len(ids)),
+        batch_sizes=list(batch_sizes),
+        modes=list(modes),
+        paths=list(paths),
+        runs=runs,
+        seed=seed,
+        device=str(device),
+        machine=dict(
+            platform=platform.platform(),
+            cpus=os.cpu_count(),
+            torch=torch.__version__,
+            memory_gib=round(psutil.virtual_memory().total / 2**30, 1),
+            load_average_at_start=[round(x, 2) for x in psutil.getloadavg()],
+        ),
+    )
     report['cold'] = _cold_rows(store.path, batches, device) if cold and 'vision' in modes else []
-    report['warm_seconds'] = dict(store=warm_store(store), source=warm_files(sorted(Path(source).rglob('*.parquet'))) if source else 0.0)
-    report['page_cache'] = ('warm: the store vision file was read once through its memory map and every source parquet file '
-                            'once before timing; each path was timed in its own block after 3 untimed warm-up batches')
-    results = [dict(mode=m, batch_size=bs, path=p, skipped=f'store has only {len(ids)} observations with vision')
-               for bs in batch_sizes if bs not in batches for m in modes for p in paths]
+    report['warm_seconds'] = dict(
+        store=warm_store(store), source=warm_files(sorted(Path(source).rglob('*.parquet'))) if source else 0.0
+    )
+    report['page_cache'] = (
+        'warm: the store vision file was read once through its memory map and every source parquet file '
+        'once before timing; each path was timed in its own block after 3 untimed warm-up batches'
+    )
+    results = [
+        dict(mode=m, batch_size=bs, path=p, skipped=f'store has only {len(ids)} observations with vision')
+        for bs in batch_sizes
+        if bs not in batches
+        for m in modes
+        for p in paths
+    ]
     ctx = {'parquet': ParquetBatches(source, store.vision_shape) if source and 'parquet' in paths else None}
     cells = [(m, bs) for m in modes for bs in batches]
     n_http = sum(1 for p in paths if p.startswith('stdlib_http_')) * len(cells) * (runs + 3)
@@ -260,30 +355,42 @@ def run_benchmark(store, source=None, batch_sizes=(16, 64, 256), modes=BENCH_MOD
 # %% ../nbs/41_benchmark.ipynb #7c6066ce
 def format_table(report: dict) -> str:
     """The report's results as a fixed-width text table (one row per mode × batch size × path), then notes and targets."""
-    head = (f"{'mode':<18}{'batch':>6}  {'path':<18}{'ms/batch':>11}{'ms/obs':>10}{'GB/s':>8}{'x memcopy':>11}"
-            f"{'x np floor':>11}{'x loader':>10}{'runs':>5}")
+    head = (
+        f"{'mode':<18}{'batch':>6}  {'path':<18}{'ms/batch':>11}{'ms/obs':>10}{'GB/s':>8}{'x memcopy':>11}"
+        f"{'x np floor':>11}{'x loader':>10}{'runs':>5}"
+    )
     lines = [head, '-' * len(head)]
     for r in report['results']:
         if r.get('skipped'):
             lines.append(f"{r['mode']:<18}{r['batch_size']:>6}  {r['path']:<18}skipped: {r['skipped']}")
             continue
         f = lambda k, fmt: format(r[k], fmt) if r.get(k) is not None else '-'
-        lines.append(f"{r['mode']:<18}{r['batch_size']:>6}  {r['path']:<18}{f('median_ms_per_batch', '11.3f')}"
-                     f"{f('median_ms_per_observation', '10.4f')}{f('gb_per_s', '8.2f')}{f('times_floor', '11.2f')}"
-                     f"{f('times_numpy_floor', '11.2f')}{f('times_loader', '10.2f')}{r['n_runs']:>5}")
-    lines += ['ms/batch: median time of one batch. ms/obs: ms/batch divided by the batch size (a different unit). '
-              "GB/s: bytes of the loader's batch / median time.",
-              'x memcopy, x np floor, x loader: median time relative to the memory copy of the same bytes / to the numpy '
-              'floor (np.take from RAM) / to the loader, same cell.']
+        lines.append(
+            f"{r['mode']:<18}{r['batch_size']:>6}  {r['path']:<18}{f('median_ms_per_batch', '11.3f')}"
+            f"{f('median_ms_per_observation', '10.4f')}{f('gb_per_s', '8.2f')}{f('times_floor', '11.2f')}"
+            f"{f('times_numpy_floor', '11.2f')}{f('times_loader', '10.2f')}{r['n_runs']:>5}"
+        )
+    lines += [
+        'ms/batch: median time of one batch. ms/obs: ms/batch divided by the batch size (a different unit). '
+        "GB/s: bytes of the loader's batch / median time.",
+        'x memcopy, x np floor, x loader: median time relative to the memory copy of the same bytes / to the numpy '
+        'floor (np.take from RAM) / to the loader, same cell.',
+    ]
     for r in report.get('cold', []):
-        lines.append(f"cold vision batch {r['batch_size']}: {r['median_ms_per_batch']:.1f} ms/batch "
-                     f"({r['gb_per_s']:.2f} GB/s; warm repeat {r['warm_repeat_ms_per_batch']:.1f} ms; "
-                     f"cache drop took effect: {r['drop_took_effect']})")
+        lines.append(
+            f"cold vision batch {r['batch_size']}: {r['median_ms_per_batch']:.1f} ms/batch "
+            f"({r['gb_per_s']:.2f} GB/s; warm repeat {r['warm_repeat_ms_per_batch']:.1f} ms; "
+            f"cache drop took effect: {r['drop_took_effect']})"
+        )
     lines.append(f"page cache: {report['page_cache']}")
     mach = report['machine']
-    lines.append(f"machine: {mach['cpus']} CPUs, {mach['memory_gib']} GiB; load average (1, 5, 15 min) at start "
-                 f"{mach['load_average_at_start']}, at end {mach.get('load_average_at_end')}")
-    lines += [f"target {'MET' if t['met'] else 'NOT MET'}: {t['target']} (value {t['value']})" for t in report['targets']]
+    lines.append(
+        f"machine: {mach['cpus']} CPUs, {mach['memory_gib']} GiB; load average (1, 5, 15 min) at start "
+        f"{mach['load_average_at_start']}, at end {mach.get('load_average_at_end')}"
+    )
+    lines += [
+        f"target {'MET' if t['met'] else 'NOT MET'}: {t['target']} (value {t['value']})" for t in report['targets']
+    ]
     return '\n'.join(lines)
 
 # %% ../nbs/41_benchmark.ipynb #f23d0748
@@ -295,8 +402,10 @@ def write_report(report: dict, path) -> Path:
 def plot_report(report: dict, path, dpi: int = 120) -> Path:
     """Bar chart PNG: median ms per batch (log scale) per path, one panel per mode, groups by batch size."""
     import matplotlib
+
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+
     df = pd.DataFrame([r for r in report['results'] if not r.get('skipped')])
     modes = [m for m in report['modes'] if m in set(df['mode'])]
     paths = [p for p in PATHS if p in set(df['path'])]
@@ -316,25 +425,30 @@ def plot_report(report: dict, path, dpi: int = 120) -> Path:
         ax.grid(axis='y', which='major', alpha=0.3)
     axes[0][0].set_ylabel('median ms per batch (log)')
     axes[0][-1].legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.0, 1.0))
-    fig.suptitle(f"Median time per batch by path (warm page cache, up to {report['runs']} runs); "
-                 f"vision {tuple(report['vision_shape'])} {report['vision_dtype']}", fontsize=10)
+    fig.suptitle(
+        f"Median time per batch by path (warm page cache, up to {report['runs']} runs); "
+        f"vision {tuple(report['vision_shape'])} {report['vision_dtype']}",
+        fontsize=10,
+    )
     fig.tight_layout()
     out = atomic_write(path, lambda p: fig.savefig(p, dpi=dpi, format='png', bbox_inches='tight'))
     plt.close(fig)
     return out
 
 # %% ../nbs/41_benchmark.ipynb #d3431008
-def pinned_h2d_floor(nbytes: int,  # bytes per copy: the loader's batch
-                     device='cuda',  # the GPU
-                    ):
+def pinned_h2d_floor(
+    nbytes: int,  # bytes per copy: the loader's batch
+    device='cuda',  # the GPU
+):
     """A function `ids -> None` copying `nbytes` from a pinned host buffer into a buffer on `device`."""
     src = torch.empty(nbytes, dtype=torch.uint8, pin_memory=True)
     dst = torch.empty(nbytes, dtype=torch.uint8, device=device)
     return lambda ids: dst.copy_(src, non_blocking=True)
 
 
-def h2d_rows(store, batch_sizes=(16, 64), modes=('vision', 'multimodal_pooled'), runs: int = 10, device='cuda',
-             seed: int = 0) -> list:
+def h2d_rows(
+    store, batch_sizes=(16, 64), modes=('vision', 'multimodal_pooled'), runs: int = 10, device='cuda', seed: int = 0
+) -> list:
     """Rows of `get_training_batch(..., device)` and the pinned host-to-device copy of the same bytes, each in its block."""
     obs = store.observations
     ids = obs.loc[obs.has_vision, 'observation_id'].to_numpy(dtype=object)
@@ -343,8 +457,16 @@ def h2d_rows(store, batch_sizes=(16, 64), modes=('vision', 'multimodal_pooled'),
         for bs in [b for b in batch_sizes if b <= len(ids)]:
             batches = [rng.choice(ids, bs, replace=False).tolist() for _ in range(runs)]
             nbytes = batch_nbytes(loader_batch(store, batches[0], mode, device))
-            loader = _row(mode, bs, 'loader', time_block(lambda b: loader_batch(store, b, mode, device), batches, device=device), nbytes)
-            floor = _row(mode, bs, 'pinned_h2d', time_block(pinned_h2d_floor(nbytes, device), batches, device=device), nbytes)
+            loader = _row(
+                mode,
+                bs,
+                'loader',
+                time_block(lambda b: loader_batch(store, b, mode, device), batches, device=device),
+                nbytes,
+            )
+            floor = _row(
+                mode, bs, 'pinned_h2d', time_block(pinned_h2d_floor(nbytes, device), batches, device=device), nbytes
+            )
             loader['fraction_of_h2d'] = floor['median_ms_per_batch'] / loader['median_ms_per_batch']
             rows += [loader, floor]
     return rows
@@ -352,25 +474,48 @@ def h2d_rows(store, batch_sizes=(16, 64), modes=('vision', 'multimodal_pooled'),
 # %% ../nbs/41_benchmark.ipynb #36209b36
 def _parser() -> argparse.ArgumentParser:
     """The command line of deepearth-bench; numbers are checked where they are parsed."""
-    p = argparse.ArgumentParser(prog='deepearth-bench', description='Time the loader against the numpy and memory-copy floors, '
-                                'Hugging Face datasets, parquet, stdlib HTTP and a naive Dataset.')
+    p = argparse.ArgumentParser(
+        prog='deepearth-bench',
+        description='Time the loader against the numpy and memory-copy floors, '
+        'Hugging Face datasets, parquet, stdlib HTTP and a naive Dataset.',
+    )
     p.add_argument('--store', required=True, help='prepared store directory')
-    p.add_argument('--source', help='source directory in the published parquet layout, for the parquet path (default: the '
-                   "source recorded in the store's manifest if it still exists, else that path is skipped)")
+    p.add_argument(
+        '--source',
+        help='source directory in the published parquet layout, for the parquet path (default: the '
+        "source recorded in the store's manifest if it still exists, else that path is skipped)",
+    )
     p.add_argument('--out', default='benchmark.json', help='report JSON path (default: benchmark.json)')
     p.add_argument('--chart', help='chart PNG path (default: the report path with .png)')
     g = p.add_mutually_exclusive_group()
     g.add_argument('--batch-size', type=positive_int, help='one batch size')
     g.add_argument('--batch-sizes', type=positive_int, nargs='+', help='several batch sizes (default: 16 64 256)')
     p.add_argument('--runs', type=positive_int, default=10, help='timed batches per cell (default: 10)')
-    p.add_argument('--modes', nargs='+', default=list(BENCH_MODES), choices=BENCH_MODES, metavar='MODE',
-                   help=f'modes (default: {" ".join(BENCH_MODES)})')
-    p.add_argument('--paths', nargs='+', default=list(PATHS), choices=PATHS, metavar='PATH', help=f'paths (default: {" ".join(PATHS)})')
+    p.add_argument(
+        '--modes',
+        nargs='+',
+        default=list(BENCH_MODES),
+        choices=BENCH_MODES,
+        metavar='MODE',
+        help=f'modes (default: {" ".join(BENCH_MODES)})',
+    )
+    p.add_argument(
+        '--paths',
+        nargs='+',
+        default=list(PATHS),
+        choices=PATHS,
+        metavar='PATH',
+        help=f'paths (default: {" ".join(PATHS)})',
+    )
     p.add_argument('--seed', type=non_negative_int, default=0, help='seed of the random batches (default: 0)')
     p.add_argument('--device', default='cpu', help='device of the loader path (default: cpu)')
     p.add_argument('--cold', action='store_true', help='also time cold full-vision loader batches')
-    p.add_argument('--max-seconds', type=positive_float, default=30.0, help='time budget per path and cell (default: 30)')
-    p.add_argument('--json-max-mb', type=positive_float, default=256.0, help='skip JSON payloads larger than this (default: 256)')
+    p.add_argument(
+        '--max-seconds', type=positive_float, default=30.0, help='time budget per path and cell (default: 30)'
+    )
+    p.add_argument(
+        '--json-max-mb', type=positive_float, default=256.0, help='skip JSON payloads larger than this (default: 256)'
+    )
     return p
 
 
@@ -386,7 +531,9 @@ def _run(a: argparse.Namespace, argv: list | None) -> None:
         else:
             source = None
     sizes = [a.batch_size] if a.batch_size else (a.batch_sizes or [16, 64, 256])
-    report = run_benchmark(store, source, sizes, a.modes, a.paths, a.runs, a.seed, a.device, a.cold, a.max_seconds, a.json_max_mb)
+    report = run_benchmark(
+        store, source, sizes, a.modes, a.paths, a.runs, a.seed, a.device, a.cold, a.max_seconds, a.json_max_mb
+    )
     report['command'] = ' '.join(['deepearth-bench'] + list(sys.argv[1:] if argv is None else argv))
     write_report(report, a.out)
     chart = plot_report(report, a.chart or Path(a.out).with_suffix('.png'))

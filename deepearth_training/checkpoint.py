@@ -30,9 +30,10 @@ def _named(e: OSError, path: Path) -> OSError:
     return OSError(e.errno, e.strerror or str(e), str(path))
 
 
-def save_checkpoint(checkpoint: dict,  # tensors and plain Python data only (see `load_checkpoint`)
-                    path,  # where to write it
-                   ) -> Path:
+def save_checkpoint(
+    checkpoint: dict,  # tensors and plain Python data only (see `load_checkpoint`)
+    path,  # where to write it
+) -> Path:
     """`torch.save` the checkpoint dict to `path` atomically (temporary file, then rename); returns `path`."""
     try:
         return atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
@@ -47,13 +48,16 @@ def _unreadable(path: Path, e: Exception) -> ValueError:
     """The one-line error for a file `torch.load(weights_only=True)` could not read."""
     found = re.search(r'GLOBAL ([\w.]+)', str(e))
     if found:
-        return ValueError(f'{path}: refused, not a checkpoint: it asks to load the Python object {found[1]}, which a '
-                          'checkpoint never holds (nothing in it was run)')
+        return ValueError(
+            f'{path}: refused, not a checkpoint: it asks to load the Python object {found[1]}, which a '
+            'checkpoint never holds (nothing in it was run)'
+        )
     return ValueError(f'{path}: not a readable checkpoint (truncated, or another kind of file)')
 
 
-def load_checkpoint(path,  # a checkpoint written by `save_checkpoint`
-                   ) -> dict:
+def load_checkpoint(
+    path,  # a checkpoint written by `save_checkpoint`
+) -> dict:
     """The checkpoint dict at `path`, read on the CPU with `weights_only=True`; one clear error for anything else."""
     path = Path(path)
     if not path.is_file():
@@ -69,9 +73,10 @@ def load_checkpoint(path,  # a checkpoint written by `save_checkpoint`
     return ckpt
 
 # %% ../nbs/36_checkpoint.ipynb #7485b6a7
-def load_model(path,  # a checkpoint written by `fit`
-               device='cpu',  # where to put the model
-              ) -> tuple[nn.Module, dict]:
+def load_model(
+    path,  # a checkpoint written by `fit`
+    device='cpu',  # where to put the model
+) -> tuple[nn.Module, dict]:
     """(model in eval mode on `device`, checkpoint dict) from a checkpoint written by `fit`."""
     ckpt = load_checkpoint(path)
     model = spec_of(ckpt['mode']).model(**ckpt['model_kwargs'])
@@ -80,47 +85,71 @@ def load_model(path,  # a checkpoint written by `fit`
 
 # %% ../nbs/36_checkpoint.ipynb #9b2fdee9
 # settings that must match for a resumed run to continue the same run
-RESUME_KEYS = ('mode', 'epochs', 'batch_size', 'lr', 'weight_decay', 'grad_accum', 'clip_grad', 'seed', 'amp',
-               'full_vision', 'hidden_dim', 'fusion_dim', 'val_fraction')
+RESUME_KEYS = (
+    'mode',
+    'epochs',
+    'batch_size',
+    'lr',
+    'weight_decay',
+    'grad_accum',
+    'clip_grad',
+    'seed',
+    'amp',
+    'full_vision',
+    'hidden_dim',
+    'fusion_dim',
+    'val_fraction',
+)
 
 
-def store_identity(store,  # an opened store (`store.open_store`)
-                  ) -> str:
+def store_identity(
+    store,  # an opened store (`store.open_store`)
+) -> str:
     """A short hash of the file checksums the store's manifest records: equal for the same prepared data."""
     return hashlib.sha256(json.dumps(store.manifest.get('checksums'), sort_keys=True).encode()).hexdigest()[:16]
 
 # %% ../nbs/36_checkpoint.ipynb #004b0226
-def check_resume(ckpt: dict,  # the checkpoint (`load_checkpoint`)
-                 config,  # the new run's settings (`train.TrainConfig`)
-                 shash: str,  # content hash of the new run's split file
-                 store_id: str,  # `store_identity` of the new run's store
-                 mapping: dict,  # species name -> index of the new run
-                 world_size: int,  # number of processes of the new run
-                 path,  # the checkpoint's file, for the message
-                ) -> None:
+def check_resume(
+    ckpt: dict,  # the checkpoint (`load_checkpoint`)
+    config,  # the new run's settings (`train.TrainConfig`)
+    shash: str,  # content hash of the new run's split file
+    store_id: str,  # `store_identity` of the new run's store
+    mapping: dict,  # species name -> index of the new run
+    world_size: int,  # number of processes of the new run
+    path,  # the checkpoint's file, for the message
+) -> None:
     """Raise ValueError if checkpoint `ckpt` cannot continue the run `config` describes."""
     old = ckpt['config']
     diff = [f'{k}: {old.get(k)!r} → {getattr(config, k)!r}' for k in RESUME_KEYS if old.get(k) != getattr(config, k)]
     if diff:
         raise ValueError(f'{path}: cannot resume, settings differ from the checkpoint ({"; ".join(diff)})')
     if ckpt.get('store_id', store_id) != store_id:
-        raise ValueError(f'{path}: cannot resume, the checkpoint was trained on store {ckpt["store"]}, not --store {config.store}')
+        raise ValueError(
+            f'{path}: cannot resume, the checkpoint was trained on store {ckpt["store"]}, not --store {config.store}'
+        )
     if ckpt['split_hash'] != shash:
-        raise ValueError(f'{path}: cannot resume, the checkpoint was trained on split {old["split"]} ({ckpt["split_hash"][:12]}…), '
-                         f'not --split {config.split} ({shash[:12]}…)')
+        raise ValueError(
+            f'{path}: cannot resume, the checkpoint was trained on split {old["split"]} ({ckpt["split_hash"][:12]}…), '
+            f'not --split {config.split} ({shash[:12]}…)'
+        )
     if ckpt['species_to_idx'] != mapping:
-        raise ValueError(f'{path}: cannot resume, the species mapping differs from the one of the split\'s training IDs')
+        raise ValueError(
+            f'{path}: cannot resume, the species mapping differs from the one of the split\'s training IDs'
+        )
     if len(ckpt['rng_states']) != world_size:
-        raise ValueError(f'{path}: cannot resume with {world_size} processes, the checkpoint was written by {len(ckpt["rng_states"])}')
+        raise ValueError(
+            f'{path}: cannot resume with {world_size} processes, the checkpoint was written by {len(ckpt["rng_states"])}'
+        )
 
 # %% ../nbs/36_checkpoint.ipynb #6a50b8ee
-def restore_state(ckpt: dict,  # a checkpoint written by `fit`
-                  core: nn.Module,  # the model (not wrapped in DistributedDataParallel)
-                  optimizer: torch.optim.Optimizer,
-                  scheduler,  # the learning-rate scheduler
-                  device: torch.device,  # this process's device
-                  rank: int,  # this process's rank
-                 ) -> tuple[list, int]:
+def restore_state(
+    ckpt: dict,  # a checkpoint written by `fit`
+    core: nn.Module,  # the model (not wrapped in DistributedDataParallel)
+    optimizer: torch.optim.Optimizer,
+    scheduler,  # the learning-rate scheduler
+    device: torch.device,  # this process's device
+    rank: int,  # this process's rank
+) -> tuple[list, int]:
     """Restore weights, optimizer, schedule and random state from `ckpt`; returns (history, epochs done)."""
     core.load_state_dict(ckpt['model_state_dict'])
     optimizer.load_state_dict(ckpt['optimizer_state_dict'])
@@ -132,17 +161,19 @@ def restore_state(ckpt: dict,  # a checkpoint written by `fit`
 RUN_FILES = ('last.pt', 'metrics.json')
 
 
-def check_run_dir(out,  # the run folder (`--out`)
-                  resume,  # the checkpoint the run resumes from, or None
-                 ) -> None:
+def check_run_dir(
+    out,  # the run folder (`--out`)
+    resume,  # the checkpoint the run resumes from, or None
+) -> None:
     """Raise if `out` is a file, or holds a run already and the run does not resume."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f'--out {out}: is a file, not a run folder; choose another --out')
     held = [n for n in RUN_FILES if (out / n).exists()]
     if held and resume is None:
-        raise FileExistsError(f'--out {out}: already holds a run ({", ".join(held)}); continue it with --resume, '
-                              'or choose another --out')
+        raise FileExistsError(
+            f'--out {out}: already holds a run ({", ".join(held)}); continue it with --resume, or choose another --out'
+        )
 
 # %% ../nbs/36_checkpoint.ipynb #6a0647e0
 def _non_finite(obj, where: str = '') -> str | None:
@@ -153,9 +184,10 @@ def _non_finite(obj, where: str = '') -> str | None:
     return next((p for k, v in items if (p := _non_finite(v, f'{where}.{k}' if where else str(k)))), None)
 
 
-def write_metrics(metrics: dict,  # the metrics document (plain data)
-                  path,  # where to write it (metrics.json)
-                 ) -> Path:
+def write_metrics(
+    metrics: dict,  # the metrics document (plain data)
+    path,  # where to write it (metrics.json)
+) -> Path:
     """Write `metrics` as strict JSON at `path` atomically; ValueError naming the key of a NaN or infinity."""
     bad = _non_finite(metrics)
     if bad is not None:

@@ -16,8 +16,9 @@ from typing import Callable
 _PLAIN = (ValueError, KeyError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, RuntimeError)
 
 
-def error_line(e: BaseException,  # any exception a command raised
-              ) -> str:
+def error_line(
+    e: BaseException,  # any exception a command raised
+) -> str:
     """One line describing exception `e` for a user: no traceback, no newlines."""
     if isinstance(e, KeyError) and e.args:
         text = str(e.args[0])
@@ -32,11 +33,12 @@ def error_line(e: BaseException,  # any exception a command raised
     return ' '.join(text.split())
 
 # %% ../nbs/04_cli.ipynb #7eba4eed
-def run_command(parser: argparse.ArgumentParser,  # the command's parser (`--debug` is added here)
-                body: Callable[[argparse.Namespace], int | None],  # does the work; returns an exit status or None for 0
-                argv: list[str] | None = None,  # arguments; None reads sys.argv
-                interrupted: str = 'interrupted',  # what Ctrl-C prints
-               ) -> int:
+def run_command(
+    parser: argparse.ArgumentParser,  # the command's parser (`--debug` is added here)
+    body: Callable[[argparse.Namespace], int | None],  # does the work; returns an exit status or None for 0
+    argv: list[str] | None = None,  # arguments; None reads sys.argv
+    interrupted: str = 'interrupted',  # what Ctrl-C prints
+) -> int:
     """Parse `argv` and run `body`; any failure is one `error:` line on stderr and exit status 2."""
     parser.add_argument('--debug', action='store_true', help='on error, show the full traceback instead of one line')
     args = parser.parse_args(argv)
@@ -52,11 +54,13 @@ def run_command(parser: argparse.ArgumentParser,  # the command's parser (`--deb
         return 2
 
 # %% ../nbs/04_cli.ipynb #7c42bbc9
-def _number(kind: type,  # int or float
-            test: Callable[[float], bool],  # accepts the parsed value
-            what: str,  # what an accepted value is, for the error
-           ) -> Callable[[str], float]:
+def _number(
+    kind: type,  # int or float
+    test: Callable[[float], bool],  # accepts the parsed value
+    what: str,  # what an accepted value is, for the error
+) -> Callable[[str], float]:
     """An argparse `type` that parses `kind` and accepts only values passing `test`."""
+
     def parse(text: str):
         try:
             value = kind(text)
@@ -65,6 +69,7 @@ def _number(kind: type,  # int or float
         if not (math.isfinite(value) and test(value)):
             raise argparse.ArgumentTypeError(f'{text!r} is not {what}')
         return value
+
     return parse
 
 
@@ -75,7 +80,8 @@ non_negative_float = _number(float, lambda v: v >= 0, 'a non-negative finite num
 fraction = _number(float, lambda v: 0 <= v < 1, 'a fraction in [0, 1)')
 
 # %% ../nbs/04_cli.ipynb #291c2fe0
-def or_auto(parse: Callable[[str], float],  # a number type above, e.g. `non_negative_float`
-           ) -> Callable[[str], float | str]:
+def or_auto(
+    parse: Callable[[str], float],  # a number type above, e.g. `non_negative_float`
+) -> Callable[[str], float | str]:
     """An argparse `type` accepting `'auto'` or what `parse` accepts."""
     return lambda text: 'auto' if text == 'auto' else parse(text)

@@ -16,7 +16,14 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .autocorr import observations_autocorrelation
-from .cli import non_negative_float, non_negative_int, or_auto, positive_float, positive_int, run_command
+from deepearth_training.cli import (
+    non_negative_float,
+    non_negative_int,
+    or_auto,
+    positive_float,
+    positive_int,
+    run_command,
+)
 from .files import atomic_write
 from .geo import _lat_at_arc, meridian_arc_km, parallel_radius_km
 from .holdout import SplitResult, SplitSpec, _check_observations, assign_split, split_result
@@ -30,6 +37,7 @@ CV_FORMAT = 'deepearth_training.cv/1'
 @dataclass(frozen=True)
 class CVSpec:
     """Spatial-block cross-validation: `folds` folds of `block_km` square blocks, a `buffer_km` buffer, `test_year` held out."""
+
     folds: int = 5
     block_km: float = 10.0
     buffer_km: float = 0.0
@@ -38,17 +46,21 @@ class CVSpec:
     vision_only: bool = True
 
     def __post_init__(self):
-        for name, ok in [('folds', self.folds >= 2), ('block_km', 0 < self.block_km < 1000),
-                         ('buffer_km', 0 <= self.buffer_km < 1000)]:
+        for name, ok in [
+            ('folds', self.folds >= 2),
+            ('block_km', 0 < self.block_km < 1000),
+            ('buffer_km', 0 <= self.buffer_km < 1000),
+        ]:
             if not ok:
                 raise ValueError(f'{name}={getattr(self, name)} is out of range')
 
 # %% ../nbs/25_cv.ipynb #d4b82690
-def block_grid(lat: np.ndarray,  # latitudes [N], degrees
-               lon: np.ndarray,  # longitudes [N], degrees
-               block_km: float,  # side of a block, km
-               rng: np.random.Generator,  # draws the grid's offset
-              ) -> tuple[np.ndarray, pd.DataFrame]:
+def block_grid(
+    lat: np.ndarray,  # latitudes [N], degrees
+    lon: np.ndarray,  # longitudes [N], degrees
+    block_km: float,  # side of a block, km
+    rng: np.random.Generator,  # draws the grid's offset
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Block index [N] of each observation, and the occupied blocks [B] (centre_lat, centre_lng, south, north, west, east)."""
     arc = meridian_arc_km(lat)
     off = rng.random(2)
@@ -61,18 +73,26 @@ def block_grid(lat: np.ndarray,  # latitudes [N], degrees
     keys, block = np.unique(np.column_stack([row, col]), axis=0, return_inverse=True)
     r, c = keys[:, 0], keys[:, 1]
     west = lon0[r] + c * width[r]
-    blocks = pd.DataFrame({'center_lat': _lat_at_arc(a0 + (r + 0.5) * block_km), 'center_lng': west + width[r] / 2,
-                           'south': _lat_at_arc(a0 + r * block_km), 'north': _lat_at_arc(a0 + (r + 1) * block_km),
-                           'west': west, 'east': west + width[r]})
+    blocks = pd.DataFrame(
+        {
+            'center_lat': _lat_at_arc(a0 + (r + 0.5) * block_km),
+            'center_lng': west + width[r] / 2,
+            'south': _lat_at_arc(a0 + r * block_km),
+            'north': _lat_at_arc(a0 + (r + 1) * block_km),
+            'west': west,
+            'east': west + width[r],
+        }
+    )
     return block.ravel(), blocks
 
 # %% ../nbs/25_cv.ipynb #a3796e41
-def assign_folds(block: np.ndarray,  # block index [N] of each observation
-                 species: np.ndarray,  # species codes [N]
-                 spatial: np.ndarray,  # bool [N]: outside the test year (what the balance counts)
-                 folds: int,  # K
-                 rng: np.random.Generator,  # orders blocks of equal size
-                ) -> np.ndarray:
+def assign_folds(
+    block: np.ndarray,  # block index [N] of each observation
+    species: np.ndarray,  # species codes [N]
+    spatial: np.ndarray,  # bool [N]: outside the test year (what the balance counts)
+    folds: int,  # K
+    rng: np.random.Generator,  # orders blocks of equal size
+) -> np.ndarray:
     """Fold (0..K-1) [B] of each block: largest first, to the fold with fewest observations; ties to the most new species."""
     n_blocks, n_species = int(block.max()) + 1, int(species.max()) + 1
     size = np.bincount(block[spatial], minlength=n_blocks)
@@ -80,7 +100,7 @@ def assign_folds(block: np.ndarray,  # block index [N] of each observation
     starts = np.searchsorted(pairs // n_species, np.arange(n_blocks + 1))
     fold, fold_n, seen = np.zeros(n_blocks, np.int64), np.zeros(folds, np.int64), np.zeros((folds, n_species), bool)
     for b in np.lexsort((rng.permutation(n_blocks), -size)):
-        sp = pairs[starts[b]:starts[b + 1]] % n_species
+        sp = pairs[starts[b] : starts[b + 1]] % n_species
         new = (~seen[:, sp]).sum(1)
         f = np.lexsort((np.arange(folds), -new, fold_n))[0]
         fold[b], fold_n[f] = f, fold_n[f] + size[b]
@@ -88,27 +108,53 @@ def assign_folds(block: np.ndarray,  # block index [N] of each observation
     return fold
 
 # %% ../nbs/25_cv.ipynb #17402eee
-def _fold_result(obs: pd.DataFrame, spec: CVSpec, blocks: pd.DataFrame, in_fold: np.ndarray, block: np.ndarray) -> SplitResult:
+def _fold_result(
+    obs: pd.DataFrame, spec: CVSpec, blocks: pd.DataFrame, in_fold: np.ndarray, block: np.ndarray
+) -> SplitResult:
     """The split of fold `in_fold` (bool [B] over blocks): its blocks as regions, buffer, report."""
     idx = np.flatnonzero(in_fold)
     local = np.zeros(len(blocks), np.int16)
     local[idx] = np.arange(1, len(idx) + 1)
-    regions = blocks.iloc[idx].reset_index(drop=True).assign(
-        region_id=np.arange(1, len(idx) + 1), center_gbif_id=pd.array([None] * len(idx), 'Int64'),
-        center_species=None, size_km=float(spec.block_km))
+    regions = (
+        blocks.iloc[idx]
+        .reset_index(drop=True)
+        .assign(
+            region_id=np.arange(1, len(idx) + 1),
+            center_gbif_id=pd.array([None] * len(idx), 'Int64'),
+            center_species=None,
+            size_km=float(spec.block_km),
+        )
+    )
     bounds = regions[['south', 'north', 'west', 'east']].to_numpy(np.float64)
-    code, temporal = assign_split(obs['latitude'].to_numpy(np.float64), obs['longitude'].to_numpy(np.float64),
-                                  obs['year'].to_numpy(np.float64), bounds, spec.test_year, spec.buffer_km, region=local[block])
-    split_spec = SplitSpec(test_year=spec.test_year, n_regions=len(idx), region_size_km=spec.block_km, min_distance_km=0,
-                           buffer_km=spec.buffer_km, seed=spec.seed, regions=tuple(zip(regions.center_lat, regions.center_lng)),
-                           min_region_observations=0, min_region_species=0, vision_only=spec.vision_only)
+    code, temporal = assign_split(
+        obs['latitude'].to_numpy(np.float64),
+        obs['longitude'].to_numpy(np.float64),
+        obs['year'].to_numpy(np.float64),
+        bounds,
+        spec.test_year,
+        spec.buffer_km,
+        region=local[block],
+    )
+    split_spec = SplitSpec(
+        test_year=spec.test_year,
+        n_regions=len(idx),
+        region_size_km=spec.block_km,
+        min_distance_km=0,
+        buffer_km=spec.buffer_km,
+        seed=spec.seed,
+        regions=tuple(zip(regions.center_lat, regions.center_lng)),
+        min_region_observations=0,
+        min_region_species=0,
+        vision_only=spec.vision_only,
+    )
     return split_result(obs, split_spec, regions, code, temporal)
 
 # %% ../nbs/25_cv.ipynb #da74a916
-def cross_validation(observations: pd.DataFrame,  # observations (a store's table or the columns of REQUIRED_COLUMNS)
-                     spec: CVSpec = CVSpec(),  # the protocol
-                     progress: bool = False,  # show a progress bar over the folds
-                    ) -> list[SplitResult]:
+def cross_validation(
+    observations: pd.DataFrame,  # observations (a store's table or the columns of REQUIRED_COLUMNS)
+    spec: CVSpec = CVSpec(),  # the protocol
+    progress: bool = False,  # show a progress bar over the folds
+) -> list[SplitResult]:
     """One SplitResult per fold of a spatial-block cross-validation of `observations`."""
     obs = observations
     if spec.vision_only and 'has_vision' in obs.columns:
@@ -117,24 +163,37 @@ def cross_validation(observations: pd.DataFrame,  # observations (a store's tabl
     if not len(obs):
         raise ValueError('cannot cross-validate an empty set of observations')
     rng = np.random.default_rng(spec.seed)
-    block, blocks = block_grid(obs['latitude'].to_numpy(np.float64), obs['longitude'].to_numpy(np.float64), spec.block_km, rng)
+    block, blocks = block_grid(
+        obs['latitude'].to_numpy(np.float64), obs['longitude'].to_numpy(np.float64), spec.block_km, rng
+    )
     if len(blocks) < spec.folds:
-        raise ValueError(f'cannot make {spec.folds} folds: the observations fall into only {len(blocks)} blocks of '
-                         f'{spec.block_km:g} km; lower --folds or --block-km')
+        raise ValueError(
+            f'cannot make {spec.folds} folds: the observations fall into only {len(blocks)} blocks of '
+            f'{spec.block_km:g} km; lower --folds or --block-km'
+        )
     species = pd.factorize(obs['taxon_name'], sort=True)[0]
     fold = assign_folds(block, species, obs['year'].to_numpy() < spec.test_year, spec.folds, rng)
-    return [_fold_result(obs, spec, blocks, fold == k, block)
-            for k in tqdm(range(spec.folds), desc='folds', leave=False, disable=None if progress else True)]
+    return [
+        _fold_result(obs, spec, blocks, fold == k, block)
+        for k in tqdm(range(spec.folds), desc='folds', leave=False, disable=None if progress else True)
+    ]
 
 # %% ../nbs/25_cv.ipynb #bf17e00f
 def _fold_summary(k: int, r: SplitResult) -> dict:
     """Per-fold counts for cv.json."""
     a, R = r.assignments, len(r.regions)
-    spatial = (a.region_id.to_numpy() > 0)
-    return {'fold': k, 'file': f'fold_{k}.json', 'n_blocks': R, 'n_train': int((a.split == 'train').sum()),
-            'n_test': int((a.split == 'test').sum()), 'n_spatial_test': int(spatial.sum()),
-            'n_temporal_test': int((a.split_reason == 'temporal_test').sum()), 'n_excluded': int((a.split == 'excluded').sum()),
-            'n_species_spatial_test': int(r.observations['taxon_name'][spatial].nunique())}
+    spatial = a.region_id.to_numpy() > 0
+    return {
+        'fold': k,
+        'file': f'fold_{k}.json',
+        'n_blocks': R,
+        'n_train': int((a.split == 'train').sum()),
+        'n_test': int((a.split == 'test').sum()),
+        'n_spatial_test': int(spatial.sum()),
+        'n_temporal_test': int((a.split_reason == 'temporal_test').sum()),
+        'n_excluded': int((a.split == 'excluded').sum()),
+        'n_species_spatial_test': int(r.observations['taxon_name'][spatial].nunique()),
+    }
 
 
 def cv_document(results: list[SplitResult], spec: CVSpec) -> dict:
@@ -142,21 +201,30 @@ def cv_document(results: list[SplitResult], spec: CVSpec) -> dict:
     folds = [_fold_summary(k, r) for k, r in enumerate(results, 1)]
     n = np.array([f['n_spatial_test'] for f in folds])
     s = np.array([f['n_species_spatial_test'] for f in folds])
-    return {'format': CV_FORMAT, 'spec': asdict(spec), 'n_observations': int(len(results[0].observations)),
-            'n_blocks': int(sum(f['n_blocks'] for f in folds)),
-            'balance_rule': 'blocks dealt largest first (observations outside the test year; equal sizes in seeded '
-                            'order), each to the fold with the fewest such observations so far; ties to the fold '
-                            'gaining the most species new to its test set',
-            'folds': folds,
-            'balance': {'spatial_test_min': int(n.min()), 'spatial_test_max': int(n.max()),
-                        'spatial_test_ratio': float(n.max() / max(n.min(), 1)),
-                        'species_min': int(s.min()), 'species_max': int(s.max())}}
+    return {
+        'format': CV_FORMAT,
+        'spec': asdict(spec),
+        'n_observations': int(len(results[0].observations)),
+        'n_blocks': int(sum(f['n_blocks'] for f in folds)),
+        'balance_rule': 'blocks dealt largest first (observations outside the test year; equal sizes in seeded '
+        'order), each to the fold with the fewest such observations so far; ties to the fold '
+        'gaining the most species new to its test set',
+        'folds': folds,
+        'balance': {
+            'spatial_test_min': int(n.min()),
+            'spatial_test_max': int(n.max()),
+            'spatial_test_ratio': float(n.max() / max(n.min(), 1)),
+            'species_min': int(s.min()),
+            'species_max': int(s.max()),
+        },
+    }
 
 
-def save_cv(results: list[SplitResult],  # the folds, from `cross_validation`
-            spec: CVSpec,  # the protocol they followed
-            out_dir,  # directory to write fold_1.json … fold_K.json and cv.json into
-           ) -> Path:
+def save_cv(
+    results: list[SplitResult],  # the folds, from `cross_validation`
+    spec: CVSpec,  # the protocol they followed
+    out_dir,  # directory to write fold_1.json … fold_K.json and cv.json into
+) -> Path:
     """Write every fold's split file and cv.json into `out_dir`; returns the path of cv.json."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -169,17 +237,34 @@ def save_cv(results: list[SplitResult],  # the folds, from `cross_validation`
 # %% ../nbs/25_cv.ipynb #1e9e1c2c
 def _parser() -> argparse.ArgumentParser:
     """The deepearth-cv argument parser."""
-    p = argparse.ArgumentParser(prog='deepearth-cv', description='Spatial-block cross-validation folds of a prepared store.')
+    p = argparse.ArgumentParser(
+        prog='deepearth-cv', description='Spatial-block cross-validation folds of a prepared store.'
+    )
     d = CVSpec()
     p.add_argument('--store', required=True, help='prepared store directory')
     p.add_argument('--out', required=True, help='directory for fold_1.json … fold_K.json and cv.json')
     p.add_argument('--folds', type=positive_int, default=d.folds, help='number of folds K ≥ 2 (default %(default)s)')
-    p.add_argument('--block-km', type=or_auto(positive_float), default=d.block_km,
-                   help="side of a block in km, or 'auto' (the autocorrelation range) (default %(default)s)")
-    p.add_argument('--buffer-km', type=or_auto(non_negative_float), default=d.buffer_km,
-                   help="training rows this near a fold's blocks are excluded, km, or 'auto' (default %(default)s)")
-    p.add_argument('--test-year', type=non_negative_int, default=d.test_year, help='first held-out year (default %(default)s)')
-    p.add_argument('--seed', type=non_negative_int, default=d.seed, help='seeds the grid offset and the dealing (default %(default)s)')
+    p.add_argument(
+        '--block-km',
+        type=or_auto(positive_float),
+        default=d.block_km,
+        help="side of a block in km, or 'auto' (the autocorrelation range) (default %(default)s)",
+    )
+    p.add_argument(
+        '--buffer-km',
+        type=or_auto(non_negative_float),
+        default=d.buffer_km,
+        help="training rows this near a fold's blocks are excluded, km, or 'auto' (default %(default)s)",
+    )
+    p.add_argument(
+        '--test-year', type=non_negative_int, default=d.test_year, help='first held-out year (default %(default)s)'
+    )
+    p.add_argument(
+        '--seed',
+        type=non_negative_int,
+        default=d.seed,
+        help='seeds the grid offset and the dealing (default %(default)s)',
+    )
     p.add_argument('--all-rows', action='store_true', help='use every row, not only rows with vision')
     return p
 
@@ -194,18 +279,27 @@ def _run(a: argparse.Namespace) -> int:
         r = observations_autocorrelation(obs, seed=a.seed)['range_km']
         block_km, buffer_km = (r if block_km == 'auto' else block_km), (r if buffer_km == 'auto' else buffer_km)
         print(f'autocorrelation range {r:.2f} km')
-    spec = CVSpec(folds=a.folds, block_km=block_km, buffer_km=buffer_km, test_year=a.test_year, seed=a.seed,
-                  vision_only=not a.all_rows)
+    spec = CVSpec(
+        folds=a.folds,
+        block_km=block_km,
+        buffer_km=buffer_km,
+        test_year=a.test_year,
+        seed=a.seed,
+        vision_only=not a.all_rows,
+    )
     results = cross_validation(obs, spec, progress=True)
     path = save_cv(results, spec, a.out)
     for f in json.loads(path.read_text())['folds']:
-        print(f"fold {f['fold']}: {f['n_blocks']} blocks, {f['n_spatial_test']:,} spatial test, {f['n_temporal_test']:,} "
-              f"temporal test, {f['n_train']:,} train, {f['n_excluded']:,} excluded")
+        print(
+            f"fold {f['fold']}: {f['n_blocks']} blocks, {f['n_spatial_test']:,} spatial test, {f['n_temporal_test']:,} "
+            f"temporal test, {f['n_train']:,} train, {f['n_excluded']:,} excluded"
+        )
     print(f'wrote {path.parent}/fold_1.json … fold_{spec.folds}.json and {path.name}')
     return 0
 
 
-def main(argv: list[str] | None = None,  # arguments; None reads sys.argv
-        ) -> int:
+def main(
+    argv: list[str] | None = None,  # arguments; None reads sys.argv
+) -> int:
     """Command-line entry point of deepearth-cv."""
     return run_command(_parser(), _run, argv)

@@ -12,21 +12,30 @@ import numpy as np
 # %% ../nbs/03_dates.ipynb #e33a6e17
 TIME_FIELDS = ('year', 'month', 'day', 'hour', 'minute', 'second')  # columns of an encoded timestamp
 UNKNOWN_TIME = -1  # encoded value of a field the source does not know (NaN in the source)
-FIELD_RANGES = {'year': (1, 9999), 'month': (1, 12), 'day': (1, 31), 'hour': (0, 23), 'minute': (0, 59), 'second': (0, 59)}
+FIELD_RANGES = {
+    'year': (1, 9999),
+    'month': (1, 12),
+    'day': (1, 31),
+    'hour': (0, 23),
+    'minute': (0, 59),
+    'second': (0, 59),
+}
 _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 _CUMULATIVE_DAYS = np.concatenate([[0], np.cumsum(_DAYS_IN_MONTH)[:-1]])
 
 # %% ../nbs/03_dates.ipynb #aa8bd4b0
-def is_leap(year,  # integer years [N]
-           ) -> np.ndarray:
+def is_leap(
+    year,  # integer years [N]
+) -> np.ndarray:
     """Boolean [N]: Gregorian leap years among integer `year` [N]."""
     year = np.asarray(year, np.int64)
     return ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
 
 
-def days_in_month(year,  # integer years [N]
-                  month,  # months [N], 1..12
-                 ) -> np.ndarray:
+def days_in_month(
+    year,  # integer years [N]
+    month,  # months [N], 1..12
+) -> np.ndarray:
     """Days int64 [N] in each (year, month) pair; `month` in 1..12."""
     month = np.asarray(month, np.int64)
     return _DAYS_IN_MONTH[month - 1] + (is_leap(year) & (month == 2))
@@ -37,12 +46,15 @@ def _first_bad(bad: np.ndarray, values: np.ndarray, name: str, where: str) -> No
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         lo, hi = FIELD_RANGES[name]
-        raise ValueError(f'{where}: {name} {float(values[k])!r} at row {k} is not an integer in {lo}..{hi} (or unknown)')
+        raise ValueError(
+            f'{where}: {name} {float(values[k])!r} at row {k} is not an integer in {lo}..{hi} (or unknown)'
+        )
 
 
-def check_time_fields(columns: dict,  # name -> array [N] for every name in `TIME_FIELDS`; NaN = unknown
-                      where: str = 'dates',  # what the error names as the source, e.g. a file
-                     ) -> None:
+def check_time_fields(
+    columns: dict,  # name -> array [N] for every name in `TIME_FIELDS`; NaN = unknown
+    where: str = 'dates',  # what the error names as the source, e.g. a file
+) -> None:
     """Raise `ValueError` naming the first impossible value among time fields (name -> array [N], NaN = unknown)."""
     v = {f: np.asarray(columns[f], np.float64) for f in TIME_FIELDS}
     _first_bad(~np.isfinite(v['year']), v['year'], 'year', where)
@@ -55,16 +67,21 @@ def check_time_fields(columns: dict,  # name -> array [N] for every name in `TIM
     limit[both] = days_in_month(v['year'][both].astype(np.int64), v['month'][both].astype(np.int64))
     if (both & (v['day'] > limit)).any():
         k = int(np.flatnonzero(both & (v['day'] > limit))[0])
-        raise ValueError(f"{where}: day {float(v['day'][k])!r} at row {k} does not exist in {int(v['year'][k])}-{int(v['month'][k]):02d}")
+        raise ValueError(
+            f"{where}: day {float(v['day'][k])!r} at row {k} does not exist in {int(v['year'][k])}-{int(v['month'][k]):02d}"
+        )
 
 # %% ../nbs/03_dates.ipynb #b5cdd9c1
-def encode_timestamps(columns: dict,  # name -> float array [N] for every name in `TIME_FIELDS`; NaN = unknown
-                      where: str = 'dates',  # what an error names as the source, e.g. a file
-                     ) -> np.ndarray:
+def encode_timestamps(
+    columns: dict,  # name -> float array [N] for every name in `TIME_FIELDS`; NaN = unknown
+    where: str = 'dates',  # what an error names as the source, e.g. a file
+) -> np.ndarray:
     """Time fields (name -> float array [N], NaN = unknown) → int64 [N, 6] in `TIME_FIELDS` order, NaN → `UNKNOWN_TIME`."""
     check_time_fields(columns, where)
     out = [np.asarray(columns[f], np.float64) for f in TIME_FIELDS]
-    return np.stack([np.where(np.isnan(x), UNKNOWN_TIME, x).astype(np.int64) for x in out], axis=1).reshape(-1, len(TIME_FIELDS))
+    return np.stack([np.where(np.isnan(x), UNKNOWN_TIME, x).astype(np.int64) for x in out], axis=1).reshape(
+        -1, len(TIME_FIELDS)
+    )
 
 # %% ../nbs/03_dates.ipynb #5ae0b069
 def _known_date(year, month, day) -> tuple[np.ndarray, ...]:
@@ -75,20 +92,22 @@ def _known_date(year, month, day) -> tuple[np.ndarray, ...]:
     return known, fill(y, 2001), fill(m, 1), fill(d, 1)
 
 
-def day_of_year(year,  # years [N]
-                month,  # months [N]; NaN or `UNKNOWN_TIME` = unknown
-                day,  # days of the month [N]; NaN or `UNKNOWN_TIME` = unknown
-               ) -> np.ndarray:
+def day_of_year(
+    year,  # years [N]
+    month,  # months [N]; NaN or `UNKNOWN_TIME` = unknown
+    day,  # days of the month [N]; NaN or `UNKNOWN_TIME` = unknown
+) -> np.ndarray:
     """Day of the year float64 [N] (1 = 1 January), NaN where month or day is unknown."""
     known, y, m, d = _known_date(year, month, day)
     doy = _CUMULATIVE_DAYS[m - 1] + d + (is_leap(y) & (m > 2))
     return np.where(known, doy, np.nan)
 
 
-def days_since_epoch(year,  # years [N]
-                     month,  # months [N]; NaN or `UNKNOWN_TIME` = unknown
-                     day,  # days of the month [N]; NaN or `UNKNOWN_TIME` = unknown
-                    ) -> np.ndarray:
+def days_since_epoch(
+    year,  # years [N]
+    month,  # months [N]; NaN or `UNKNOWN_TIME` = unknown
+    day,  # days of the month [N]; NaN or `UNKNOWN_TIME` = unknown
+) -> np.ndarray:
     """Days float64 [N] since 1970-01-01, NaN where month or day is unknown."""
     known, y, m, d = _known_date(year, month, day)
     months = ((y - 1970) * 12 + m - 1).astype('datetime64[M]')
@@ -96,12 +115,15 @@ def days_since_epoch(year,  # years [N]
     return np.where(known, days, np.nan)
 
 # %% ../nbs/03_dates.ipynb #19490629
-def date_strings(year,  # years [N]
-                 month,  # months [N]; NaN or `UNKNOWN_TIME` = unknown
-                 day,  # days of the month [N]; NaN or `UNKNOWN_TIME` = unknown
-                ) -> list[str]:
+def date_strings(
+    year,  # years [N]
+    month,  # months [N]; NaN or `UNKNOWN_TIME` = unknown
+    day,  # days of the month [N]; NaN or `UNKNOWN_TIME` = unknown
+) -> list[str]:
     """'YYYY-MM-DD', 'YYYY-MM' or 'YYYY' per row, as far as the date is known (NaN or -1 = unknown)."""
     y, m, d = (np.asarray(x, np.float64) for x in (year, month, day))
     m_known, d_known = np.isfinite(m) & (m != UNKNOWN_TIME), np.isfinite(d) & (d != UNKNOWN_TIME)
-    return [f'{int(a):04d}' + (f'-{int(b):02d}' if kb else '') + (f'-{int(c):02d}' if kb and kc else '')
-            for a, b, c, kb, kc in zip(y.tolist(), m.tolist(), d.tolist(), m_known.tolist(), d_known.tolist())]
+    return [
+        f'{int(a):04d}' + (f'-{int(b):02d}' if kb else '') + (f'-{int(c):02d}' if kb and kc else '')
+        for a, b, c, kb, kc in zip(y.tolist(), m.tolist(), d.tolist(), m_known.tolist(), d_known.tolist())
+    ]

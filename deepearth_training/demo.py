@@ -66,8 +66,15 @@ def stage_train(store_dir: Path, split: Path, out: Path, seed: int, epochs: int,
     """Train the language and vision classifiers briefly; print their results table."""
     runs = train_modes(store_dir, split, out, modes=('language', 'vision'), epochs=epochs, seed=seed, progress=progress)
     print(results_table(runs))
-    return {r['mode']: dict(run=str(out / r['mode']), final=r['final'], best_epoch=r['best_epoch'],
-                            seconds_per_epoch=r['seconds_per_epoch']) for r in runs}
+    return {
+        r['mode']: dict(
+            run=str(out / r['mode']),
+            final=r['final'],
+            best_epoch=r['best_epoch'],
+            seconds_per_epoch=r['seconds_per_epoch'],
+        )
+        for r in runs
+    }
 
 # %% ../nbs/45_demo.ipynb #f5baa02c
 def write_summary(summary: dict, path: Path) -> Path:
@@ -75,7 +82,9 @@ def write_summary(summary: dict, path: Path) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(json.dumps(summary, indent=1, default=str) + '\n'))
 
 # %% ../nbs/45_demo.ipynb #8031ccf4
-def run_demo(out, preset: str = 'default', seed: int = 0, epochs: int = 3, bench_runs: int = 5, progress: bool = True) -> dict:
+def run_demo(
+    out, preset: str = 'default', seed: int = 0, epochs: int = 3, bench_runs: int = 5, progress: bool = True
+) -> dict:
     """Run every stage on a synthetic dataset into `out`; returns the summary also written to out/demo.json."""
     if preset not in PRESETS:
         raise ValueError(f'unknown preset {preset!r}; choose one of {sorted(PRESETS)}')
@@ -95,22 +104,27 @@ def run_demo(out, preset: str = 'default', seed: int = 0, epochs: int = 3, bench
         elif stage == 'benchmark':
             summary['benchmark'] = stage_benchmark(store, out / 'source', out / 'benchmark', seed, bench_runs, progress)
         else:
-            summary['train'] = stage_train(out / 'store', out / 'split' / 'split.json', out / 'train', seed, epochs, progress)
+            summary['train'] = stage_train(
+                out / 'store', out / 'split' / 'split.json', out / 'train', seed, epochs, progress
+            )
         seconds[stage] = round(time.perf_counter() - t0, 1)
     summary['seconds'] = dict(seconds, total=round(sum(seconds.values()), 1))
     write_summary(summary, out / SUMMARY)
     return summary
 
 # %% ../nbs/45_demo.ipynb #0954c2e0
-def score_lines(train: dict,  # the summary's 'train' entry: mode -> {'final', 'best_epoch', ...}
-               ) -> list[str]:
+def score_lines(
+    train: dict,  # the summary's 'train' entry: mode -> {'final', 'best_epoch', ...}
+) -> list[str]:
     """Summary lines: per mode, top-1 % [95 % interval] of each test subset and the reported epoch."""
     lines = ['  scores     top-1 % [95 % interval, held-out units resampled]; epoch chosen on validation blocks']
     for mode, r in train.items():
         cells = []
         for s in ('temporal', 'spatial'):
             f = r['final'][s]
-            cells.append(f"{s} {with_interval(f['model']['top1'], (f.get('ci95') or {}).get('top1'))} (n {f['model']['n']})")
+            cells.append(
+                f"{s} {with_interval(f['model']['top1'], (f.get('ci95') or {}).get('top1'))} (n {f['model']['n']})"
+            )
         lines.append(f"    {mode_label(mode):<32} {'   '.join(cells)}   epoch {r.get('best_epoch', '–')}")
     return lines
 
@@ -118,10 +132,15 @@ def score_lines(train: dict,  # the summary's 'train' entry: mode -> {'final', '
 def format_summary(summary: dict) -> str:
     """A short closing statement: where each stage wrote and how long it took."""
     s, t = summary, summary['seconds']
-    lines = [f"deepearth-demo finished in {t['total']:.0f} s ({', '.join(f'{k} {v:.0f} s' for k, v in t.items() if k != 'total')})",
-             f"  source     {s['source']}", f"  store      {s['store']}",
-             f"  split      {s['split']['split']}", f"  figure     {s['split']['figure']}", f"  map        {s['split']['map']}",
-             f"  benchmark  {s['benchmark']['report']} and {s['benchmark']['chart']}"]
+    lines = [
+        f"deepearth-demo finished in {t['total']:.0f} s ({', '.join(f'{k} {v:.0f} s' for k, v in t.items() if k != 'total')})",
+        f"  source     {s['source']}",
+        f"  store      {s['store']}",
+        f"  split      {s['split']['split']}",
+        f"  figure     {s['split']['figure']}",
+        f"  map        {s['split']['map']}",
+        f"  benchmark  {s['benchmark']['report']} and {s['benchmark']['chart']}",
+    ]
     lines += [f"  {m:<10} {r['run']} (metrics.json, curves.png, best.pt, last.pt)" for m, r in s['train'].items()]
     lines.append(f"  summary    {Path(s['out']) / SUMMARY}")
     return '\n'.join(lines + score_lines(s['train']))
@@ -130,14 +149,22 @@ def format_summary(summary: dict) -> str:
 def _parser() -> argparse.ArgumentParser:
     """Flags of `deepearth-demo`."""
     p = argparse.ArgumentParser(prog='deepearth-demo', description='Run the whole pipeline on the synthetic dataset.')
-    p.add_argument('--out', default='work/demo', help='work folder (new, empty, or a previous demo; default %(default)s)')
-    p.add_argument('--preset', default='default', help='synthetic preset: tiny, default or full-grid (default %(default)s)')
+    p.add_argument(
+        '--out', default='work/demo', help='work folder (new, empty, or a previous demo; default %(default)s)'
+    )
+    p.add_argument(
+        '--preset', default='default', help='synthetic preset: tiny, default or full-grid (default %(default)s)'
+    )
     p.add_argument('--seed', type=non_negative_int, default=0, help='seed of every stage (default %(default)s)')
     p.add_argument('--epochs', type=positive_int, default=3, help='training epochs per model (default %(default)s)')
-    p.add_argument('--bench-runs', type=positive_int, default=5, help='timed batches per benchmark cell (default %(default)s)')
+    p.add_argument(
+        '--bench-runs', type=positive_int, default=5, help='timed batches per benchmark cell (default %(default)s)'
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point of deepearth-demo."""
-    return run_command(_parser(), lambda a: print(format_summary(run_demo(a.out, a.preset, a.seed, a.epochs, a.bench_runs))), argv)
+    return run_command(
+        _parser(), lambda a: print(format_summary(run_demo(a.out, a.preset, a.seed, a.epochs, a.bench_runs))), argv
+    )

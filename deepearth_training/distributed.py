@@ -25,8 +25,9 @@ def world() -> tuple[int, int]:
     return 0, 1
 
 
-def all_reduce_sum(values: list[float],  # one number per figure to sum
-                  ) -> list[float]:
+def all_reduce_sum(
+    values: list[float],  # one number per figure to sum
+) -> list[float]:
     """Element-wise sum of `values` over all processes (float64)."""
     t = torch.tensor(values, dtype=torch.float64)
     if world()[1] > 1:
@@ -34,8 +35,9 @@ def all_reduce_sum(values: list[float],  # one number per figure to sum
     return t.tolist()
 
 
-def all_gather_objects(obj,  # any picklable object
-                      ) -> list:
+def all_gather_objects(
+    obj,  # any picklable object
+) -> list:
     """[obj of rank 0, obj of rank 1, ...]; [obj] in one process."""
     if world()[1] == 1:
         return [obj]
@@ -44,17 +46,23 @@ def all_gather_objects(obj,  # any picklable object
     return out
 
 # %% ../nbs/34_distributed.ipynb #16086216
-def unwrap(model: nn.Module,  # a model, possibly wrapped in DistributedDataParallel
-          ) -> nn.Module:
+def unwrap(
+    model: nn.Module,  # a model, possibly wrapped in DistributedDataParallel
+) -> nn.Module:
     """The model inside a DistributedDataParallel wrapper (or the model itself)."""
     return model.module if isinstance(model, DistributedDataParallel) else model
 
 # %% ../nbs/34_distributed.ipynb #dae7a8fa
-def resolve_device(device: str,  # 'auto', 'cpu', 'cuda' or 'cuda:N'
-                  ) -> torch.device:
+def resolve_device(
+    device: str,  # 'auto', 'cpu', 'cuda' or 'cuda:N'
+) -> torch.device:
     """'auto' → this process's GPU (LOCAL_RANK) when CUDA is available, else the CPU; other names as given."""
     if device == 'auto':
-        return torch.device(f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}') if torch.cuda.is_available() else torch.device('cpu')
+        return (
+            torch.device(f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}')
+            if torch.cuda.is_available()
+            else torch.device('cpu')
+        )
     try:
         d = torch.device(device)
     except RuntimeError:
@@ -69,8 +77,9 @@ def resolve_device(device: str,  # 'auto', 'cpu', 'cuda' or 'cuda:N'
 
 
 @contextmanager
-def process_group(device: str,  # the run's device setting (see `resolve_device`)
-                 ):
+def process_group(
+    device: str,  # the run's device setting (see `resolve_device`)
+):
     """Initialise the torchrun process group for the block when WORLD_SIZE > 1 and none exists; end it cleanly after."""
     own = int(os.environ.get('WORLD_SIZE', 1)) > 1 and not dist.is_initialized()
     if own:
@@ -87,35 +96,41 @@ def process_group(device: str,  # the run's device setting (see `resolve_device`
             dist.destroy_process_group()
 
 # %% ../nbs/34_distributed.ipynb #0f160329
-def describe_device(device: torch.device,  # the device a run trains on (see `resolve_device`)
-                   ) -> str:
+def describe_device(
+    device: torch.device,  # the device a run trains on (see `resolve_device`)
+) -> str:
     """One line naming the device of a run; a loud note when a GPU is present that this torch cannot use."""
     if device.type == 'cuda':
         return f'device: {device} ({torch.cuda.get_device_name(device)}, torch {torch.__version__}, CUDA {torch.version.cuda})'
     line = f'device: cpu ({torch.get_num_threads()} torch thread(s), torch {torch.__version__})'
     if shutil.which('nvidia-smi') and not torch.cuda.is_available():
-        line += ('; WARNING: nvidia-smi finds a GPU but this torch cannot use it (CPU build, or a CUDA build newer than '
-                 'the driver): reinstall torch as the README says (TORCH_SPEC / TORCH_INDEX_URL) or pass --device cpu')
+        line += (
+            '; WARNING: nvidia-smi finds a GPU but this torch cannot use it (CPU build, or a CUDA build newer than '
+            'the driver): reinstall torch as the README says (TORCH_SPEC / TORCH_INDEX_URL) or pass --device cpu'
+        )
     return line
 
 # %% ../nbs/34_distributed.ipynb #be482d88
-def rng_state(device: torch.device,  # the process's device (its CUDA generator is saved when it is a GPU)
-             ) -> dict:
+def rng_state(
+    device: torch.device,  # the process's device (its CUDA generator is saved when it is a GPU)
+) -> dict:
     """This process's torch random-generator states (CPU, and CUDA when used)."""
     return {'cpu': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state(device) if device.type == 'cuda' else None}
 
 
-def set_rng_state(state: dict,  # what `rng_state` returned
-                  device: torch.device,  # the process's device
-                 ) -> None:
+def set_rng_state(
+    state: dict,  # what `rng_state` returned
+    device: torch.device,  # the process's device
+) -> None:
     """Restore what `rng_state` saved."""
     torch.set_rng_state(state['cpu'])
     if device.type == 'cuda' and state['cuda'] is not None:
         torch.cuda.set_rng_state(state['cuda'], device)
 
 # %% ../nbs/34_distributed.ipynb #50ffc742
-def auto_threads(device: torch.device,  # the process's training device
-                ) -> int:
+def auto_threads(
+    device: torch.device,  # the process's training device
+) -> int:
     """Torch CPU threads for training on `device`: 1 on the CPU; torch's current count on a GPU or under OMP_NUM_THREADS."""
     if device.type != 'cpu' or os.environ.get('OMP_NUM_THREADS'):
         return torch.get_num_threads()
@@ -123,9 +138,10 @@ def auto_threads(device: torch.device,  # the process's training device
 
 
 @contextmanager
-def cpu_threads(threads: int,  # torch CPU threads for the block; 0 = `auto_threads(device)`
-                device: torch.device,  # the process's training device
-               ):
+def cpu_threads(
+    threads: int,  # torch CPU threads for the block; 0 = `auto_threads(device)`
+    device: torch.device,  # the process's training device
+):
     """Run the block with `threads` torch CPU threads (0: the automatic choice); yields the count; restores it after."""
     before = torch.get_num_threads()
     n = threads or auto_threads(device)

@@ -23,10 +23,11 @@ from .split import load_split_assignments, local_xy_km, nearest_km
 BLOCK_KM = 10.0  # side of the grid blocks of the validation set and of the temporal test's bootstrap units
 
 
-def grid_blocks(lat: np.ndarray,  # latitudes [N], degrees
-                lon: np.ndarray,  # longitudes [N], degrees
-                block_km: float = BLOCK_KM,  # side of a block
-               ) -> np.ndarray:
+def grid_blocks(
+    lat: np.ndarray,  # latitudes [N], degrees
+    lon: np.ndarray,  # longitudes [N], degrees
+    block_km: float = BLOCK_KM,  # side of a block
+) -> np.ndarray:
     """Block number int64 [N] of each point on a square grid of `block_km` (numbered 0..B-1 in grid order)."""
     if len(lat) == 0:
         return np.zeros(0, np.int64)
@@ -34,12 +35,13 @@ def grid_blocks(lat: np.ndarray,  # latitudes [N], degrees
     return np.unique(ij, axis=0, return_inverse=True)[1].ravel()
 
 # %% ../nbs/37_evaluation.ipynb #580fd588
-def validation_split(store,  # the store the IDs come from
-                     train_ids,  # the split's training observation IDs
-                     fraction: float,  # share of the training rows to hold out, in [0, 1)
-                     seed: int = 0,  # seed of the block order
-                     block_km: float = BLOCK_KM,  # side of a block
-                    ) -> tuple[list[str], list[str]]:
+def validation_split(
+    store,  # the store the IDs come from
+    train_ids,  # the split's training observation IDs
+    fraction: float,  # share of the training rows to hold out, in [0, 1)
+    seed: int = 0,  # seed of the block order
+    block_km: float = BLOCK_KM,  # side of a block
+) -> tuple[list[str], list[str]]:
     """(IDs to train on, validation IDs): whole grid blocks drawn in seeded order until they hold `fraction` of the rows."""
     if not 0 <= fraction < 1:
         raise ValueError(f'val_fraction must be in [0, 1), got {fraction}')
@@ -50,10 +52,12 @@ def validation_split(store,  # the store the IDs come from
     block = grid_blocks(obs.latitude.to_numpy()[rows], obs.longitude.to_numpy()[rows], block_km)
     counts = np.bincount(block)
     order = np.random.default_rng(seed).permutation(len(counts))
-    taken = order[:np.searchsorted(np.cumsum(counts[order]), fraction * len(rows)) + 1]
+    taken = order[: np.searchsorted(np.cumsum(counts[order]), fraction * len(rows)) + 1]
     if len(taken) == len(counts):
-        raise ValueError(f'val_fraction {fraction}: the training rows lie in {len(counts)} block(s) of {block_km} km, '
-                         'holding out whole blocks leaves nothing to train on')
+        raise ValueError(
+            f'val_fraction {fraction}: the training rows lie in {len(counts)} block(s) of {block_km} km, '
+            'holding out whole blocks leaves nothing to train on'
+        )
     val = np.isin(block, taken)
     return [i for i, v in zip(train_ids, val) if not v], [i for i, v in zip(train_ids, val) if v]
 
@@ -61,11 +65,12 @@ def validation_split(store,  # the store the IDs come from
 N_BOOT = 2000  # bootstrap resamples
 
 
-def holdout_units(reasons: np.ndarray,  # split_reason of each test row [N]
-                  lat: np.ndarray,  # latitudes [N]
-                  lon: np.ndarray,  # longitudes [N]
-                  block_km: float = BLOCK_KM,  # side of the temporal rows' blocks
-                 ) -> np.ndarray:
+def holdout_units(
+    reasons: np.ndarray,  # split_reason of each test row [N]
+    lat: np.ndarray,  # latitudes [N]
+    lon: np.ndarray,  # longitudes [N]
+    block_km: float = BLOCK_KM,  # side of the temporal rows' blocks
+) -> np.ndarray:
     """Held-out unit [N] (str) of each test row: its spatial region (`split_reason`) or, otherwise, its grid block."""
     reasons = np.asarray(reasons).astype(str)
     blocks = np.char.add('block_', grid_blocks(lat, lon, block_km).astype(str))
@@ -77,14 +82,15 @@ def _unit_sums(values: np.ndarray, unit: np.ndarray, n_units: int, cls: np.ndarr
     return np.bincount(unit * n_cls + cls, weights=values, minlength=n_units * n_cls).reshape(n_units, n_cls)
 
 
-def bootstrap_ci(hit1: np.ndarray,  # top-1 hits [N] in [0, 1]
-                 hit5: np.ndarray,  # top-5 hits [N]
-                 labels: np.ndarray,  # class of each row [N] (for the macro figure)
-                 units: np.ndarray,  # held-out unit of each row [N]
-                 n_boot: int = N_BOOT,  # resamples
-                 seed: int = 0,  # seed of the resamples
-                 level: float = 0.95,  # coverage of the interval
-                ) -> dict:
+def bootstrap_ci(
+    hit1: np.ndarray,  # top-1 hits [N] in [0, 1]
+    hit5: np.ndarray,  # top-5 hits [N]
+    labels: np.ndarray,  # class of each row [N] (for the macro figure)
+    units: np.ndarray,  # held-out unit of each row [N]
+    n_boot: int = N_BOOT,  # resamples
+    seed: int = 0,  # seed of the resamples
+    level: float = 0.95,  # coverage of the interval
+) -> dict:
     """Percentile intervals {'top1', 'top5', 'macro'} → [lo, hi] when whole units are resampled; None with < 2 units."""
     _, unit = np.unique(units, return_inverse=True)
     _, cls = np.unique(labels, return_inverse=True)
@@ -97,8 +103,11 @@ def bootstrap_ci(hit1: np.ndarray,  # top-1 hits [N] in [0, 1]
     rows = w @ rows_uc.sum(1)  # [B]
     with np.errstate(invalid='ignore', divide='ignore'):
         per_class = (w @ hit_uc) / (w @ rows_uc)  # [B, C], NaN for species absent from a resample
-    figures = {'top1': w @ hit_uc.sum(1) / rows, 'top5': w @ np.bincount(unit, hit5, n_u) / rows,
-               'macro': np.nanmean(per_class, axis=1)}
+    figures = {
+        'top1': w @ hit_uc.sum(1) / rows,
+        'top5': w @ np.bincount(unit, hit5, n_u) / rows,
+        'macro': np.nanmean(per_class, axis=1),
+    }
     q = [(1 - level) / 2, (1 + level) / 2]
     return {k: [float(x) for x in np.quantile(v, q)] for k, v in figures.items()}
 
@@ -106,24 +115,28 @@ def bootstrap_ci(hit1: np.ndarray,  # top-1 hits [N] in [0, 1]
 DISTANCE_EDGES_KM = (0, 1, 2, 4, 8, 16, 32, 64)  # lower bounds of the bands; the last band is open
 
 
-def by_distance(hit1: np.ndarray,  # top-1 hits [N]
-                distance_km: np.ndarray,  # distance of each row to its nearest training row [N]
-                edges=DISTANCE_EDGES_KM,  # increasing lower bounds of the bands, km
-               ) -> list[dict]:
+def by_distance(
+    hit1: np.ndarray,  # top-1 hits [N]
+    distance_km: np.ndarray,  # distance of each row to its nearest training row [N]
+    edges=DISTANCE_EDGES_KM,  # increasing lower bounds of the bands, km
+) -> list[dict]:
     """[{'band_km': [lo, hi], 'n', 'top1'}] per distance band; hi is None for the open last band, top1 None when empty."""
     lo = np.asarray(edges, float)
     band = np.searchsorted(lo, distance_km, side='right') - 1
     n = np.bincount(band, minlength=len(lo))
     hits = np.bincount(band, weights=hit1, minlength=len(lo))
     hi = [float(x) for x in lo[1:]] + [None]
-    return [{'band_km': [float(lo[b]), hi[b]], 'n': int(n[b]), 'top1': float(hits[b] / n[b]) if n[b] else None}
-            for b in range(len(lo))]
+    return [
+        {'band_km': [float(lo[b]), hi[b]], 'n': int(n[b]), 'top1': float(hits[b] / n[b]) if n[b] else None}
+        for b in range(len(lo))
+    ]
 
 # %% ../nbs/37_evaluation.ipynb #6373745a
-def occurrence_summary(logits: np.ndarray,  # model outputs [N, C]
-                       labels: np.ndarray,  # label of each row [N], -1 = species unseen in training
-                       gbif_ids: np.ndarray,  # occurrence of each row [N]
-                      ) -> dict:
+def occurrence_summary(
+    logits: np.ndarray,  # model outputs [N, C]
+    labels: np.ndarray,  # label of each row [N], -1 = species unseen in training
+    gbif_ids: np.ndarray,  # occurrence of each row [N]
+) -> dict:
     """{'top1', 'top5', 'macro', 'n'} over occurrences of seen species, each the mean of its images' logits."""
     if len(labels) == 0:
         return accuracy_summary(np.zeros(0), np.zeros(0), np.zeros(0, np.int64))
@@ -137,11 +150,12 @@ def occurrence_summary(logits: np.ndarray,  # model outputs [N, C]
     return accuracy_summary(*model_hits(topk, y[seen]), y[seen])
 
 
-def unseen_as_errors(hit1: np.ndarray,  # top-1 hits [N] of every row (0 for unseen species)
-                     hit5: np.ndarray,  # top-5 hits [N]
-                     labels: np.ndarray,  # label [N], -1 = species unseen in training
-                     species: np.ndarray,  # store species index of each row [N] (for the macro figure)
-                    ) -> dict:
+def unseen_as_errors(
+    hit1: np.ndarray,  # top-1 hits [N] of every row (0 for unseen species)
+    hit5: np.ndarray,  # top-5 hits [N]
+    labels: np.ndarray,  # label [N], -1 = species unseen in training
+    species: np.ndarray,  # store species index of each row [N] (for the macro figure)
+) -> dict:
     """{'top1', 'top5', 'macro', 'n'} over all rows, rows of unseen species counted as misses."""
     seen = labels >= 0
     return accuracy_summary(np.where(seen, hit1, 0.0), np.where(seen, hit5, 0.0), species)
@@ -150,6 +164,7 @@ def unseen_as_errors(hit1: np.ndarray,  # top-1 hits [N] of every row (0 for uns
 @dataclass
 class EvalContext:
     """Per test row [N]: what the evidence of a test report needs (see `evaluation_context`)."""
+
     observation_ids: list  # [N] test observation IDs, in the order of the results
     subsets: dict  # subset name -> bool [N]
     units: np.ndarray  # [N] held-out unit (str) for the bootstrap
@@ -158,47 +173,57 @@ class EvalContext:
     species_idx: np.ndarray  # [N] store species index
 
 
-def evaluation_context(store,  # the store
-                       split,  # path of the split file (for split_reason)
-                       train_ids,  # the IDs the model trains on
-                       test_ids,  # the test IDs, in the order of the results
-                       block_km: float = BLOCK_KM,  # side of the temporal test's bootstrap blocks
-                      ) -> EvalContext:
+def evaluation_context(
+    store,  # the store
+    split,  # path of the split file (for split_reason)
+    train_ids,  # the IDs the model trains on
+    test_ids,  # the test IDs, in the order of the results
+    block_km: float = BLOCK_KM,  # side of the temporal test's bootstrap blocks
+) -> EvalContext:
     """The `EvalContext` of a run's test set."""
     test_ids = [str(i) for i in test_ids]
     subsets = split_subsets(split, test_ids)
     reasons = load_split_assignments(split)['split_reason'].reindex(test_ids).to_numpy()
     obs, rows, ref = store.observations, store.rows(test_ids), store.rows(list(train_ids))
     lat, lon = obs.latitude.to_numpy(), obs.longitude.to_numpy()
-    return EvalContext(test_ids, subsets, holdout_units(reasons, lat[rows], lon[rows], block_km),
-                       nearest_km(lat[rows], lon[rows], lat[ref], lon[ref]), obs.gbif_id.to_numpy()[rows],
-                       obs.species_idx.to_numpy()[rows])
+    return EvalContext(
+        test_ids,
+        subsets,
+        holdout_units(reasons, lat[rows], lon[rows], block_km),
+        nearest_km(lat[rows], lon[rows], lat[ref], lon[ref]),
+        obs.gbif_id.to_numpy()[rows],
+        obs.species_idx.to_numpy()[rows],
+    )
 
 # %% ../nbs/37_evaluation.ipynb #2d199271
-def subset_evidence(results: dict,  # classifier results of `evaluate_model` (with 'logits')
-                    mask: np.ndarray,  # rows of the subset, bool [N]
-                    context: EvalContext,  # the run's evaluation context
-                    seed: int = 0,  # seed of the bootstrap
-                   ) -> dict:
+def subset_evidence(
+    results: dict,  # classifier results of `evaluate_model` (with 'logits')
+    mask: np.ndarray,  # rows of the subset, bool [N]
+    context: EvalContext,  # the run's evaluation context
+    seed: int = 0,  # seed of the bootstrap
+) -> dict:
     """{'ci95', 'by_distance', 'per_occurrence', 'unseen_as_errors'} of one subset of a classifier's results."""
     y = results['label'][mask]
     h1, h5 = model_hits(results['topk'][mask], y)
     seen = y >= 0
-    return {'ci95': bootstrap_ci(h1[seen], h5[seen], y[seen], context.units[mask][seen], seed=seed),
-            'by_distance': by_distance(h1[seen], context.distance_km[mask][seen]),
-            'per_occurrence': occurrence_summary(results['logits'][mask], y, context.gbif_id[mask]),
-            'unseen_as_errors': unseen_as_errors(h1, h5, y, context.species_idx[mask])}
+    return {
+        'ci95': bootstrap_ci(h1[seen], h5[seen], y[seen], context.units[mask][seen], seed=seed),
+        'by_distance': by_distance(h1[seen], context.distance_km[mask][seen]),
+        'per_occurrence': occurrence_summary(results['logits'][mask], y, context.gbif_id[mask]),
+        'unseen_as_errors': unseen_as_errors(h1, h5, y, context.species_idx[mask]),
+    }
 
 
-def heldout_report(model: nn.Module,  # the evaluated model (not wrapped in DistributedDataParallel)
-                store,  # the store of the results
-                results: dict,  # `evaluate_model` results over the context's test IDs
-                context: EvalContext,  # the run's evaluation context
-                train_ids,  # the IDs the model trained on
-                train_counts: np.ndarray,  # training rows per label [K]
-                device='cpu',  # where the model is
-                seed: int = 0,  # seed of the baselines' draws and of the bootstrap
-               ) -> dict:
+def heldout_report(
+    model: nn.Module,  # the evaluated model (not wrapped in DistributedDataParallel)
+    store,  # the store of the results
+    results: dict,  # `evaluate_model` results over the context's test IDs
+    context: EvalContext,  # the run's evaluation context
+    train_ids,  # the IDs the model trained on
+    train_counts: np.ndarray,  # training rows per label [K]
+    device='cpu',  # where the model is
+    seed: int = 0,  # seed of the baselines' draws and of the bootstrap
+) -> dict:
     """`subset_report` plus, for classifiers, each subset's `subset_evidence`."""
     if list(results['observation_ids']) != context.observation_ids:
         raise ValueError('results and evaluation context hold different test IDs (or a different order)')
@@ -209,14 +234,15 @@ def heldout_report(model: nn.Module,  # the evaluated model (not wrapped in Dist
     return report
 
 # %% ../nbs/37_evaluation.ipynb #c2cb3621
-def validation_report(model: nn.Module,  # the evaluated model
-                      store,  # the store
-                      results: dict,  # `evaluate_model` results over the validation IDs
-                      train_ids,  # the IDs the model trained on
-                      train_counts: np.ndarray,  # training rows per label [K]
-                      device='cpu',  # where the model is
-                      seed: int = 0,  # seed of the baselines' draws
-                     ) -> dict:
+def validation_report(
+    model: nn.Module,  # the evaluated model
+    store,  # the store
+    results: dict,  # `evaluate_model` results over the validation IDs
+    train_ids,  # the IDs the model trained on
+    train_counts: np.ndarray,  # training rows per label [K]
+    device='cpu',  # where the model is
+    seed: int = 0,  # seed of the baselines' draws
+) -> dict:
     """The report of the validation rows as one subset (the figures of `subset_report`)."""
     everything = {'validation': np.ones(len(results['observation_ids']), bool)}
     return subset_report(model, store, results, everything, train_ids, train_counts, device, seed)['validation']

@@ -44,7 +44,7 @@ def _running(pid: int) -> bool:
 
 def _writer_pid(name: str, prefix: str) -> int | None:
     """Process id recorded in a temporary file's name, or None when the name holds none."""
-    head = name[len(prefix):].split('.', 1)[0]
+    head = name[len(prefix) :].split('.', 1)[0]
     return int(head) if head.isdigit() else None
 
 
@@ -60,9 +60,10 @@ def remove_stale_temporaries(path) -> list[Path]:
     return stale
 
 # %% ../nbs/01_files.ipynb #d24d313e
-def atomic_write(path,  # the file to (re)write
-                 write: Callable[[Path], object],  # writes the whole content to the temporary path it is given
-                ) -> Path:
+def atomic_write(
+    path,  # the file to (re)write
+    write: Callable[[Path], object],  # writes the whole content to the temporary path it is given
+) -> Path:
     """Call `write(tmp)` on a temporary file beside `path`, fsync it, then rename it onto `path`; returns `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,8 +92,9 @@ def _same_file(path: Path, fd: int) -> bool:
 
 
 @contextmanager
-def pid_lock(path,  # the lock file, e.g. `.STORE.lock` beside the store it guards
-            ):
+def pid_lock(
+    path,  # the lock file, e.g. `.STORE.lock` beside the store it guards
+):
     """Hold an exclusive lock on `path` (a file holding this process's id) for the `with` block; a lock whose holder
     died is taken over, a live holder's is a RuntimeError naming its process id."""
     path = Path(path)
@@ -104,7 +106,9 @@ def pid_lock(path,  # the lock file, e.g. `.STORE.lock` beside the store it guar
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors='replace').strip() or 'unknown'
             os.close(fd)
-            raise RuntimeError(f'{path}: in use by running process {holder}; wait for it to finish or stop it') from None
+            raise RuntimeError(
+                f'{path}: in use by running process {holder}; wait for it to finish or stop it'
+            ) from None
         if _same_file(path, fd):
             break
         os.close(fd)

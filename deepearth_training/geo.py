@@ -22,9 +22,13 @@ WGS84_E2 = WGS84_F * (2 - WGS84_F)  # first eccentricity squared
 BOUNDS = ('south', 'north', 'west', 'east')  # column order of a bounds array [..., 4]
 
 # %% ../nbs/02_geo.ipynb #d22925e0
-def geodesic_km(lat1, lon1, lat2, lon2,  # two sets of points [...], degrees (broadcast)
-                max_iter: int = 200,  # Vincenty iterations before a pair is solved by `_antipodal_km`
-               ) -> np.ndarray:
+def geodesic_km(
+    lat1,
+    lon1,
+    lat2,
+    lon2,  # two sets of points [...], degrees (broadcast)
+    max_iter: int = 200,  # Vincenty iterations before a pair is solved by `_antipodal_km`
+) -> np.ndarray:
     """Geodesic distance in km [...] on WGS84 between points (lat1, lon1) and (lat2, lon2), broadcast."""
     lat1, lon1, lat2, lon2 = np.broadcast_arrays(*(np.asarray(x, np.float64) for x in (lat1, lon1, lat2, lon2)))
     f = WGS84_F
@@ -59,9 +63,11 @@ def geodesic_km(lat1, lon1, lat2, lon2,  # two sets of points [...], degrees (br
 # %% ../nbs/02_geo.ipynb #a7996dc4
 def _antipodal_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Geodesic km between two nearly antipodal points: the shortest two-leg path through a free intermediate point."""
+
     def legs(v):
         m_lat, m_lon = np.degrees(np.arctan2(v[2], np.hypot(v[0], v[1]))), np.degrees(np.arctan2(v[1], v[0]))
         return float(geodesic_km(lat1, lon1, m_lat, m_lon) + geodesic_km(m_lat, m_lon, lat2, lon2))
+
     a, o = np.radians(lat1), np.radians(lon1)
     p = np.array([np.cos(a) * np.cos(o), np.cos(a) * np.sin(o), np.sin(a)])
     e1 = np.cross(p, [0.0, 0.0, 1.0]) if abs(p[2]) < 0.9 else np.cross(p, [1.0, 0.0, 0.0])
@@ -76,23 +82,31 @@ def meridian_arc_km(lat) -> np.ndarray:
     """Distance in km along the meridian from the equator to latitude `lat` (Helmert's series, ~1e-9 relative)."""
     n = WGS84_F / (2 - WGS84_F)
     p = np.radians(np.asarray(lat, np.float64))
-    return WGS84_A / (1 + n) * ((1 + n**2 / 4 + n**4 / 64) * p - 1.5 * (n - n**3 / 8) * np.sin(2 * p)
-                                + 15 / 16 * (n**2 - n**4 / 4) * np.sin(4 * p) - 35 / 48 * n**3 * np.sin(6 * p)
-                                + 315 / 512 * n**4 * np.sin(8 * p))
+    return (
+        WGS84_A
+        / (1 + n)
+        * (
+            (1 + n**2 / 4 + n**4 / 64) * p
+            - 1.5 * (n - n**3 / 8) * np.sin(2 * p)
+            + 15 / 16 * (n**2 - n**4 / 4) * np.sin(4 * p)
+            - 35 / 48 * n**3 * np.sin(6 * p)
+            + 315 / 512 * n**4 * np.sin(8 * p)
+        )
+    )
 
 # %% ../nbs/02_geo.ipynb #e89092d0
 def parallel_radius_km(lat) -> np.ndarray:
     """Radius in km [...] of the parallel at latitude `lat` [...] (degrees): N(φ) cos φ."""
     p = np.radians(np.asarray(lat, np.float64))
-    return WGS84_A * np.cos(p) / np.sqrt(1 - WGS84_E2 * np.sin(p)**2)
+    return WGS84_A * np.cos(p) / np.sqrt(1 - WGS84_E2 * np.sin(p) ** 2)
 
 # %% ../nbs/02_geo.ipynb #37fb0380
 def _lat_at_arc(arc_km) -> np.ndarray:
     """Latitude (degrees) whose meridian arc from the equator is `arc_km`, by Newton's method."""
     p = np.asarray(arc_km, np.float64) / WGS84_A
     for _ in range(6):
-        s2 = np.sin(p)**2
-        rho = WGS84_A * (1 - WGS84_E2) / (1 - WGS84_E2 * s2)**1.5  # meridional radius of curvature
+        s2 = np.sin(p) ** 2
+        rho = WGS84_A * (1 - WGS84_E2) / (1 - WGS84_E2 * s2) ** 1.5  # meridional radius of curvature
         p = p - (meridian_arc_km(np.degrees(p)) - arc_km) / rho
     return np.degrees(p)
 
@@ -150,7 +164,12 @@ def region_separation_km(bounds1, bounds2) -> np.ndarray:
     (la1, lo1), (la2, lo2) = region_corners(b1), region_corners(b2)
     d12 = distance_to_region_km(la1, lo1, b2[..., None, :]).min(-1)
     d21 = distance_to_region_km(la2, lo2, b1[..., None, :]).min(-1)
-    overlap = (b1[..., 0] <= b2[..., 1]) & (b2[..., 0] <= b1[..., 1]) & (b1[..., 2] <= b2[..., 3]) & (b2[..., 2] <= b1[..., 3])
+    overlap = (
+        (b1[..., 0] <= b2[..., 1])
+        & (b2[..., 0] <= b1[..., 1])
+        & (b1[..., 2] <= b2[..., 3])
+        & (b2[..., 2] <= b1[..., 3])
+    )
     return np.where(overlap, 0.0, np.minimum(d12, d21))
 
 # %% ../nbs/02_geo.ipynb #5faad0b1
@@ -161,19 +180,23 @@ def km_per_degree(lat) -> tuple[np.ndarray, np.ndarray]:
     return k_lat, np.radians(1) * parallel_radius_km(lat)
 
 # %% ../nbs/02_geo.ipynb #1f93c287
-def local_xy_km(lat,  # latitudes [N], degrees
-                lon,  # longitudes [N], degrees
-                lon0: float,  # central meridian of the plane, degrees
-               ) -> np.ndarray:
+def local_xy_km(
+    lat,  # latitudes [N], degrees
+    lon,  # longitudes [N], degrees
+    lon0: float,  # central meridian of the plane, degrees
+) -> np.ndarray:
     """Equal-area (sinusoidal) plane coordinates [N, 2] in km: east of meridian `lon0`, north of the equator."""
     lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
     return np.stack([np.radians(lon - lon0) * parallel_radius_km(lat), meridian_arc_km(lat)], axis=-1)
 
 # %% ../nbs/02_geo.ipynb #7bb8b5fb
-def nearest_km(lat, lon,  # query points [N], degrees
-               ref_lat, ref_lon,  # reference points [M], degrees
-               k: int = 8,  # candidates from the plane checked on the ellipsoid
-              ) -> np.ndarray:
+def nearest_km(
+    lat,
+    lon,  # query points [N], degrees
+    ref_lat,
+    ref_lon,  # reference points [M], degrees
+    k: int = 8,  # candidates from the plane checked on the ellipsoid
+) -> np.ndarray:
     """Geodesic km [N] from each (lat, lon) to its nearest (ref_lat, ref_lon); KD-tree candidates, exact distance."""
     lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
     ref_lat, ref_lon = np.asarray(ref_lat, np.float64), np.asarray(ref_lon, np.float64)
@@ -187,9 +210,10 @@ def nearest_km(lat, lon,  # query points [N], degrees
     return geodesic_km(lat[:, None], lon[:, None], ref_lat[idx], ref_lon[idx]).min(axis=1)
 
 # %% ../nbs/02_geo.ipynb #bb70666d
-def grown_bounds(bounds,  # boxes [..., 4] (south, north, west, east)
-                 km: float,  # margin to cover, km
-                ) -> np.ndarray:
+def grown_bounds(
+    bounds,  # boxes [..., 4] (south, north, west, east)
+    km: float,  # margin to cover, km
+) -> np.ndarray:
     """Boxes [..., 4] that contain every point within `km` of the boxes `bounds` [..., 4] (a conservative lat/lon margin)."""
     b = np.asarray(bounds, np.float64)
     dlat = km / 110.0  # a degree of latitude is at least 110.57 km

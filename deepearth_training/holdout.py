@@ -18,14 +18,28 @@ from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
 from .dates import days_since_epoch
-from .geo import (distance_to_region_km, geodesic_km, grown_bounds, in_region, local_xy_km,
-                                    meridian_arc_km, parallel_radius_km, region_separation_km, square_region)
+from deepearth_training.geo import (
+    distance_to_region_km,
+    geodesic_km,
+    grown_bounds,
+    in_region,
+    local_xy_km,
+    meridian_arc_km,
+    parallel_radius_km,
+    region_separation_km,
+    square_region,
+)
 from .split_report import SPLITS, reason_names, split_report
 from .store import open_store
 
 # %% ../nbs/22_holdout.ipynb #35c40a36
-PUBLISHED_CENTRES = ((28.073125, -81.516095), (28.963150, -80.912941), (28.967784, -81.893749),
-                     (28.403112, -80.960207), (28.459431, -81.924307))
+PUBLISHED_CENTRES = (
+    (28.073125, -81.516095),
+    (28.963150, -80.912941),
+    (28.967784, -81.893749),
+    (28.403112, -80.960207),
+    (28.459431, -81.924307),
+)
 REQUIRED_COLUMNS = ('latitude', 'longitude', 'year', 'month', 'day', 'taxon_name')
 WEIGHTINGS = ('places', 'observations')  # what a drawn region represents
 
@@ -33,6 +47,7 @@ WEIGHTINGS = ('places', 'observations')  # what a drawn region represents
 @dataclass(frozen=True)
 class SplitSpec:
     """Split protocol: temporal holdout from `test_year`, `n_regions` square spatial holdouts, optional buffer."""
+
     test_year: int = 2025
     n_regions: int = 5
     region_size_km: float = 10.0
@@ -59,10 +74,14 @@ class SplitSpec:
                 raise ValueError(f'region centre {bad[0]} is not a valid (latitude, longitude)')
             if self.n_regions != len(centres):
                 raise ValueError(f'n_regions={self.n_regions} but {len(centres)} predefined region centres were given')
-        for name, ok in [('n_regions', self.n_regions >= 0), ('region_size_km', 0 < self.region_size_km < 1000),
-                         ('min_distance_km', 0 <= self.min_distance_km < 20000), ('buffer_km', 0 <= self.buffer_km < 1000),
-                         ('min_region_observations', self.min_region_observations >= 0),
-                         ('min_region_species', self.min_region_species >= 0)]:
+        for name, ok in [
+            ('n_regions', self.n_regions >= 0),
+            ('region_size_km', 0 < self.region_size_km < 1000),
+            ('min_distance_km', 0 <= self.min_distance_km < 20000),
+            ('buffer_km', 0 <= self.buffer_km < 1000),
+            ('min_region_observations', self.min_region_observations >= 0),
+            ('min_region_species', self.min_region_species >= 0),
+        ]:
             if not ok:
                 raise ValueError(f'{name}={getattr(self, name)} is out of range')
 
@@ -77,7 +96,9 @@ MAX_CANDIDATES = 20_000
 MAX_ATTEMPTS = 20
 
 # %% ../nbs/22_holdout.ipynb #8cdc2060
-def _square_counts(lat: np.ndarray, lon: np.ndarray, species: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _square_counts(
+    lat: np.ndarray, lon: np.ndarray, species: np.ndarray, bounds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Observations and distinct species [R] inside each box of `bounds` [R, 4]."""
     order = np.argsort(lat, kind='stable')
     slat = lat[order]
@@ -94,10 +115,10 @@ def _kmeans(xy: np.ndarray, k: int, rng: np.random.Generator, iters: int = 30) -
     """Centroids [k, 2] of a seeded k-means++ / Lloyd clustering of points `xy` [N, 2]."""
     cent = xy[[rng.integers(len(xy))]]
     for _ in range(1, k):
-        d2 = ((xy[:, None] - cent[None])**2).sum(-1).min(1)
+        d2 = ((xy[:, None] - cent[None]) ** 2).sum(-1).min(1)
         cent = np.vstack([cent, xy[rng.choice(len(xy), p=d2 / d2.sum()) if d2.sum() > 0 else rng.integers(len(xy))]])
     for _ in range(iters):
-        lab = ((xy[:, None] - cent[None])**2).sum(-1).argmin(1)
+        lab = ((xy[:, None] - cent[None]) ** 2).sum(-1).argmin(1)
         new = np.array([xy[lab == j].mean(0) if (lab == j).any() else cent[j] for j in range(k)])
         if np.allclose(new, cent):
             break
@@ -105,7 +126,9 @@ def _kmeans(xy: np.ndarray, k: int, rng: np.random.Generator, iters: int = 30) -
     return cent
 
 # %% ../nbs/22_holdout.ipynb #91c26952
-def _candidates(slat: np.ndarray, slon: np.ndarray, size_km: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _candidates(
+    slat: np.ndarray, slon: np.ndarray, size_km: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Candidate centres (indices [C] into the sample) and how many sample observations each stands for [C]."""
     perm = rng.permutation(len(slat))
     key, cell = np.column_stack([slat, slon])[perm], size_km / 64
@@ -120,6 +143,7 @@ def _candidates(slat: np.ndarray, slon: np.ndarray, size_km: float, rng: np.rand
 # %% ../nbs/22_holdout.ipynb #36f55e4b
 class _Clashes:
     """Which candidate regions clash — centres < min_km apart on the ellipsoid, or squares meeting — via a KD-tree."""
+
     MARGIN = 0.05  # the plane's distances are within 5 % of the ellipsoid's over a study area
 
     def __init__(self, lat, lon, bounds, xy, min_km: float, size_km: float):
@@ -147,7 +171,9 @@ class _Clashes:
         p = self.tree.query_pairs(self.r, output_type='ndarray').reshape(-1, 2)
         p = p[self.clash(p[:, 0], p[:, 1])]
         c = len(self.lat)
-        return coo_matrix((np.ones(2 * len(p), np.int8), (np.r_[p[:, 0], p[:, 1]], np.r_[p[:, 1], p[:, 0]])), (c, c)).tocsr()
+        return coo_matrix(
+            (np.ones(2 * len(p), np.int8), (np.r_[p[:, 0], p[:, 1]], np.r_[p[:, 1], p[:, 0]])), (c, c)
+        ).tocsr()
 
 # %% ../nbs/22_holdout.ipynb #780e2f72
 def _place(order: np.ndarray, stratum: np.ndarray, n: int, rng: np.random.Generator, clashes: _Clashes) -> list:
@@ -170,7 +196,7 @@ def _greedy_packing(order: np.ndarray, n: int, graph: csr_matrix) -> list:
     rank = np.empty(graph.shape[0], np.int64)
     rank[order] = np.arange(len(order))
     deg, alive, chosen = np.diff(graph.indptr).astype(np.int64), np.ones(graph.shape[0], bool), []
-    nbrs = lambda i: graph.indices[graph.indptr[i]:graph.indptr[i + 1]]
+    nbrs = lambda i: graph.indices[graph.indptr[i] : graph.indptr[i + 1]]
     while len(chosen) < n and alive.any():
         live = np.flatnonzero(alive)
         i = int(live[np.lexsort((rank[live], deg[live]))[0]])
@@ -187,14 +213,17 @@ def _packing_cells(lat: np.ndarray, lon: np.ndarray, min_km: float, shift: tuple
     half = min_km / 2 * 0.999
     h = half / 111.70  # a degree of latitude is at most 111.694 km long
     w = np.degrees(half / parallel_radius_km(np.min(np.abs(lat))))  # along the widest parallel of the points
-    return np.column_stack([np.floor(np.asarray(lat) / h + shift[0]), np.floor(np.asarray(lon) / w + shift[1])]).astype(np.int64)
+    return np.column_stack([np.floor(np.asarray(lat) / h + shift[0]), np.floor(np.asarray(lon) / w + shift[1])]).astype(
+        np.int64
+    )
 
 
-def packing_bound(lat: np.ndarray,  # candidate centres [N], degrees
-                  lon: np.ndarray,  # [N], degrees
-                  min_km: float,  # required distance between centres, km
-                  box: bool = False,  # count every cell of the points' bounding box instead of the occupied ones
-                 ) -> float:
+def packing_bound(
+    lat: np.ndarray,  # candidate centres [N], degrees
+    lon: np.ndarray,  # [N], degrees
+    min_km: float,  # required distance between centres, km
+    box: bool = False,  # count every cell of the points' bounding box instead of the occupied ones
+) -> float:
     """Proven upper bound on how many of the points can be centres pairwise ≥ `min_km` apart (inf for min_km 0).
 
     Cells are `min_km`/2 tall along the meridian and `min_km`/2 wide along the points' widest parallel, so a path
@@ -205,7 +234,12 @@ def packing_bound(lat: np.ndarray,  # candidate centres [N], degrees
     if box:
         cells = _packing_cells(lat, lon, min_km)
         return float(np.prod(cells.max(0) - cells.min(0) + 1))
-    return float(min(len(np.unique(_packing_cells(lat, lon, min_km, s), axis=0)) for s in ((0, 0), (0.5, 0), (0, 0.5), (0.5, 0.5))))
+    return float(
+        min(
+            len(np.unique(_packing_cells(lat, lon, min_km, s), axis=0))
+            for s in ((0, 0), (0.5, 0), (0, 0.5), (0.5, 0.5))
+        )
+    )
 
 # %% ../nbs/22_holdout.ipynb #0520a71d
 def _check_area(lat: np.ndarray, lon: np.ndarray, spec: SplitSpec) -> None:
@@ -214,9 +248,11 @@ def _check_area(lat: np.ndarray, lon: np.ndarray, spec: SplitSpec) -> None:
     if spec.n_regions > bound:
         ns = float(meridian_arc_km(lat.max()) - meridian_arc_km(lat.min()))
         ew = float(np.radians(lon.max() - lon.min()) * parallel_radius_km(np.min(np.abs(lat))))
-        raise ValueError(f'cannot place {spec.n_regions} test regions with centres ≥ {spec.min_distance_km:g} km apart: the '
-                         f'observations span {ns:.0f} km north–south and {ew:.0f} km east–west, where at most {bound:.0f} '
-                         f'fit (proven by a packing bound); lower n_regions or min_distance_km')
+        raise ValueError(
+            f'cannot place {spec.n_regions} test regions with centres ≥ {spec.min_distance_km:g} km apart: the '
+            f'observations span {ns:.0f} km north–south and {ew:.0f} km east–west, where at most {bound:.0f} '
+            f'fit (proven by a packing bound); lower n_regions or min_distance_km'
+        )
 
 # %% ../nbs/22_holdout.ipynb #23ec7805
 def _eligible(slat, slon, ssp, spec: SplitSpec, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -225,18 +261,21 @@ def _eligible(slat, slon, ssp, spec: SplitSpec, rng) -> tuple[np.ndarray, np.nda
     n_obs, n_sp = _square_counts(slat, slon, ssp, square_region(slat[cand], slon[cand], spec.region_size_km))
     ok = (n_obs >= spec.min_region_observations) & (n_sp >= spec.min_region_species)
     if not ok.any():
-        raise ValueError(f'no {_eligible_squares(spec)}: of {len(cand)} candidate squares (centred on observations) the fullest '
-                         f'holds {n_obs.max()} observations, the most diverse {n_sp.max()} species; lower '
-                         f'min_region_observations / min_region_species or enlarge region_size_km')
+        raise ValueError(
+            f'no {_eligible_squares(spec)}: of {len(cand)} candidate squares (centred on observations) the fullest '
+            f'holds {n_obs.max()} observations, the most diverse {n_sp.max()} species; lower '
+            f'min_region_observations / min_region_species or enlarge region_size_km'
+        )
     weight = stands_for / np.maximum(n_obs, 1) if spec.weighting == 'places' else stands_for.astype(np.float64)
     return cand[ok], weight[ok]
 
 # %% ../nbs/22_holdout.ipynb #87b59974
-def select_regions(lat: np.ndarray,  # latitudes [N], degrees
-                   lon: np.ndarray,  # longitudes [N], degrees
-                   species: np.ndarray,  # species codes [N]
-                   spec: SplitSpec,  # the protocol (n_regions, sizes, minima, weighting, seed)
-                  ) -> np.ndarray:
+def select_regions(
+    lat: np.ndarray,  # latitudes [N], degrees
+    lon: np.ndarray,  # longitudes [N], degrees
+    species: np.ndarray,  # species codes [N]
+    spec: SplitSpec,  # the protocol (n_regions, sizes, minima, weighting, seed)
+) -> np.ndarray:
     """Indices [n_regions] of the observations whose squares become the test regions (seeded, representative)."""
     n = spec.n_regions
     if n == 0:
@@ -251,8 +290,10 @@ def select_regions(lat: np.ndarray,  # latitudes [N], degrees
     clat, clon, lon0 = slat[cand], slon[cand], float(np.median(slon))
     cent = _kmeans(local_xy_km(slat, slon, lon0), n, rng)
     cxy = local_xy_km(clat, clon, lon0)
-    stratum = ((cxy[:, None] - cent[None])**2).sum(-1).argmin(1)
-    clashes = _Clashes(clat, clon, square_region(clat, clon, spec.region_size_km), cxy, spec.min_distance_km, spec.region_size_km)
+    stratum = ((cxy[:, None] - cent[None]) ** 2).sum(-1).argmin(1)
+    clashes = _Clashes(
+        clat, clon, square_region(clat, clon, spec.region_size_km), cxy, spec.min_distance_km, spec.region_size_km
+    )
     best = []
     for attempt in range(MAX_ATTEMPTS):
         arng = np.random.default_rng([spec.seed, attempt])
@@ -268,8 +309,10 @@ def select_regions(lat: np.ndarray,  # latitudes [N], degrees
 # %% ../nbs/22_holdout.ipynb #109de0bc
 def _eligible_squares(spec: SplitSpec) -> str:
     """What a drawn region must be, in words."""
-    return (f'{spec.region_size_km:g} km squares holding ≥ {spec.min_region_observations} observations and '
-            f'≥ {spec.min_region_species} species')
+    return (
+        f'{spec.region_size_km:g} km squares holding ≥ {spec.min_region_observations} observations and '
+        f'≥ {spec.min_region_species} species'
+    )
 
 
 def _placement_error(spec: SplitSpec, placed: int, clat: np.ndarray, clon: np.ndarray) -> ValueError:
@@ -277,13 +320,17 @@ def _placement_error(spec: SplitSpec, placed: int, clat: np.ndarray, clon: np.nd
     n, what, d = spec.n_regions, _eligible_squares(spec), spec.min_distance_km
     bound = packing_bound(clat, clon, d)
     if bound < n:
-        return ValueError(f'cannot place {n} test regions: at most {bound:.0f} of the {len(clat)} candidate {what} can have '
-                          f'centres ≥ {d:g} km apart (proven: their centres fall into {bound:.0f} cells less than {d:g} km '
-                          f'across, each able to hold one centre); lower n_regions or min_distance_km')
-    return ValueError(f'cannot place {n} test regions: the search placed at most {placed} of the {len(clat)} candidate {what} '
-                      f'with centres ≥ {d:g} km apart and squares disjoint ({MAX_ATTEMPTS} seeded attempts and a greedy '
-                      f'packing of all candidates); this is the search falling short, not a proof — the packing bound '
-                      f'allows {bound:.0f}')
+        return ValueError(
+            f'cannot place {n} test regions: at most {bound:.0f} of the {len(clat)} candidate {what} can have '
+            f'centres ≥ {d:g} km apart (proven: their centres fall into {bound:.0f} cells less than {d:g} km '
+            f'across, each able to hold one centre); lower n_regions or min_distance_km'
+        )
+    return ValueError(
+        f'cannot place {n} test regions: the search placed at most {placed} of the {len(clat)} candidate {what} '
+        f'with centres ≥ {d:g} km apart and squares disjoint ({MAX_ATTEMPTS} seeded attempts and a greedy '
+        f'packing of all candidates); this is the search falling short, not a proof — the packing bound '
+        f'allows {bound:.0f}'
+    )
 
 # %% ../nbs/22_holdout.ipynb #8b70c8d5
 def check_region_centres(centres, spec: SplitSpec) -> None:
@@ -294,20 +341,23 @@ def check_region_centres(centres, spec: SplitSpec) -> None:
     sep = region_separation_km(b[:, None], b[None])
     for i, j in zip(*np.triu_indices(len(c), 1)):
         if d[i, j] < spec.min_distance_km:
-            raise ValueError(f'regions {i + 1} and {j + 1}: centres {d[i, j]:.3f} km apart, '
-                             f'{spec.min_distance_km - d[i, j]:.3f} km short of min_distance_km={spec.min_distance_km:g}')
+            raise ValueError(
+                f'regions {i + 1} and {j + 1}: centres {d[i, j]:.3f} km apart, '
+                f'{spec.min_distance_km - d[i, j]:.3f} km short of min_distance_km={spec.min_distance_km:g}'
+            )
         if sep[i, j] <= 0:
             raise ValueError(f'regions {i + 1} and {j + 1}: {spec.region_size_km:g} km squares overlap')
 
 # %% ../nbs/22_holdout.ipynb #62d5edec
-def assign_split(lat: np.ndarray,  # latitudes [N], degrees
-                 lon: np.ndarray,  # longitudes [N], degrees
-                 year: np.ndarray,  # years [N]
-                 bounds: np.ndarray,  # regions [R, 4] (south, north, west, east)
-                 test_year: int,  # first temporal test year
-                 buffer_km: float = 0.0,  # training rows this near a region are excluded
-                 region: np.ndarray | None = None,  # region number [N] (0 = none) when already known; default: the closed boxes
-                ) -> tuple[np.ndarray, np.ndarray]:
+def assign_split(
+    lat: np.ndarray,  # latitudes [N], degrees
+    lon: np.ndarray,  # longitudes [N], degrees
+    year: np.ndarray,  # years [N]
+    bounds: np.ndarray,  # regions [R, 4] (south, north, west, east)
+    test_year: int,  # first temporal test year
+    buffer_km: float = 0.0,  # training rows this near a region are excluded
+    region: np.ndarray | None = None,  # region number [N] (0 = none) when already known; default: the closed boxes
+) -> tuple[np.ndarray, np.ndarray]:
     """Reason codes [N] (see `reason_names`) and a temporal-test flag [N] for observations, regions `bounds` [R, 4]."""
     temporal = np.asarray(year) >= test_year
     if region is None:
@@ -333,14 +383,21 @@ def assignments_table(code: np.ndarray, temporal: np.ndarray, n_regions: int, in
     """Per-observation split, split_reason (categorical), region_id (0 = none) and temporal flag from reason codes [N]."""
     spatial = (code >= 2) & (code <= 1 + n_regions)
     split = np.where(code == 0, 0, np.where(code <= 1 + n_regions, 1, 2)).astype(np.int8)
-    return pd.DataFrame({'split': pd.Categorical.from_codes(split, SPLITS),
-                         'split_reason': pd.Categorical.from_codes(code, reason_names(n_regions)),
-                         'region_id': np.where(spatial, code - 1, 0).astype(np.int16), 'temporal': temporal}, index=index)
+    return pd.DataFrame(
+        {
+            'split': pd.Categorical.from_codes(split, SPLITS),
+            'split_reason': pd.Categorical.from_codes(code, reason_names(n_regions)),
+            'region_id': np.where(spatial, code - 1, 0).astype(np.int16),
+            'temporal': temporal,
+        },
+        index=index,
+    )
 
 # %% ../nbs/22_holdout.ipynb #14d20198
 @dataclass
 class SplitResult:
     """A split: the spec, the rows split, their assignments (split, split_reason, region_id, temporal), regions, report."""
+
     spec: SplitSpec
     observations: pd.DataFrame
     assignments: pd.DataFrame
@@ -362,7 +419,9 @@ def _check_observations(obs: pd.DataFrame) -> None:
             raise ValueError(f'observation {who}: {c} is missing ({bad.sum()} rows without {c})')
 
 # %% ../nbs/22_holdout.ipynb #571751f3
-def _regions_table(centres: np.ndarray, lat, lon, obs: pd.DataFrame, spec: SplitSpec, at: np.ndarray | None) -> pd.DataFrame:
+def _regions_table(
+    centres: np.ndarray, lat, lon, obs: pd.DataFrame, spec: SplitSpec, at: np.ndarray | None
+) -> pd.DataFrame:
     """Regions [R] with the published fields; the centre observation is `at` (drawn) or the one on the centre (predefined)."""
     b = square_region(centres[:, 0], centres[:, 1], spec.region_size_km).reshape(-1, 4)
     gbif, species = [], []
@@ -375,24 +434,46 @@ def _regions_table(centres: np.ndarray, lat, lon, obs: pd.DataFrame, spec: Split
             j = at[k]
         gbif.append(int(obs['gbif_id'].iloc[j]) if j is not None and 'gbif_id' in obs.columns else None)
         species.append(str(obs['taxon_name'].iloc[j]) if j is not None else None)
-    return pd.DataFrame({'region_id': np.arange(1, len(centres) + 1), 'center_gbif_id': pd.array(gbif, 'Int64'),
-                         'center_species': species, 'center_lat': centres[:, 0], 'center_lng': centres[:, 1],
-                         'south': b[:, 0], 'north': b[:, 1], 'west': b[:, 2], 'east': b[:, 3],
-                         'size_km': float(spec.region_size_km)})
+    return pd.DataFrame(
+        {
+            'region_id': np.arange(1, len(centres) + 1),
+            'center_gbif_id': pd.array(gbif, 'Int64'),
+            'center_species': species,
+            'center_lat': centres[:, 0],
+            'center_lng': centres[:, 1],
+            'south': b[:, 0],
+            'north': b[:, 1],
+            'west': b[:, 2],
+            'east': b[:, 3],
+            'size_km': float(spec.region_size_km),
+        }
+    )
 
 # %% ../nbs/22_holdout.ipynb #e74168f2
-def split_result(obs: pd.DataFrame,  # the rows split [N] (checked by `_check_observations`)
-                 spec: SplitSpec,  # the protocol the split followed
-                 regions: pd.DataFrame,  # regions table [R] (columns of `_regions_table`)
-                 code: np.ndarray,  # reason codes [N]
-                 temporal: np.ndarray,  # bool [N]: from the test year on
-                ) -> SplitResult:
+def split_result(
+    obs: pd.DataFrame,  # the rows split [N] (checked by `_check_observations`)
+    spec: SplitSpec,  # the protocol the split followed
+    regions: pd.DataFrame,  # regions table [R] (columns of `_regions_table`)
+    code: np.ndarray,  # reason codes [N]
+    temporal: np.ndarray,  # bool [N]: from the test year on
+) -> SplitResult:
     """The SplitResult of rows whose reason codes are known: assignments and the report computed from them."""
     lat, lon = obs['latitude'].to_numpy(np.float64), obs['longitude'].to_numpy(np.float64)
     species, species_names = pd.factorize(obs['taxon_name'], sort=True)
-    days = days_since_epoch(obs['year'].to_numpy(np.float64), obs['month'].to_numpy(np.float64), obs['day'].to_numpy(np.float64))
-    report = split_report(lat, lon, days, species, code, temporal, regions, np.asarray(species_names),
-                          reach_km=spec.region_size_km / 2 + spec.buffer_km + 1)
+    days = days_since_epoch(
+        obs['year'].to_numpy(np.float64), obs['month'].to_numpy(np.float64), obs['day'].to_numpy(np.float64)
+    )
+    report = split_report(
+        lat,
+        lon,
+        days,
+        species,
+        code,
+        temporal,
+        regions,
+        np.asarray(species_names),
+        reach_km=spec.region_size_km / 2 + spec.buffer_km + 1,
+    )
     return SplitResult(spec, obs, assignments_table(code, temporal, len(regions), obs.index), regions, report)
 
 # %% ../nbs/22_holdout.ipynb #ce6ff883
@@ -413,17 +494,20 @@ def make_split(observations: pd.DataFrame, spec: SplitSpec = SplitSpec(), progre
         regions = _regions_table(centres, lat, lon, obs, spec, at)
         bar.update()
         bounds = regions[['south', 'north', 'west', 'east']].to_numpy(np.float64)
-        code, temporal = assign_split(lat, lon, obs['year'].to_numpy(np.float64), bounds, spec.test_year, spec.buffer_km)
+        code, temporal = assign_split(
+            lat, lon, obs['year'].to_numpy(np.float64), bounds, spec.test_year, spec.buffer_km
+        )
         bar.update()
         result = split_result(obs, spec, regions, code, temporal)
         bar.update()
     return result
 
 # %% ../nbs/22_holdout.ipynb #cdd59ed6
-def split_from_store(store,  # an open Store, or the path of a prepared store
-                     spec: SplitSpec = SplitSpec(),  # the protocol
-                     progress: bool = False,  # show a progress bar
-                    ) -> SplitResult:
+def split_from_store(
+    store,  # an open Store, or the path of a prepared store
+    spec: SplitSpec = SplitSpec(),  # the protocol
+    progress: bool = False,  # show a progress bar
+) -> SplitResult:
     """`make_split` on a store's observations; the source dataset's `repo_id` / `sha256` go into `dataset_info`."""
     if isinstance(store, (str, Path)):
         store = open_store(store)

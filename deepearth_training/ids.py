@@ -36,7 +36,9 @@ def parse_observation_id(obs_id: str) -> tuple[int, int]:
         raise ValueError(f'observation ID must be a string, got {obs_id!r} ({type(obs_id).__name__})')
     m = _ID_RE.fullmatch(obs_id)
     if m is None:
-        raise ValueError(f'malformed observation ID {obs_id!r}: expected "{{gbif_id}}_{{image_index}}", e.g. "4171912265_1"')
+        raise ValueError(
+            f'malformed observation ID {obs_id!r}: expected "{{gbif_id}}_{{image_index}}", e.g. "4171912265_1"'
+        )
     gbif_id, image_index = int(m[1]), int(m[2])
     if gbif_id > INT64_MAX or image_index > INT64_MAX:
         raise ValueError(f'observation ID {obs_id!r} has a part larger than {INT64_MAX}')
@@ -61,9 +63,10 @@ def _int64_column(values, name: str, minimum: int) -> np.ndarray:
     return np.array(flat.tolist(), dtype=np.int64).reshape(a.shape)
 
 
-def create_observation_ids(gbif_ids,  # GBIF ids [N]: integers in [0, INT64_MAX] (list, array or column)
-                           image_indices=None,  # 1-based image indices [N] in [1, INT64_MAX]; default all 1
-                          ) -> np.ndarray:
+def create_observation_ids(
+    gbif_ids,  # GBIF ids [N]: integers in [0, INT64_MAX] (list, array or column)
+    image_indices=None,  # 1-based image indices [N] in [1, INT64_MAX]; default all 1
+) -> np.ndarray:
     """Vectorised `create_observation_id`: integer arrays [N] → object array [N] of ID strings; the first value that
     is not an integer in range (a uint64 ≥ 2**63, a Python int beyond int64, a float, a bool) raises naming its position."""
     g = _int64_column(gbif_ids, 'gbif_id', 0)

@@ -19,15 +19,16 @@ import torch
 from torch.utils.data import Dataset, get_worker_info
 
 # %% ../nbs/32_loader.ipynb #82dfbdb3
-from .dates import TIME_FIELDS, UNKNOWN_TIME, encode_timestamps
+from .dates import TIME_FIELDS, UNKNOWN_TIME, encode_timestamps  # noqa: F401 (UNKNOWN_TIME re-exported)
 from .registry import loader_modes
 
 # %% ../nbs/32_loader.ipynb #4eb11c32
-def gather_rows(src: np.ndarray,  # [M, ...] table or memory map
-                rows: np.ndarray,  # int [B], valid row positions of src
-                out: np.ndarray,  # [B, ...] written in place
-                sorted_bytes: int = 1 << 20,  # rows at least this big are read in ascending row order
-               ) -> np.ndarray:
+def gather_rows(
+    src: np.ndarray,  # [M, ...] table or memory map
+    rows: np.ndarray,  # int [B], valid row positions of src
+    out: np.ndarray,  # [B, ...] written in place
+    sorted_bytes: int = 1 << 20,  # rows at least this big are read in ascending row order
+) -> np.ndarray:
     """`out[k] = src[rows[k]]`; rows of `sorted_bytes` or more are read from src in ascending row order."""
     rows = np.asarray(rows, dtype=np.int64)
     src = np.asarray(src)  # a plain ndarray view of a memmap: indexing it skips the memmap subclass
@@ -77,10 +78,11 @@ def host_buffer(shape: tuple, dtype, pin: bool) -> torch.Tensor:
     return torch.from_numpy(HOST_BUFFERS.empty(shape, dtype))
 
 # %% ../nbs/32_loader.ipynb #51662a20
-def take(table: np.ndarray,  # [M, ...] table in memory or memory-mapped
-         idx: np.ndarray,  # int64 [B], valid row positions of table
-         pin: bool = False,  # page-locked buffer, for a copy to a GPU
-        ) -> torch.Tensor:
+def take(
+    table: np.ndarray,  # [M, ...] table in memory or memory-mapped
+    idx: np.ndarray,  # int64 [B], valid row positions of table
+    pin: bool = False,  # page-locked buffer, for a copy to a GPU
+) -> torch.Tensor:
     """Rows `idx` of `table` as a CPU tensor [B, ...] in a fresh or recycled host buffer (see `host_buffer`)."""
     buf = host_buffer((len(idx),) + tuple(table.shape[1:]), table.dtype, pin)
     gather_rows(table, idx, buf.numpy())
@@ -90,6 +92,7 @@ def take(table: np.ndarray,  # [M, ...] table in memory or memory-mapped
 @dataclass
 class StoreTables:
     """Per-store arrays the loader gathers from: columns [N] / [N, k] and tables as numpy, tables per GPU as tensors."""
+
     species_idx: np.ndarray  # int64 [N]
     species_names: np.ndarray  # object [S]
     locations: np.ndarray  # float32 [N, 2] (lat, lon)
@@ -123,7 +126,8 @@ def store_tables(store) -> StoreTables:
             timestamps=encode_timestamps({f: obs[f].to_numpy(dtype=np.float64) for f in TIME_FIELDS}),
             vision_row=obs['vision_row'].to_numpy(dtype=np.int64),
             language=np.array(store.language, dtype=np.float32),
-            pooled=np.array(store.pooled, dtype=np.float32))
+            pooled=np.array(store.pooled, dtype=np.float32),
+        )
     return _TABLES[store]
 
 # %% ../nbs/32_loader.ipynb #1bc5aa8d
@@ -143,33 +147,41 @@ def _to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
 def _id_list(observation_ids) -> list:
     """`observation_ids` as a list; ValueError for a single string, which would be read one character per ID."""
     if isinstance(observation_ids, (str, bytes)):
-        raise ValueError(f'observation_ids must be a list of IDs, got the single string {observation_ids!r}; '
-                         f'pass [{observation_ids!r}] for a batch of one')
+        raise ValueError(
+            f'observation_ids must be a list of IDs, got the single string {observation_ids!r}; '
+            f'pass [{observation_ids!r}] for a batch of one'
+        )
     return list(observation_ids)
 
 # %% ../nbs/32_loader.ipynb #cab5a2f7
-def batch_from_rows(store,  # an open store (`open_store`)
-                    rows: np.ndarray,  # int64 [B], row positions in store.observations
-                    ids: list,  # [B] their observation IDs, returned in the batch and named in errors
-                    include_vision: bool = True,  # add `vision_embeddings`
-                    include_language: bool = True,  # add `language_embeddings`
-                    device='cpu',  # where the tensors go ('cuda': pinned host buffers, non-blocking copies)
-                    pooled: bool = False,  # vision as the pooled [B, C] float32 rather than [B, T, H, W, C]
-                   ) -> dict:
+def batch_from_rows(
+    store,  # an open store (`open_store`)
+    rows: np.ndarray,  # int64 [B], row positions in store.observations
+    ids: list,  # [B] their observation IDs, returned in the batch and named in errors
+    include_vision: bool = True,  # add `vision_embeddings`
+    include_language: bool = True,  # add `language_embeddings`
+    device='cpu',  # where the tensors go ('cuda': pinned host buffers, non-blocking copies)
+    pooled: bool = False,  # vision as the pooled [B, C] float32 rather than [B, T, H, W, C]
+) -> dict:
     """The batch of store rows `rows` on `device` (keys and shapes in the table above)."""
     device = torch.device(device)
     t, pin = store_tables(store), device.type == 'cuda'
     sidx = t.species_idx[rows]
-    batch = {'observation_ids': ids, 'species': t.species_names[sidx].tolist(),
-             'species_idx': _to(torch.from_numpy(sidx), device),
-             'locations': _to(torch.from_numpy(t.locations[rows]), device),
-             'timestamps': _to(torch.from_numpy(t.timestamps[rows]), device)}
+    batch = {
+        'observation_ids': ids,
+        'species': t.species_names[sidx].tolist(),
+        'species_idx': _to(torch.from_numpy(sidx), device),
+        'locations': _to(torch.from_numpy(t.locations[rows]), device),
+        'timestamps': _to(torch.from_numpy(t.timestamps[rows]), device),
+    }
     if include_language:
         batch['language_embeddings'] = t.gather('language', sidx, device)
     if include_vision:
         vrows = t.vision_row[rows]
         if (vrows < 0).any():
-            raise ValueError(f'no vision embedding in the store for observation IDs {_listing(np.array(ids, dtype=object)[vrows < 0])}')
+            raise ValueError(
+                f'no vision embedding in the store for observation IDs {_listing(np.array(ids, dtype=object)[vrows < 0])}'
+            )
         if pooled:
             batch['vision_embeddings'] = t.gather('pooled', vrows, device)
         else:
@@ -177,8 +189,14 @@ def batch_from_rows(store,  # an open store (`open_store`)
     return batch
 
 
-def get_training_batch(store, observation_ids, include_vision: bool = True, include_language: bool = True,
-                       device='cpu', pooled: bool = False) -> dict:
+def get_training_batch(
+    store,
+    observation_ids,
+    include_vision: bool = True,
+    include_language: bool = True,
+    device='cpu',
+    pooled: bool = False,
+) -> dict:
     """Gather the batch of `observation_ids` [B] from `store` onto `device` (keys and shapes in the table above)."""
     ids = _id_list(observation_ids)
     return batch_from_rows(store, store.rows(ids), ids, include_vision, include_language, device, pooled)
@@ -203,7 +221,9 @@ MODES = loader_modes()  # mode -> (include_vision, include_language, pooled)
 class DeepEarthDataset(Dataset):
     """Map-style dataset over observation IDs [N] with batched fetching; batches are dicts (see `MODES`)."""
 
-    def __init__(self, observation_ids, store, mode: str = 'multimodal', device='cpu', species_mapping: dict | None = None):
+    def __init__(
+        self, observation_ids, store, mode: str = 'multimodal', device='cpu', species_mapping: dict | None = None
+    ):
         if mode not in MODES:
             raise ValueError(f'unknown mode {mode!r}; expected one of {", ".join(MODES)}')
         self.observation_ids = [str(i) for i in _id_list(observation_ids)]
@@ -227,11 +247,20 @@ class DeepEarthDataset(Dataset):
     def __getitems__(self, indices) -> dict:
         """The batch of positions `indices` [B]: a `batch_from_rows` dict plus `label` [B] and `seen` [B]."""
         if get_worker_info() is not None and self.device.type != 'cpu':
-            raise ValueError(f'DataLoader worker processes must build CPU batches, got device {self.device}; '
-                             'use device="cpu" with pin_memory=True, or num_workers=0')
+            raise ValueError(
+                f'DataLoader worker processes must build CPU batches, got device {self.device}; '
+                'use device="cpu" with pin_memory=True, or num_workers=0'
+            )
         idx = np.asarray(indices, dtype=np.int64)
-        batch = batch_from_rows(self.store, self.rows[idx], [self.observation_ids[i] for i in idx], self.include_vision,
-                                self.include_language, self.device, self.pooled)
+        batch = batch_from_rows(
+            self.store,
+            self.rows[idx],
+            [self.observation_ids[i] for i in idx],
+            self.include_vision,
+            self.include_language,
+            self.device,
+            self.pooled,
+        )
         label = torch.from_numpy(self.labels[idx])
         batch['label'] = label.to(self.device)
         batch['seen'] = (label >= 0).to(self.device)

@@ -65,18 +65,39 @@ def _draw_map_panel(ax, result: SplitResult, groups: np.ndarray, point_size: flo
     for gname in GROUPS:
         m = shown[groups[shown] == gname]
         if len(m):
-            ax.scatter(lon[m], lat[m], s=point_size, c=COLOURS[gname], lw=0, alpha=0.7 if gname == 'train' else 0.9,
-                       rasterized=True, zorder=2 if gname == 'train' else 3)
+            ax.scatter(
+                lon[m],
+                lat[m],
+                s=point_size,
+                c=COLOURS[gname],
+                lw=0,
+                alpha=0.7 if gname == 'train' else 0.9,
+                rasterized=True,
+                zorder=2 if gname == 'train' else 3,
+            )
     buffer_km = result.spec.buffer_km
     for r in result.regions.itertuples():
-        ax.add_patch(Rectangle((r.west, r.south), r.east - r.west, r.north - r.south, fill=False,
-                               ec=REGION_COLOUR, lw=1.4, zorder=4))
-        ax.annotate(f'R{r.region_id}', (r.east, r.north), xytext=(2, 2), textcoords='offset points',
-                    fontsize=8, color=REGION_COLOUR, fontweight='bold')
+        ax.add_patch(
+            Rectangle(
+                (r.west, r.south), r.east - r.west, r.north - r.south, fill=False, ec=REGION_COLOUR, lw=1.4, zorder=4
+            )
+        )
+        ax.annotate(
+            f'R{r.region_id}',
+            (r.east, r.north),
+            xytext=(2, 2),
+            textcoords='offset points',
+            fontsize=8,
+            color=REGION_COLOUR,
+            fontweight='bold',
+        )
         if buffer_km > 0:
             blat, blon = buffer_outline((r.south, r.north, r.west, r.east), buffer_km)
-            ax.add_patch(Polygon(np.column_stack([blon, blat]), closed=True, fill=False, ec=REGION_COLOUR,
-                                 lw=0.8, ls='--', zorder=4))
+            ax.add_patch(
+                Polygon(
+                    np.column_stack([blon, blat]), closed=True, fill=False, ec=REGION_COLOUR, lw=0.8, ls='--', zorder=4
+                )
+            )
     k_lat, k_lon = km_per_degree(np.median(lat))
     ax.set_aspect(k_lat / k_lon)
     ax.set_xlabel('longitude (°E)')
@@ -118,8 +139,13 @@ def _draw_species_panel(ax, result: SplitResult) -> None:
     ax.set_xlim(0, max(values + [1]) * 1.18)
 
 # %% ../nbs/24_maps.ipynb #d204438b
-def split_figure(result: SplitResult, figsize: tuple = (13, 4.6), point_size: float | None = None,
-                 dpi: int = 100, max_points: int | None = 200_000) -> plt.Figure:
+def split_figure(
+    result: SplitResult,
+    figsize: tuple = (13, 4.6),
+    point_size: float | None = None,
+    dpi: int = 100,
+    max_points: int | None = 200_000,
+) -> plt.Figure:
     """Three-panel figure of a split: (a) map with regions and buffers, (b) observations per year, (c) species overlap."""
     groups = split_groups(result)
     with plt.rc_context({'font.size': 9, 'axes.spines.top': False, 'axes.spines.right': False}):
@@ -141,10 +167,16 @@ def save_figure(fig: plt.Figure, path, dpi: int = 200) -> Path:
 def _points_geojson(obs: pd.DataFrame, dates: list[str]) -> dict:
     """GeoJSON FeatureCollection of observations with ID, species and date properties, HTML-escaped."""
     ids = obs['observation_id'].astype(str).tolist() if 'observation_id' in obs.columns else [str(i) for i in obs.index]
-    feats = [{'type': 'Feature', 'geometry': {'type': 'Point', 'coordinates': [round(lo, 6), round(la, 6)]},
-              'properties': {'id': escape(i), 'species': escape(s), 'date': escape(d)}}
-             for i, s, d, la, lo in zip(ids, obs['taxon_name'].astype(str).tolist(), dates,
-                                        obs['latitude'].tolist(), obs['longitude'].tolist())]
+    feats = [
+        {
+            'type': 'Feature',
+            'geometry': {'type': 'Point', 'coordinates': [round(lo, 6), round(la, 6)]},
+            'properties': {'id': escape(i), 'species': escape(s), 'date': escape(d)},
+        }
+        for i, s, d, la, lo in zip(
+            ids, obs['taxon_name'].astype(str).tolist(), dates, obs['latitude'].tolist(), obs['longitude'].tolist()
+        )
+    ]
     return {'type': 'FeatureCollection', 'features': feats}
 
 # %% ../nbs/24_maps.ipynb #cf6d4dc2
@@ -160,12 +192,17 @@ def _add_points(m: folium.Map, result: SplitResult, max_points: int | None) -> N
         total = len(sel)
         if max_points is not None and total > max_points:
             sel = np.sort(rng.choice(sel, max_points, replace=False))
-        fg = folium.FeatureGroup(name=f'{gname} ({total:,})' if len(sel) == total else f'{gname} ({len(sel):,} of {total:,})')
-        folium.GeoJson(_points_geojson(obs.iloc[sel], [dates[i] for i in sel]), name=gname,
-                       marker=folium.CircleMarker(radius=3, weight=0.5, color='white', fill=True,
-                                                  fill_color=COLOURS[gname], fill_opacity=0.85),
-                       popup=folium.GeoJsonPopup(fields=['id', 'species', 'date'], aliases=['ID', 'Species', 'Date'])
-                       ).add_to(fg)
+        fg = folium.FeatureGroup(
+            name=f'{gname} ({total:,})' if len(sel) == total else f'{gname} ({len(sel):,} of {total:,})'
+        )
+        folium.GeoJson(
+            _points_geojson(obs.iloc[sel], [dates[i] for i in sel]),
+            name=gname,
+            marker=folium.CircleMarker(
+                radius=3, weight=0.5, color='white', fill=True, fill_color=COLOURS[gname], fill_opacity=0.85
+            ),
+            popup=folium.GeoJsonPopup(fields=['id', 'species', 'date'], aliases=['ID', 'Species', 'Date']),
+        ).add_to(fg)
         fg.add_to(m)
 
 # %% ../nbs/24_maps.ipynb #f9d06b71
@@ -176,25 +213,40 @@ def _add_regions(m: folium.Map, result: SplitResult) -> None:
     buffers_fg = folium.FeatureGroup(name=f'buffers ({result.spec.buffer_km:g} km)')
     for r in result.regions.itertuples():
         info = per_region.get(r.region_id, {})
-        label = (f'<b>Region {r.region_id}</b><br>{r.size_km:g} km square<br>centre {r.center_lat:.5f}, {r.center_lng:.5f}'
-                 f'<br>{info.get("n_observations", "?")} observations, {info.get("n_species", "?")} species')
-        folium.Rectangle([[r.south, r.west], [r.north, r.east]], color=REGION_COLOUR, weight=2, fill=True,
-                         fill_opacity=0.08, tooltip=folium.Tooltip(label), class_name='test-region'
-                         ).add_to(regions_fg)
+        label = (
+            f'<b>Region {r.region_id}</b><br>{r.size_km:g} km square<br>centre {r.center_lat:.5f}, {r.center_lng:.5f}'
+            f'<br>{info.get("n_observations", "?")} observations, {info.get("n_species", "?")} species'
+        )
+        folium.Rectangle(
+            [[r.south, r.west], [r.north, r.east]],
+            color=REGION_COLOUR,
+            weight=2,
+            fill=True,
+            fill_opacity=0.08,
+            tooltip=folium.Tooltip(label),
+            class_name='test-region',
+        ).add_to(regions_fg)
         if result.spec.buffer_km > 0:
             blat, blon = buffer_outline((r.south, r.north, r.west, r.east), result.spec.buffer_km)
-            folium.Polygon(np.column_stack([blat, blon]).tolist(), color=REGION_COLOUR, weight=1, dash_array='6 4',
-                           fill=False, class_name='test-buffer').add_to(buffers_fg)
+            folium.Polygon(
+                np.column_stack([blat, blon]).tolist(),
+                color=REGION_COLOUR,
+                weight=1,
+                dash_array='6 4',
+                fill=False,
+                class_name='test-buffer',
+            ).add_to(buffers_fg)
     regions_fg.add_to(m)
     if result.spec.buffer_km > 0:
         buffers_fg.add_to(m)
 
 # %% ../nbs/24_maps.ipynb #739c3163
-def split_map(result: SplitResult,  # the split to draw
-              tiles: str | None = 'OpenStreetMap',  # folium tiles; None for none (offline)
-              leaflet_url: str | None = None,  # directory URL of leaflet.js / leaflet.css; None for the CDN
-              max_points: int | None = None,  # at most this many observations per group (a seeded sample)
-             ) -> folium.Map:
+def split_map(
+    result: SplitResult,  # the split to draw
+    tiles: str | None = 'OpenStreetMap',  # folium tiles; None for none (offline)
+    leaflet_url: str | None = None,  # directory URL of leaflet.js / leaflet.css; None for the CDN
+    max_points: int | None = None,  # at most this many observations per group (a seeded sample)
+) -> folium.Map:
     """Interactive map of a split: observations by group with popups, region squares, buffers, layer control."""
     lat, lon = result.observations['latitude'].to_numpy(), result.observations['longitude'].to_numpy()
     m = folium.Map(location=[float(np.median(lat)), float(np.median(lon))], tiles=tiles, control_scale=True)
@@ -205,14 +257,18 @@ def split_map(result: SplitResult,  # the split to draw
     _add_points(m, result, max_points)
     _add_regions(m, result)
     folium.LayerControl(collapsed=False).add_to(m)
-    m.fit_bounds([[float(lat.min()), float(lon.min())], [float(lat.max()), float(lon.max())]],
-                 padding_top_left=(10, 10), padding_bottom_right=(270, 10))  # room for the expanded layer control
+    m.fit_bounds(
+        [[float(lat.min()), float(lon.min())], [float(lat.max()), float(lon.max())]],
+        padding_top_left=(10, 10),
+        padding_bottom_right=(270, 10),
+    )  # room for the expanded layer control
     return m
 
 # %% ../nbs/24_maps.ipynb #e7d199b2
-def save_map(m: folium.Map,  # a map of `split_map`
-             path,  # the HTML file to write
-            ) -> Path:
+def save_map(
+    m: folium.Map,  # a map of `split_map`
+    path,  # the HTML file to write
+) -> Path:
     """Write the map's HTML to `path` atomically, as a page that works offline where Leaflet is installed locally."""
     return save_offline(m, path)
 
@@ -228,10 +284,12 @@ def write_split_visuals(result: SplitResult, out_dir, stem: str = 'split', dpi: 
     return png, save_map(split_map(result), out_dir / f'{stem}_map.html')
 
 # %% ../nbs/24_maps.ipynb #6b09b05f
-def explore(observations: pd.DataFrame,  # rows to split, with the columns `make_split` needs
-           ) -> object:  # an ipywidgets VBox, with the `redraw` it calls
+def explore(
+    observations: pd.DataFrame,  # rows to split, with the columns `make_split` needs
+) -> object:  # an ipywidgets VBox, with the `redraw` it calls
     """Sliders (region size, separation, buffer, seed) that re-split `observations` and redraw figure and report."""
     import ipywidgets as widgets  # optional dependency (development extra), so imported only here
+
     size = widgets.FloatSlider(10, min=1, max=30, step=1, description='region km')
     dist = widgets.FloatSlider(15, min=0, max=80, step=1, description='centres ≥ km')
     buf = widgets.FloatSlider(0, min=0, max=10, step=0.5, description='buffer km')
@@ -242,8 +300,10 @@ def explore(observations: pd.DataFrame,  # rows to split, with the columns `make
         with out:
             out.clear_output(wait=True)
             try:
-                r = make_split(observations, SplitSpec(region_size_km=region_km, min_distance_km=min_km,
-                                                       buffer_km=buffer_km, seed=seed))
+                r = make_split(
+                    observations,
+                    SplitSpec(region_size_km=region_km, min_distance_km=min_km, buffer_km=buffer_km, seed=seed),
+                )
             except ValueError as e:
                 print(f'cannot split: {e}')
                 return None

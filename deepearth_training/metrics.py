@@ -46,7 +46,9 @@ def majority_hits(train_counts: np.ndarray, labels: np.ndarray) -> tuple[np.ndar
     return model_hits(np.broadcast_to(ranking[:5], (len(labels), min(5, len(ranking)))), labels)
 
 
-def prior_hits(train_counts: np.ndarray, labels: np.ndarray, draws: int = 20_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def prior_hits(
+    train_counts: np.ndarray, labels: np.ndarray, draws: int = 20_000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Expected top-1/top-5 hits [N] of predicting classes drawn from the training frequencies (without replacement)."""
     p = train_counts / train_counts.sum()
     k = min(5, len(p))
@@ -76,11 +78,13 @@ def classification_report(results: dict, subsets: dict, train_counts: np.ndarray
         seen = mask & (results['label'] >= 0)
         y = results['label'][seen]
         report[name] = {
-            'n': int(mask.sum()), 'n_unseen': int((mask & (results['label'] < 0)).sum()),
+            'n': int(mask.sum()),
+            'n_unseen': int((mask & (results['label'] < 0)).sum()),
             'loss': float(np.mean(results['loss'][seen])) if seen.any() else None,
             'model': accuracy_summary(*model_hits(results['topk'][seen], y), y),
             'majority': accuracy_summary(*majority_hits(train_counts, y), y),
-            'prior': accuracy_summary(prior1[y], prior5[y], y)}
+            'prior': accuracy_summary(prior1[y], prior5[y], y),
+        }
     return report
 
 # %% ../nbs/33_metrics.ipynb #6fe26ebb
@@ -94,8 +98,17 @@ def recall_at_k(scores: np.ndarray, relevant: np.ndarray, ks=(1, 5, 10)) -> dict
 def chance_recall(n_relevant: np.ndarray, n_candidates: int, ks=(1, 5, 10)) -> dict:
     """Expected recall@k of a random ranking: mean over queries of 1 - C(M - r, k) / C(M, k)."""
     r = np.asarray(n_relevant)
-    return {f'recall@{k}': float(np.mean([1 - math.comb(n_candidates - x, k) / math.comb(n_candidates, k)
-                                          if k <= n_candidates else 1.0 for x in r])) for k in ks}
+    return {
+        f'recall@{k}': float(
+            np.mean(
+                [
+                    1 - math.comb(n_candidates - x, k) / math.comb(n_candidates, k) if k <= n_candidates else 1.0
+                    for x in r
+                ]
+            )
+        )
+        for k in ks
+    }
 
 # %% ../nbs/33_metrics.ipynb #07fdf939
 def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -104,13 +117,14 @@ def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # %% ../nbs/33_metrics.ipynb #e8021053
 @torch.no_grad()
-def autoencoder_report(model: nn.Module,  # the autoencoder (not wrapped in DistributedDataParallel)
-                       store,  # the store the results come from
-                       results: dict,  # `evaluate_model` results of the autoencoder
-                       subsets: dict,  # name -> boolean mask [N] over the results' rows
-                       train_ids,  # training observation IDs (for the baselines)
-                       device='cpu',  # where the model is
-                      ) -> dict:
+def autoencoder_report(
+    model: nn.Module,  # the autoencoder (not wrapped in DistributedDataParallel)
+    store,  # the store the results come from
+    results: dict,  # `evaluate_model` results of the autoencoder
+    subsets: dict,  # name -> boolean mask [N] over the results' rows
+    train_ids,  # training observation IDs (for the baselines)
+    device='cpu',  # where the model is
+) -> dict:
     """Per subset: reconstruction cosines vs the mean-embedding baseline, retrieval recall@1/5/10 both ways vs baselines."""
     core = model.eval()
     language = np.asarray(store.language, dtype=np.float32)  # [S, L]
@@ -121,7 +135,9 @@ def autoencoder_report(model: nn.Module,  # the autoencoder (not wrapped in Dist
     train_species = obs['species_idx'].to_numpy()[train_rows]
     mean_language = language[train_species].mean(0)
     species_rank = np.argsort(-np.bincount(train_species, minlength=len(language)), kind='stable')
-    shared_language = F.normalize(core.language_encoder(torch.from_numpy(language).to(device)).float(), dim=1).cpu().numpy()
+    shared_language = (
+        F.normalize(core.language_encoder(torch.from_numpy(language).to(device)).float(), dim=1).cpu().numpy()
+    )
     test_rows = store.rows(list(results['observation_ids']))
     target_v, sp = pooled[obs['vision_row'].to_numpy()[test_rows]], results['species_idx']
     zv = results['shared_vision'] / np.linalg.norm(results['shared_vision'], axis=1, keepdims=True).clip(1e-12)
@@ -134,29 +150,42 @@ def autoencoder_report(model: nn.Module,  # the autoencoder (not wrapped in Dist
         v2l = recall_at_k(zv[mask] @ shared_language.T, y[:, None] == np.arange(len(language))[None])
         queries = np.unique(y)
         l2v = recall_at_k(shared_language[queries] @ zv[mask].T, queries[:, None] == y[None])
-        freq = (species_rank[None, :10] == y[:, None])
+        freq = species_rank[None, :10] == y[:, None]
         report[name] = {
-            'n': int(mask.sum()), 'loss': float(results['loss'][mask].mean()),
-            'vision_cosine': {'model': float(results['vision_cosine'][mask].mean()),
-                              'mean_embedding': float(_cos(target_v[mask], mean_vision).mean())},
-            'language_cosine': {'model': float(results['language_cosine'][mask].mean()),
-                                'mean_embedding': float(_cos(language[y], mean_language).mean())},
-            'vision_to_language': {'model': v2l, 'chance': chance_recall(np.ones(len(y), int), len(language)),
-                                   'frequency': {f'recall@{k}': float(freq[:, :k].any(1).mean()) for k in (1, 5, 10)}},
-            'language_to_vision': {'model': l2v, 'chance': chance_recall((queries[:, None] == y[None]).sum(1), len(y)),
-                                   'n_queries': int(len(queries))}}
+            'n': int(mask.sum()),
+            'loss': float(results['loss'][mask].mean()),
+            'vision_cosine': {
+                'model': float(results['vision_cosine'][mask].mean()),
+                'mean_embedding': float(_cos(target_v[mask], mean_vision).mean()),
+            },
+            'language_cosine': {
+                'model': float(results['language_cosine'][mask].mean()),
+                'mean_embedding': float(_cos(language[y], mean_language).mean()),
+            },
+            'vision_to_language': {
+                'model': v2l,
+                'chance': chance_recall(np.ones(len(y), int), len(language)),
+                'frequency': {f'recall@{k}': float(freq[:, :k].any(1).mean()) for k in (1, 5, 10)},
+            },
+            'language_to_vision': {
+                'model': l2v,
+                'chance': chance_recall((queries[:, None] == y[None]).sum(1), len(y)),
+                'n_queries': int(len(queries)),
+            },
+        }
     return report
 
 # %% ../nbs/33_metrics.ipynb #4276618a
-def subset_report(model: nn.Module,  # the evaluated model (not wrapped in DistributedDataParallel)
-                store,  # the store of the results
-                results: dict,  # `evaluate_model` results
-                subsets: dict,  # name -> boolean mask [N] (`split_subsets`)
-                train_ids,  # training observation IDs
-                train_counts: np.ndarray,  # training observations per label [K]
-                device='cpu',  # where the model is
-                seed: int = 0,  # seed of the prior baseline's draws
-               ) -> dict:
+def subset_report(
+    model: nn.Module,  # the evaluated model (not wrapped in DistributedDataParallel)
+    store,  # the store of the results
+    results: dict,  # `evaluate_model` results
+    subsets: dict,  # name -> boolean mask [N] (`split_subsets`)
+    train_ids,  # training observation IDs
+    train_counts: np.ndarray,  # training observations per label [K]
+    device='cpu',  # where the model is
+    seed: int = 0,  # seed of the prior baseline's draws
+) -> dict:
     """The report {'temporal', 'spatial', 'all'} of `results`: classification or autoencoder figures per subset."""
     if spec_for(model).classifier:
         return classification_report(results, subsets, train_counts, seed=seed)
@@ -169,7 +198,12 @@ def headline(report: dict, subset: str) -> tuple[str, float | None, float | None
     if 'model' in r:
         return 'top-1 accuracy', r['model']['top1'], r['majority']['top1'], 'majority'
     if 'vision_to_language' in r:
-        return 'vision→language recall@1', r['vision_to_language']['model']['recall@1'], r['vision_to_language']['chance']['recall@1'], 'chance'
+        return (
+            'vision→language recall@1',
+            r['vision_to_language']['model']['recall@1'],
+            r['vision_to_language']['chance']['recall@1'],
+            'chance',
+        )
     return '', None, None, ''
 
 
@@ -187,19 +221,28 @@ def _plot_subset(ax_loss, ax_acc, ep: list, reports: list[dict], subset: str, co
     if not any(v[1] is not None for v in vals):
         return ''
     ax_acc.plot(ep, _nan(v[1] for v in vals), marker='o', color=color, label=label)
-    ax_acc.plot(ep, _nan(v[2] for v in vals), ls='--', color=color, alpha=0.7, label=f'{subset}: {vals[-1][3]} baseline')
+    ax_acc.plot(
+        ep, _nan(v[2] for v in vals), ls='--', color=color, alpha=0.7, label=f'{subset}: {vals[-1][3]} baseline'
+    )
     band = [(r.get(subset, {}).get('ci95') or {}).get('top1') for r in reports]
     if any(b is not None for b in band):
-        ax_acc.fill_between(ep, _nan(b and b[0] for b in band), _nan(b and b[1] for b in band), color=color, alpha=0.15,
-                            label=f'{subset}: 95 % interval')
+        ax_acc.fill_between(
+            ep,
+            _nan(b and b[0] for b in band),
+            _nan(b and b[1] for b in band),
+            color=color,
+            alpha=0.15,
+            label=f'{subset}: 95 % interval',
+        )
     return vals[-1][0]
 
 
-def plot_history(history: list[dict],  # per-epoch entries of a run ('epoch', 'train', 'test', optional 'val')
-                 path,  # where the PNG goes
-                 title: str = '',  # figure title
-                 best_epoch: int | None = None,  # the reported epoch (chosen on validation), marked when given
-                ) -> Path:
+def plot_history(
+    history: list[dict],  # per-epoch entries of a run ('epoch', 'train', 'test', optional 'val')
+    path,  # where the PNG goes
+    title: str = '',  # figure title
+    best_epoch: int | None = None,  # the reported epoch (chosen on validation), marked when given
+) -> Path:
     """Loss and headline figure per epoch (train, validation, temporal and spatial test with 95 % bands) as a PNG, atomically."""
     fig = Figure(figsize=(10, 3.8), dpi=110, layout='constrained')
     ax_loss, ax_acc = fig.subplots(1, 2)
@@ -208,8 +251,12 @@ def plot_history(history: list[dict],  # per-epoch entries of a run ('epoch', 't
     val = [{'validation': h['val']} if 'val' in h else {} for h in history]
     name = _plot_subset(ax_loss, ax_acc, ep, val, 'validation', 'tab:green', 'validation (chooses the epoch)')
     for subset, color in (('temporal', 'tab:blue'), ('spatial', 'tab:orange')):
-        name = _plot_subset(ax_loss, ax_acc, ep, [h['test'] for h in history], subset, color,
-                            f'{subset} test (not used for choice)') or name
+        name = (
+            _plot_subset(
+                ax_loss, ax_acc, ep, [h['test'] for h in history], subset, color, f'{subset} test (not used for choice)'
+            )
+            or name
+        )
     if 'top1' in history[0]['train']:
         ax_acc.plot(ep, [h['train']['top1'] for h in history], marker='o', color='black', label='train (running)')
     for ax in (ax_loss, ax_acc):
@@ -250,10 +297,12 @@ def _classifier_rows(r: dict) -> list[str]:
         f = r['final'][s]
         m, mj, pr, ci = f['model'], f['majority'], f['prior'], f.get('ci95') or {}
         extra = [_pct(f[k]['top1']) if k in f else '–' for k in ('unseen_as_errors', 'per_occurrence')]
-        rows.append(f"| {mode_label(r['mode'])} | {s} | {f['n']} ({f['n_unseen']}) | "
-                    + ' | '.join(with_interval(m[k], ci.get(k)) for k in ('top1', 'top5', 'macro'))
-                    + f" | {extra[0]} | {extra[1]} | {_pct(mj['top1'])} / {_pct(mj['top5'])} / {_pct(mj['macro'])} | "
-                    f"{_pct(pr['top1'])} / {_pct(pr['top5'])} / {_pct(pr['macro'])} | {r.get('best_epoch', '–')} | {r['seconds_per_epoch']:.2f} |")
+        rows.append(
+            f"| {mode_label(r['mode'])} | {s} | {f['n']} ({f['n_unseen']}) | "
+            + ' | '.join(with_interval(m[k], ci.get(k)) for k in ('top1', 'top5', 'macro'))
+            + f" | {extra[0]} | {extra[1]} | {_pct(mj['top1'])} / {_pct(mj['top5'])} / {_pct(mj['macro'])} | "
+            f"{_pct(pr['top1'])} / {_pct(pr['top5'])} / {_pct(pr['macro'])} | {r.get('best_epoch', '–')} | {r['seconds_per_epoch']:.2f} |"
+        )
     return rows
 
 
@@ -267,9 +316,11 @@ def _autoencoder_rows(r: dict) -> list[str]:
             continue
         rk = lambda d: ' / '.join(_pct(d[f'recall@{k}']) for k in (1, 5, 10))
         v2l, l2v = f['vision_to_language'], f['language_to_vision']
-        rows.append(f"| {r['mode']} | {s} | {f['n']} | {f['vision_cosine']['model']:.3f} ({f['vision_cosine']['mean_embedding']:.3f}) | "
-                    f"{f['language_cosine']['model']:.3f} ({f['language_cosine']['mean_embedding']:.3f}) | "
-                    f"{rk(v2l['model'])} ({rk(v2l['chance'])}) | {rk(l2v['model'])} ({rk(l2v['chance'])}) | {r['seconds_per_epoch']:.2f} |")
+        rows.append(
+            f"| {r['mode']} | {s} | {f['n']} | {f['vision_cosine']['model']:.3f} ({f['vision_cosine']['mean_embedding']:.3f}) | "
+            f"{f['language_cosine']['model']:.3f} ({f['language_cosine']['mean_embedding']:.3f}) | "
+            f"{rk(v2l['model'])} ({rk(v2l['chance'])}) | {rk(l2v['model'])} ({rk(l2v['chance'])}) | {r['seconds_per_epoch']:.2f} |"
+        )
     return rows
 
 # %% ../nbs/33_metrics.ipynb #f5e312ae
@@ -279,15 +330,31 @@ def results_table(runs: list[dict]) -> str:
     ae = [r for r in runs if not REGISTRY[r['mode']].classifier]
     blocks = []
     if cls:
-        blocks.append('\n'.join(['| mode | subset | n (unseen) | top-1 [95 % CI] | top-5 [95 % CI] | macro [95 % CI] | '
-                                 'top-1, unseen as errors | top-1 per occurrence | majority top-1 / top-5 / macro | '
-                                 'prior top-1 / top-5 / macro | epoch | s/epoch |', '|---|---|---|---|---|---|---|---|---|---|---|---|']
-                                + [row for r in cls for row in _classifier_rows(r)]))
+        blocks.append(
+            '\n'.join(
+                [
+                    '| mode | subset | n (unseen) | top-1 [95 % CI] | top-5 [95 % CI] | macro [95 % CI] | '
+                    'top-1, unseen as errors | top-1 per occurrence | majority top-1 / top-5 / macro | '
+                    'prior top-1 / top-5 / macro | epoch | s/epoch |',
+                    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+                ]
+                + [row for r in cls for row in _classifier_rows(r)]
+            )
+        )
         if any(r['mode'] in LOOKUP_MODES for r in cls):
-            blocks[-1] += ('\n\nlookup sanity check: the model reads one fixed description vector per species, so it can '
-                           'score 100 % by lookup; its score checks the pipeline, it is not a result.')
+            blocks[-1] += (
+                '\n\nlookup sanity check: the model reads one fixed description vector per species, so it can '
+                'score 100 % by lookup; its score checks the pipeline, it is not a result.'
+            )
     if ae:
-        blocks.append('\n'.join(['| mode | subset | n | vision cos (mean emb.) | language cos (mean emb.) | '
-                                 'vision→language R@1/5/10 (chance) | language→vision R@1/5/10 (chance) | s/epoch |',
-                                 '|---|---|---|---|---|---|---|---|'] + [row for r in ae for row in _autoencoder_rows(r)]))
+        blocks.append(
+            '\n'.join(
+                [
+                    '| mode | subset | n | vision cos (mean emb.) | language cos (mean emb.) | '
+                    'vision→language R@1/5/10 (chance) | language→vision R@1/5/10 (chance) | s/epoch |',
+                    '|---|---|---|---|---|---|---|---|',
+                ]
+                + [row for r in ae for row in _autoencoder_rows(r)]
+            )
+        )
     return '\n\n'.join(blocks)

@@ -17,13 +17,20 @@ from torch import nn
 # %% ../nbs/30_models.ipynb #32979c78
 def mlp_head(in_dim: int, hidden_dim: int, out_dim: int, dropout: float) -> nn.Sequential:
     """Linear → ReLU → Dropout → Linear → ReLU → Dropout → Linear: [B, in_dim] → [B, out_dim]."""
-    return nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout),
-                         nn.Linear(hidden_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout),
-                         nn.Linear(hidden_dim, out_dim))
+    return nn.Sequential(
+        nn.Linear(in_dim, hidden_dim),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Linear(hidden_dim, hidden_dim),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Linear(hidden_dim, out_dim),
+    )
 
 # %% ../nbs/30_models.ipynb #7905ed29
 class LanguageClassifier(nn.Module):
     """Species logits [B, K] from language embeddings [B, embedding_dim]: 7168 → 128 → 128 → K, dropout 0.2."""
+
     def __init__(self, num_classes: int, embedding_dim: int = 7168, hidden_dim: int = 128, dropout: float = 0.2):
         super().__init__()
         self.num_classes, self.embedding_dim = num_classes, embedding_dim
@@ -45,6 +52,7 @@ def pool_vision(vision: torch.Tensor) -> torch.Tensor:
 # %% ../nbs/30_models.ipynb #4fc92006
 class VisionClassifier(nn.Module):
     """Species logits [B, K] from vision [B, T, H, W, C] or pooled [B, C]: mean → C → 128 → 128 → K, dropout 0.3."""
+
     def __init__(self, num_classes: int, hidden_dim: int = 128, vision_dim: int = 1408, dropout: float = 0.3):
         super().__init__()
         self.num_classes, self.vision_dim = num_classes, vision_dim
@@ -57,18 +65,31 @@ class VisionClassifier(nn.Module):
 # %% ../nbs/30_models.ipynb #0b315608
 def encoder(in_dim: int, out_dim: int, dropout: float) -> nn.Sequential:
     """Linear → LayerNorm → GELU → Dropout → Linear: [B, in_dim] → [B, out_dim]."""
-    return nn.Sequential(nn.Linear(in_dim, out_dim), nn.LayerNorm(out_dim), nn.GELU(), nn.Dropout(dropout),
-                         nn.Linear(out_dim, out_dim))
+    return nn.Sequential(
+        nn.Linear(in_dim, out_dim), nn.LayerNorm(out_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(out_dim, out_dim)
+    )
 
 # %% ../nbs/30_models.ipynb #e24245d1
 class MultimodalMaskedAutoencoder(nn.Module):
     """Shared vision/language space [B, fusion_dim] with masked cross-modal reconstruction of each modality."""
-    def __init__(self, vision_dim: int = 1408, language_dim: int = 7168, fusion_dim: int = 512,
-                 mask_ratio: float = 0.5, dropout: float = 0.1):
+
+    def __init__(
+        self,
+        vision_dim: int = 1408,
+        language_dim: int = 7168,
+        fusion_dim: int = 512,
+        mask_ratio: float = 0.5,
+        dropout: float = 0.1,
+    ):
         super().__init__()
         if not 0 <= mask_ratio < 1:
             raise ValueError(f'mask_ratio must be in [0, 1), got {mask_ratio}')
-        self.vision_dim, self.language_dim, self.fusion_dim, self.mask_ratio = vision_dim, language_dim, fusion_dim, mask_ratio
+        self.vision_dim, self.language_dim, self.fusion_dim, self.mask_ratio = (
+            vision_dim,
+            language_dim,
+            fusion_dim,
+            mask_ratio,
+        )
         self.vision_encoder = encoder(vision_dim, fusion_dim, dropout)
         self.language_encoder = encoder(language_dim, fusion_dim, dropout)
         self.mask_tokens = nn.Parameter(torch.zeros(2, fusion_dim))  # row 0 stands in for vision, row 1 for language
@@ -92,12 +113,19 @@ class MultimodalMaskedAutoencoder(nn.Module):
         ctx_vision = self.vision_encoder(self.mask_features(v)) if self.training else shared_vision
         ctx_language = self.language_encoder(self.mask_features(l)) if self.training else shared_language
         b = v.shape[0]
-        pairs = torch.cat([torch.cat([self.mask_tokens[0].expand(b, -1), ctx_language], 1),
-                           torch.cat([ctx_vision, self.mask_tokens[1].expand(b, -1)], 1)])  # [2B, 2F]
+        pairs = torch.cat(
+            [
+                torch.cat([self.mask_tokens[0].expand(b, -1), ctx_language], 1),
+                torch.cat([ctx_vision, self.mask_tokens[1].expand(b, -1)], 1),
+            ]
+        )  # [2B, 2F]
         fused = self.fusion(pairs)
-        return {'vision_reconstruction': self.vision_decoder(fused[:b]),
-                'language_reconstruction': self.language_decoder(fused[b:]),
-                'shared_vision': shared_vision, 'shared_language': shared_language}
+        return {
+            'vision_reconstruction': self.vision_decoder(fused[:b]),
+            'language_reconstruction': self.language_decoder(fused[b:]),
+            'shared_vision': shared_vision,
+            'shared_language': shared_language,
+        }
 
 # %% ../nbs/30_models.ipynb #9eb6032d
 def same_species(language: torch.Tensor, tol: float = 1e-5) -> torch.Tensor:
@@ -106,8 +134,14 @@ def same_species(language: torch.Tensor, tol: float = 1e-5) -> torch.Tensor:
     return (l @ l.T >= 1 - tol) | torch.eye(len(l), dtype=torch.bool, device=l.device)
 
 # %% ../nbs/30_models.ipynb #22ad31e9
-def masked_autoencoder_loss(outputs: dict, vision: torch.Tensor, language: torch.Tensor, alignment_weight: float = 1.0,
-                            temperature: float = 0.1, reduction: str = 'mean') -> tuple[torch.Tensor, dict]:
+def masked_autoencoder_loss(
+    outputs: dict,
+    vision: torch.Tensor,
+    language: torch.Tensor,
+    alignment_weight: float = 1.0,
+    temperature: float = 0.1,
+    reduction: str = 'mean',
+) -> tuple[torch.Tensor, dict]:
     """Cosine reconstruction loss of both modalities + multi-positive InfoNCE; (loss [] or per row [B] if reduction='none', parts)."""
     v, l = pool_vision(vision), language.float()
     o = {k: x.float() for k, x in outputs.items()}  # the loss is computed in float32, also under autocast
@@ -120,8 +154,11 @@ def masked_autoencoder_loss(outputs: dict, vision: torch.Tensor, language: torch
     v2l = torch.logsumexp(logits, 1) - torch.logsumexp(pos_logits, 1)  # -log P(a positive | vision row)
     l2v = torch.logsumexp(logits, 0) - torch.logsumexp(pos_logits, 0)
     align = (v2l + l2v) / 2
-    parts = {'vision_reconstruction': rec_v.mean().detach(), 'language_reconstruction': rec_l.mean().detach(),
-             'alignment': align.mean().detach()}
+    parts = {
+        'vision_reconstruction': rec_v.mean().detach(),
+        'language_reconstruction': rec_l.mean().detach(),
+        'alignment': align.mean().detach(),
+    }
     per_row = rec_v + rec_l + alignment_weight * align
     if reduction not in ('mean', 'none'):
         raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
@@ -139,16 +176,28 @@ def sinusoidal_features(x: torch.Tensor, wavelengths: torch.Tensor) -> torch.Ten
 # %% ../nbs/30_models.ipynb #108d91db
 class SpaceTimeEncoder(nn.Module):
     """Embedding [B, out_dim] of (latitude, longitude, day_of_year, year) [B, 4]; NaN day of year = unknown."""
-    def __init__(self, out_dim: int = 128, n_space: int = 16, min_wavelength_deg: float = 0.01,
-                 max_wavelength_deg: float = 360.0, n_season: int = 4, n_year: int = 6, dropout: float = 0.1):
+
+    def __init__(
+        self,
+        out_dim: int = 128,
+        n_space: int = 16,
+        min_wavelength_deg: float = 0.01,
+        max_wavelength_deg: float = 360.0,
+        n_season: int = 4,
+        n_year: int = 6,
+        dropout: float = 0.1,
+    ):
         super().__init__()
-        self.register_buffer('space_wavelengths', torch.logspace(math.log10(max_wavelength_deg), math.log10(min_wavelength_deg), n_space))
+        self.register_buffer(
+            'space_wavelengths', torch.logspace(math.log10(max_wavelength_deg), math.log10(min_wavelength_deg), n_space)
+        )
         self.register_buffer('season_wavelengths', 365.25 / torch.arange(1, n_season + 1, dtype=torch.float32))
         self.register_buffer('year_wavelengths', torch.logspace(math.log10(64.0), math.log10(2.0), n_year))
         self.feature_dim = 4 * n_space + 2 * n_season + 1 + 2 * n_year
         self.out_dim = out_dim
-        self.mlp = nn.Sequential(nn.Linear(self.feature_dim, out_dim), nn.ReLU(), nn.Dropout(dropout),
-                                 nn.Linear(out_dim, out_dim), nn.ReLU())
+        self.mlp = nn.Sequential(
+            nn.Linear(self.feature_dim, out_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(out_dim, out_dim), nn.ReLU()
+        )
 
     def features(self, coords: torch.Tensor) -> torch.Tensor:
         """Sinusoidal features [B, feature_dim] of coords [B, 4] ordered as SPACE_TIME_COLUMNS."""
@@ -159,13 +208,20 @@ class SpaceTimeEncoder(nn.Module):
         bad = ~torch.isfinite(torch.stack([lat, lon, year], 1))
         if bad.any():
             row, col = [int(i) for i in bad.nonzero()[0]]
-            raise ValueError(f"coords row {row}: {('latitude', 'longitude', 'year')[col]} is {c[row, [0, 1, 3][col]].item()}, must be finite")
+            raise ValueError(
+                f"coords row {row}: {('latitude', 'longitude', 'year')[col]} is {c[row, [0, 1, 3][col]].item()}, must be finite"
+            )
         known = torch.isfinite(doy)
         sw = self.space_wavelengths.double()
         season = sinusoidal_features(torch.where(known, doy, torch.zeros_like(doy)), self.season_wavelengths.double())
         season = season * known[:, None]
-        feats = [sinusoidal_features(lat, sw), sinusoidal_features(lon, sw), season, (~known).double()[:, None],
-                 sinusoidal_features(year, self.year_wavelengths.double())]
+        feats = [
+            sinusoidal_features(lat, sw),
+            sinusoidal_features(lon, sw),
+            season,
+            (~known).double()[:, None],
+            sinusoidal_features(year, self.year_wavelengths.double()),
+        ]
         return torch.cat(feats, 1).to(self.mlp[0].weight.dtype)
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
@@ -175,6 +231,7 @@ class SpaceTimeEncoder(nn.Module):
 # %% ../nbs/30_models.ipynb #e33eeafe
 class GeoClassifier(nn.Module):
     """Species logits [B, K] from space-time coords [B, 4] alone: SpaceTimeEncoder → hidden → K."""
+
     def __init__(self, num_classes: int, hidden_dim: int = 128, dropout: float = 0.2, **encoder_kwargs):
         super().__init__()
         self.num_classes = num_classes
@@ -188,13 +245,17 @@ class GeoClassifier(nn.Module):
 # %% ../nbs/30_models.ipynb #3ac5c983
 class GeoVisionClassifier(nn.Module):
     """Species logits [B, K] from vision [B, T, H, W, C] or [B, C] fused with space-time coords [B, 4]."""
-    def __init__(self, num_classes: int, hidden_dim: int = 128, vision_dim: int = 1408, dropout: float = 0.3, **encoder_kwargs):
+
+    def __init__(
+        self, num_classes: int, hidden_dim: int = 128, vision_dim: int = 1408, dropout: float = 0.3, **encoder_kwargs
+    ):
         super().__init__()
         self.num_classes, self.vision_dim = num_classes, vision_dim
         self.vision = nn.Sequential(nn.Linear(vision_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout))
         self.encoder = SpaceTimeEncoder(out_dim=hidden_dim, **encoder_kwargs)
-        self.head = nn.Sequential(nn.Linear(2 * hidden_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout),
-                                  nn.Linear(hidden_dim, num_classes))
+        self.head = nn.Sequential(
+            nn.Linear(2 * hidden_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden_dim, num_classes)
+        )
 
     def forward(self, vision: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
         """vision [B, T, H, W, C] or [B, C], coords [B, 4] → [B, K]."""

@@ -32,11 +32,29 @@ from . import __version__
 from .cli import run_command
 from .files import atomic_write, pid_lock
 from .ids import create_observation_ids
-from .source import (LANGUAGE_DIM, OBSERVATIONS, VISION_INDEX, Source, download_source, iter_shard,
-                                       language_matrix, read_source, shard_name)
-from .store_format import (DTYPES, FORMAT_VERSION, MANIFEST, OBSERVATION_COLUMNS, PROGRESS, STORE_FILES,
-                                             file_sha256 as _sha256, open_store, seal_manifest, store_location,
-                                             verify_store)
+from deepearth_training.source import (
+    LANGUAGE_DIM,
+    OBSERVATIONS,
+    VISION_INDEX,
+    Source,
+    download_source,
+    iter_shard,
+    language_matrix,
+    read_source,
+    shard_name,
+)
+from deepearth_training.store_format import (
+    DTYPES,
+    FORMAT_VERSION,
+    MANIFEST,
+    PROGRESS,
+    STORE_FILES,
+    file_sha256 as _sha256,
+    open_store,
+    seal_manifest,
+    store_location,
+    verify_store,
+)
 
 # %% ../nbs/13_prepare.ipynb #777775b9
 def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -49,18 +67,33 @@ def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     loc = vi.set_index(['gbif_id', 'image_index'])[['file_idx', 'row_idx']]
     loc = loc.reindex(pd.MultiIndex.from_arrays([rows.gbif_id.to_numpy(), image_index])).fillna(-1).astype(np.int64)
     has_vision = rows.has_vision.to_numpy()
-    species = (rows.drop_duplicates('taxon_id')[['taxon_id', 'taxon_name']].sort_values(['taxon_name', 'taxon_id'])
-               .reset_index(drop=True))
+    species = (
+        rows.drop_duplicates('taxon_id')[['taxon_id', 'taxon_name']]
+        .sort_values(['taxon_name', 'taxon_id'])
+        .reset_index(drop=True)
+    )
     species_idx = pd.Index(species.taxon_id).get_indexer(rows.taxon_id).astype(np.int32)
-    table = pd.DataFrame({
-        'observation_id': create_observation_ids(rows.gbif_id.to_numpy(), image_index),
-        'gbif_id': rows.gbif_id.to_numpy(), 'image_index': image_index.astype(np.int64),
-        'taxon_id': rows.taxon_id.to_numpy(), 'taxon_name': rows.taxon_name.to_numpy(), 'species_idx': species_idx,
-        **{c: rows[c].to_numpy() for c in ('latitude', 'longitude', 'year', 'month', 'day', 'hour', 'minute', 'second')},
-        'has_vision': has_vision, 'vision_row': np.where(has_vision, np.cumsum(has_vision) - 1, -1).astype(np.int64),
-        'file_idx': loc.file_idx.to_numpy(), 'row_idx': loc.row_idx.to_numpy(),
-        'source_split': rows['split'].astype(object).to_numpy() if 'split' in rows else np.full(len(rows), '', dtype=object),
-    })
+    table = pd.DataFrame(
+        {
+            'observation_id': create_observation_ids(rows.gbif_id.to_numpy(), image_index),
+            'gbif_id': rows.gbif_id.to_numpy(),
+            'image_index': image_index.astype(np.int64),
+            'taxon_id': rows.taxon_id.to_numpy(),
+            'taxon_name': rows.taxon_name.to_numpy(),
+            'species_idx': species_idx,
+            **{
+                c: rows[c].to_numpy()
+                for c in ('latitude', 'longitude', 'year', 'month', 'day', 'hour', 'minute', 'second')
+            },
+            'has_vision': has_vision,
+            'vision_row': np.where(has_vision, np.cumsum(has_vision) - 1, -1).astype(np.int64),
+            'file_idx': loc.file_idx.to_numpy(),
+            'row_idx': loc.row_idx.to_numpy(),
+            'source_split': rows['split'].astype(object).to_numpy()
+            if 'split' in rows
+            else np.full(len(rows), '', dtype=object),
+        }
+    )
     species['n_observations'] = np.bincount(species_idx, minlength=len(species)).astype(np.int64)
     species['n_with_vision'] = np.bincount(species_idx[has_vision], minlength=len(species)).astype(np.int64)
     return table, species
@@ -73,7 +106,9 @@ class _NpyRows:
         self.row_bytes = int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
         if create:
             with open(path, 'wb') as f:
-                np.lib.format.write_array_header_1_0(f, {'descr': np.dtype(dtype).str, 'fortran_order': False, 'shape': tuple(shape)})
+                np.lib.format.write_array_header_1_0(
+                    f, {'descr': np.dtype(dtype).str, 'fortran_order': False, 'shape': tuple(shape)}
+                )
                 f.truncate(f.tell() + shape[0] * self.row_bytes)
         with open(path, 'rb') as f:
             version = np.lib.format.read_magic(f)
@@ -102,9 +137,13 @@ class _NpyRows:
 def _fingerprint(source: Source, dtype: str, shards) -> dict:
     """What a store is built from: format version, dtype, grid, shard selection, and (size, mtime_ns) of each source file."""
     files = [source.path / OBSERVATIONS, source.path / VISION_INDEX, *source.shards.values()]
-    return {'format_version': FORMAT_VERSION, 'dtype': dtype, 'grid': list(source.grid),
-            'shards': None if shards is None else sorted(int(s) for s in shards),
-            'files': {str(p.relative_to(source.path)): [p.stat().st_size, p.stat().st_mtime_ns] for p in files}}
+    return {
+        'format_version': FORMAT_VERSION,
+        'dtype': dtype,
+        'grid': list(source.grid),
+        'shards': None if shards is None else sorted(int(s) for s in shards),
+        'files': {str(p.relative_to(source.path)): [p.stat().st_size, p.stat().st_mtime_ns] for p in files},
+    }
 
 # %% ../nbs/13_prepare.ipynb #96a58105
 def _prefetch(iterator, depth: int = 1):
@@ -151,10 +190,11 @@ def _apply(fn, iterator):
             iterator.close()
 
 
-def _pipeline(iterator,  # the first stage's items (a generator: it runs in its own thread)
-              *stages,  # functions item -> item, each run in its own thread
-              depth: int = 1,  # items queued between two stages
-             ):
+def _pipeline(
+    iterator,  # the first stage's items (a generator: it runs in its own thread)
+    *stages,  # functions item -> item, each run in its own thread
+    depth: int = 1,  # items queued between two stages
+):
     """Items of `iterator` passed through `stages` in turn, one thread per stage, at most `depth` queued between stages."""
     out = _prefetch(iterator, depth)
     for fn in stages:
@@ -162,9 +202,10 @@ def _pipeline(iterator,  # the first stage's items (a generator: it runs in its 
     return out
 
 # %% ../nbs/13_prepare.ipynb #89427ad3
-def _to_dtype(x: np.ndarray,  # float32 or float16 [b, n]: source values of b embeddings
-              dtype: str,  # the store's vision dtype, 'float16' or 'float32'
-             ) -> np.ndarray:
+def _to_dtype(
+    x: np.ndarray,  # float32 or float16 [b, n]: source values of b embeddings
+    dtype: str,  # the store's vision dtype, 'float16' or 'float32'
+) -> np.ndarray:
     """`x` as a C-contiguous `dtype` array [b, n]; float32 → float16 with torch's kernel (numpy's rounding)."""
     if x.dtype == np.float32 and dtype == 'float16':
         with warnings.catch_warnings():  # pyarrow's arrays are read-only, which torch warns about; it only reads them
@@ -176,6 +217,7 @@ def _to_dtype(x: np.ndarray,  # float32 or float16 [b, n]: source values of b em
 def _shard_stages(path: Path, target: np.ndarray, expect: np.ndarray, dtype: str, C: int, writers: list):
     """(convert, write) functions for one shard; `target` [rows] is the vision row of each shard row (-1: not stored),
     `expect` [rows] the gbif_id the index gives it."""
+
     def convert(batch):
         first, g, x = batch
         r = np.arange(first, first + len(g))
@@ -197,6 +239,7 @@ def _shard_stages(path: Path, target: np.ndarray, expect: np.ndarray, dtype: str
             for w, arr in zip(writers, arrays):
                 w.write(int(rows[a]), arr[a:b])
         return len(rows)
+
     return convert, write
 
 # %% ../nbs/13_prepare.ipynb #25b477dc
@@ -205,12 +248,24 @@ def _finish_shard(part: Path, writers: list, done: list, f: int) -> None:
     for w in writers:
         w.close()
     done.append(f)
-    atomic_write(part / PROGRESS, lambda p: p.write_text(json.dumps({**json.loads((part / PROGRESS).read_text()),
-                                                                     'done_shards': sorted(done)}, indent=1)))
+    atomic_write(
+        part / PROGRESS,
+        lambda p: p.write_text(
+            json.dumps({**json.loads((part / PROGRESS).read_text()), 'done_shards': sorted(done)}, indent=1)
+        ),
+    )
 
 
-def _write_shard(source: Source, rows: pd.DataFrame, part: Path, dtype: str, nv: int, batch_rows: int | None, bar,
-                 stop: threading.Event) -> list:
+def _write_shard(
+    source: Source,
+    rows: pd.DataFrame,
+    part: Path,
+    dtype: str,
+    nv: int,
+    batch_rows: int | None,
+    bar,
+    stop: threading.Event,
+) -> list:
     """Stream shard `rows.file_idx` (its index rows with vision) into the store files; return its open writers.
     Raises RuntimeError as soon as `stop` is set (another shard failed)."""
     T, H, W, C = source.grid
@@ -219,11 +274,19 @@ def _write_shard(source: Source, rows: pd.DataFrame, part: Path, dtype: str, nv:
     target[rows.row_idx.to_numpy()] = rows.vision_row.to_numpy()
     expect = np.zeros(len(target), np.int64)
     expect[rows.row_idx.to_numpy()] = rows.gbif_id.to_numpy()
-    writers = [_NpyRows(part / n, s, d, create=False) for n, s, d in
-               (('vision.npy', (nv, T, H, W, C), dtype), ('pooled.npy', (nv, C), 'float32'), ('vision_digests.npy', (nv, 16), 'uint8'))]
+    writers = [
+        _NpyRows(part / n, s, d, create=False)
+        for n, s, d in (
+            ('vision.npy', (nv, T, H, W, C), dtype),
+            ('pooled.npy', (nv, C), 'float32'),
+            ('vision_digests.npy', (nv, 16), 'uint8'),
+        )
+    ]
     convert, write = _shard_stages(source.shards[f], target, expect, dtype, C, writers)
     try:
-        for item in _pipeline(iter_shard(source.shards[f], source.grid, batch_rows, check_float16=dtype == 'float16'), convert):
+        for item in _pipeline(
+            iter_shard(source.shards[f], source.grid, batch_rows, check_float16=dtype == 'float16'), convert
+        ):
             if stop.is_set():
                 raise RuntimeError(f'{source.shards[f]}: stopped')
             bar.update(write(item))
@@ -234,8 +297,16 @@ def _write_shard(source: Source, rows: pd.DataFrame, part: Path, dtype: str, nv:
     return writers
 
 
-def _stream_vision(source: Source, tables: pd.DataFrame, part: Path, dtype: str, done: list, batch_rows: int | None,
-                   progress: bool, workers: int = 2) -> None:
+def _stream_vision(
+    source: Source,
+    tables: pd.DataFrame,
+    part: Path,
+    dtype: str,
+    done: list,
+    batch_rows: int | None,
+    progress: bool,
+    workers: int = 2,
+) -> None:
     """Step 4 of prepare_store: write vision, pooled and digests for every shard not in `done`, recording progress.
     `workers` shards stream at once; one background thread syncs and records each finished shard."""
     vis = tables[tables.has_vision]
@@ -246,9 +317,11 @@ def _stream_vision(source: Source, tables: pd.DataFrame, part: Path, dtype: str,
     stop = threading.Event()
     try:
         with ThreadPoolExecutor(1) as syncer, ThreadPoolExecutor(workers) as pool:
+
             def one(f):
                 writers = _write_shard(source, vis[vis.file_idx == f], part, dtype, len(vis), batch_rows, bar, stop)
                 return syncer.submit(_finish_shard, part, writers, done, f)
+
             try:
                 synced = [fut.result() for fut in as_completed([pool.submit(one, f) for f in todo])]
             except BaseException:  # the first failure (or Ctrl-C) stops every shard; finished ones are still recorded
@@ -265,7 +338,9 @@ def _stream_vision(source: Source, tables: pd.DataFrame, part: Path, dtype: str,
 def _checksums(part: Path) -> dict:
     """SHA-256 of every store file; vision.npy by the SHA-256 of its per-row BLAKE2b digests."""
     out = {n: 'sha256:' + _sha256(part / n) for n in STORE_FILES if n != 'vision.npy'}
-    out['vision.npy'] = 'sha256-of-row-blake2b128:' + hashlib.sha256(np.load(part / 'vision_digests.npy').tobytes()).hexdigest()
+    out['vision.npy'] = (
+        'sha256-of-row-blake2b128:' + hashlib.sha256(np.load(part / 'vision_digests.npy').tobytes()).hexdigest()
+    )
     return out
 
 # %% ../nbs/13_prepare.ipynb #016993af
@@ -281,7 +356,9 @@ def _check_places(source_dir, store_dir: Path) -> None:
     """Refuse a store that is the source, lies inside it or contains it: replacing it would delete the source."""
     s, t = Path(source_dir).resolve(), store_dir.resolve()
     if s == t or s in t.parents or t in s.parents:
-        raise ValueError(f'store {store_dir} and source {source_dir} overlap: the store must lie outside the source and not contain it')
+        raise ValueError(
+            f'store {store_dir} and source {source_dir} overlap: the store must lie outside the source and not contain it'
+        )
 
 
 def _check_removable(path: Path, names: set, marker: bool = True) -> None:
@@ -291,12 +368,16 @@ def _check_removable(path: Path, names: set, marker: bool = True) -> None:
     except (OSError, ValueError):
         m = None
     if marker and not (isinstance(m, dict) and isinstance(m.get('fingerprint'), dict)):
-        raise FileExistsError(f'{path} is not a store made by deepearth-prepare (no store manifest), so it is not replaced; '
-                              'choose another --store or remove it yourself')
+        raise FileExistsError(
+            f'{path} is not a store made by deepearth-prepare (no store manifest), so it is not replaced; '
+            'choose another --store or remove it yourself'
+        )
     other = sorted(p.name for p in path.iterdir() if p.name not in names and not _temporary(p.name))
     if other:
-        raise FileExistsError(f'{path} holds files that are not part of a store ({", ".join(other[:5])}), so it is not '
-                              'replaced; choose another --store or move them')
+        raise FileExistsError(
+            f'{path} holds files that are not part of a store ({", ".join(other[:5])}), so it is not '
+            'replaced; choose another --store or move them'
+        )
 
 
 def _swap(part: Path, store_dir: Path, trash: Path) -> None:
@@ -308,19 +389,36 @@ def _swap(part: Path, store_dir: Path, trash: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 # %% ../nbs/13_prepare.ipynb #478faaa0
-def _manifest(source: Source, tables: pd.DataFrame, species: pd.DataFrame, part: Path, dtype: str, fp: dict,
-              repo_id: str | None) -> dict:
+def _manifest(
+    source: Source, tables: pd.DataFrame, species: pd.DataFrame, part: Path, dtype: str, fp: dict, repo_id: str | None
+) -> dict:
     """The manifest of the store built in `part` (before `seal_manifest` adds the stamps)."""
     nv, S, grid = int(tables.has_vision.sum()), len(species), list(source.grid)
     return {
-        'format_version': FORMAT_VERSION, 'library_version': __version__,
-        'counts': {'observations': len(tables), 'gbif_observations': int(tables.gbif_id.nunique()), 'species': S,
-                   'vision': nv, 'shards': len(source.shards), 'left_out_gbif_observations': int(len(source.left_out)),
-                   'unlisted_shard_rows': int(len(source.unlisted))},
-        'shapes': {'vision': [nv, *grid], 'pooled': [nv, grid[3]], 'language': [S, LANGUAGE_DIM], 'vision_digests': [nv, 16]},
+        'format_version': FORMAT_VERSION,
+        'library_version': __version__,
+        'counts': {
+            'observations': len(tables),
+            'gbif_observations': int(tables.gbif_id.nunique()),
+            'species': S,
+            'vision': nv,
+            'shards': len(source.shards),
+            'left_out_gbif_observations': int(len(source.left_out)),
+            'unlisted_shard_rows': int(len(source.unlisted)),
+        },
+        'shapes': {
+            'vision': [nv, *grid],
+            'pooled': [nv, grid[3]],
+            'language': [S, LANGUAGE_DIM],
+            'vision_digests': [nv, 16],
+        },
         'dtypes': {'vision': dtype, 'pooled': 'float32', 'language': 'float32', 'vision_digests': 'uint8'},
-        'source': {'path': str(source.path.resolve()), 'repo_id': repo_id, 'shards': fp['shards'],
-                   'sha256': {n: _sha256(source.path / n) for n in (OBSERVATIONS, VISION_INDEX)}},
+        'source': {
+            'path': str(source.path.resolve()),
+            'repo_id': repo_id,
+            'shards': fp['shards'],
+            'sha256': {n: _sha256(source.path / n) for n in (OBSERVATIONS, VISION_INDEX)},
+        },
         'fingerprint': fp,
         'checksums': _checksums(part),
     }
@@ -340,7 +438,11 @@ def _build(source: Source, part: Path, dtype: str, fp: dict, batch_rows: int | N
         species.to_parquet(part / 'species.parquet', index=False)
         np.save(part / 'language.npy', language_matrix(source.path, species.taxon_id, progress=progress))
         nv, (T, H, W, C) = int(tables.has_vision.sum()), source.grid
-        for n, s, d in (('vision.npy', (nv, T, H, W, C), dtype), ('pooled.npy', (nv, C), 'float32'), ('vision_digests.npy', (nv, 16), 'uint8')):
+        for n, s, d in (
+            ('vision.npy', (nv, T, H, W, C), dtype),
+            ('pooled.npy', (nv, C), 'float32'),
+            ('vision_digests.npy', (nv, 16), 'uint8'),
+        ):
             _NpyRows(part / n, s, d, create=True).close()
         state = {'fingerprint': fp, 'done_shards': []}
         atomic_write(part / PROGRESS, lambda p: p.write_text(json.dumps(state, indent=1)))
@@ -349,19 +451,33 @@ def _build(source: Source, part: Path, dtype: str, fp: dict, batch_rows: int | N
     (part / PROGRESS).unlink()
 
 # %% ../nbs/13_prepare.ipynb #c1f8188f
-def _prepare_locked(source: Source, store_dir: Path, dtype: str, fp: dict, overwrite: bool, batch_rows: int | None,
-                    progress: bool, repo_id: str | None) -> Path:
+def _prepare_locked(
+    source: Source,
+    store_dir: Path,
+    dtype: str,
+    fp: dict,
+    overwrite: bool,
+    batch_rows: int | None,
+    progress: bool,
+    repo_id: str | None,
+) -> Path:
     """prepare_store's work once it holds the store's lock."""
     part, trash = store_dir.parent / f'.{store_dir.name}.partial', store_dir.parent / f'.{store_dir.name}.old'
     if trash.exists():
         _check_removable(trash, STORE_NAMES)
         shutil.rmtree(trash)
     if store_dir.exists():
-        old = json.loads((store_dir / MANIFEST).read_text()).get('fingerprint') if (store_dir / MANIFEST).is_file() else None
+        old = (
+            json.loads((store_dir / MANIFEST).read_text()).get('fingerprint')
+            if (store_dir / MANIFEST).is_file()
+            else None
+        )
         if old == fp and not overwrite:
             return store_dir
         if not overwrite:
-            raise FileExistsError(f'{store_dir} exists and is not a store of this source with these options; pass overwrite=True (--overwrite) to replace it')
+            raise FileExistsError(
+                f'{store_dir} exists and is not a store of this source with these options; pass overwrite=True (--overwrite) to replace it'
+            )
         _check_removable(store_dir, STORE_NAMES)
     finished = (part / MANIFEST).is_file() and not (part / PROGRESS).exists()
     if not (finished and json.loads((part / MANIFEST).read_text()).get('fingerprint') == fp):
@@ -374,8 +490,17 @@ def _prepare_locked(source: Source, store_dir: Path, dtype: str, fp: dict, overw
     return store_dir
 
 # %% ../nbs/13_prepare.ipynb #fa1c6101
-def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | None = None, shards=None,
-                  overwrite: bool = False, batch_rows: int | None = None, progress: bool = True, repo_id: str | None = None) -> Path:
+def prepare_store(
+    source_dir,
+    store_dir,
+    dtype: str = 'float16',
+    grid: tuple | None = None,
+    shards=None,
+    overwrite: bool = False,
+    batch_rows: int | None = None,
+    progress: bool = True,
+    repo_id: str | None = None,
+) -> Path:
     """Convert a source in the published layout into a store at `store_dir` (atomic, resumable, locked); return its path."""
     if dtype not in DTYPES:
         raise ValueError(f'dtype must be one of {DTYPES}, got {dtype!r}')
@@ -383,13 +508,20 @@ def prepare_store(source_dir, store_dir, dtype: str = 'float16', grid: tuple | N
     _check_places(source_dir, store_dir)
     source = read_source(source_dir, grid, shards, progress)
     if source.grid is None:
-        raise ValueError(f'{source.path}: no vision embeddings to prepare; pass grid=(T, H, W, C) (--grid) to build a store without vision')
+        raise ValueError(
+            f'{source.path}: no vision embeddings to prepare; pass grid=(T, H, W, C) (--grid) to build a store without vision'
+        )
     if len(source.unlisted):
         u = source.unlisted.iloc[0]
-        warnings.warn(f'{len(source.unlisted)} shard row(s) are not listed in {VISION_INDEX} and belong to no observation; they are left '
-                      f'out of the store (first: {shard_name(u.file_idx)} row {u.row_idx}, gbif_id {u.gbif_id})', stacklevel=2)
+        warnings.warn(
+            f'{len(source.unlisted)} shard row(s) are not listed in {VISION_INDEX} and belong to no observation; they are left '
+            f'out of the store (first: {shard_name(u.file_idx)} row {u.row_idx}, gbif_id {u.gbif_id})',
+            stacklevel=2,
+        )
     with pid_lock(store_dir.parent / f'.{store_dir.name}.lock'):
-        return _prepare_locked(source, store_dir, dtype, _fingerprint(source, dtype, shards), overwrite, batch_rows, progress, repo_id)
+        return _prepare_locked(
+            source, store_dir, dtype, _fingerprint(source, dtype, shards), overwrite, batch_rows, progress, repo_id
+        )
 
 # %% ../nbs/13_prepare.ipynb #154019d4
 def _int_list(s: str) -> list[int]:
@@ -409,18 +541,30 @@ def _grid(s: str) -> list[int]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='deepearth-prepare', description='Build a memory-mapped store from the published dataset layout.')
+    p = argparse.ArgumentParser(
+        prog='deepearth-prepare', description='Build a memory-mapped store from the published dataset layout.'
+    )
     g = p.add_mutually_exclusive_group()
     g.add_argument('--source', type=Path, help='local directory in the published layout')
-    g.add_argument('--download', metavar='REPO_ID', help='Hugging Face dataset to download, e.g. deepearth/central-florida-native-plants')
+    g.add_argument(
+        '--download',
+        metavar='REPO_ID',
+        help='Hugging Face dataset to download, e.g. deepearth/central-florida-native-plants',
+    )
     p.add_argument('--store', required=True, help='store directory to create')
     p.add_argument('--dtype', default='float16', choices=DTYPES, help='vision dtype in the store (default: float16)')
     p.add_argument('--shards', type=_int_list, help='only these shard numbers, e.g. 0,1,2 (download and prepare)')
-    p.add_argument('--grid', type=_grid, help='token grid T,H,W,C when the shards do not say (default: V-JEPA-2, 24x24 per frame)')
+    p.add_argument(
+        '--grid', type=_grid, help='token grid T,H,W,C when the shards do not say (default: V-JEPA-2, 24x24 per frame)'
+    )
     p.add_argument('--cache-dir', type=Path, help='download cache (default: the huggingface_hub cache)')
     p.add_argument('--revision', help='dataset revision to download')
-    p.add_argument('--overwrite', action='store_true', help='replace an existing different store (only a store prepare made)')
-    p.add_argument('--verify', action='store_true', help='check every byte of the existing --store against its checksums')
+    p.add_argument(
+        '--overwrite', action='store_true', help='replace an existing different store (only a store prepare made)'
+    )
+    p.add_argument(
+        '--verify', action='store_true', help='check every byte of the existing --store against its checksums'
+    )
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     return p
 
@@ -435,8 +579,16 @@ def _run(a: argparse.Namespace) -> None:
     src = download_source(a.download, a.cache_dir, a.shards, a.revision) if a.download else a.source
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
-        out = prepare_store(src, a.store, a.dtype, grid=a.grid, shards=a.shards, overwrite=a.overwrite,
-                            progress=not a.quiet, repo_id=a.download)
+        out = prepare_store(
+            src,
+            a.store,
+            a.dtype,
+            grid=a.grid,
+            shards=a.shards,
+            overwrite=a.overwrite,
+            progress=not a.quiet,
+            repo_id=a.download,
+        )
     for w in caught:
         print(f'warning: {w.message}', file=sys.stderr)
     print(f'store ready: {open_store(out)}')

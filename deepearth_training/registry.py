@@ -10,21 +10,26 @@ __all__ = ['REGISTRY', 'space_time_coords', 'classification_loss', 'autoencoder_
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
-
 # %% ../nbs/31_registry.ipynb #220539d2
 import torch
 import torch.nn.functional as F
 
 # %% ../nbs/31_registry.ipynb #55f3d956
 from .dates import TIME_FIELDS, UNKNOWN_TIME, day_of_year
-from .models import (GeoClassifier, GeoVisionClassifier, LanguageClassifier, MultimodalMaskedAutoencoder,
-                                       VisionClassifier, masked_autoencoder_loss)
+from deepearth_training.models import (
+    GeoClassifier,
+    GeoVisionClassifier,
+    LanguageClassifier,
+    MultimodalMaskedAutoencoder,
+    VisionClassifier,
+    masked_autoencoder_loss,
+)
 
 # %% ../nbs/31_registry.ipynb #345a457c
-def space_time_coords(locations: torch.Tensor,  # float [B, 2]: latitude, longitude
-                      timestamps: torch.Tensor,  # int64 [B, 6] in `TIME_FIELDS` order, `UNKNOWN_TIME` where unknown
-                     ) -> torch.Tensor:
+def space_time_coords(
+    locations: torch.Tensor,  # float [B, 2]: latitude, longitude
+    timestamps: torch.Tensor,  # int64 [B, 6] in `TIME_FIELDS` order, `UNKNOWN_TIME` where unknown
+) -> torch.Tensor:
     """(latitude, longitude, day of year, year) float32 [B, 4]; NaN day of year where month or day is unknown."""
     year, month, day = (timestamps[:, TIME_FIELDS.index(f)] for f in ('year', 'month', 'day'))
     known = (month != UNKNOWN_TIME) & (day != UNKNOWN_TIME)
@@ -36,25 +41,30 @@ def space_time_coords(locations: torch.Tensor,  # float [B, 2]: latitude, longit
     return torch.stack([locations[:, 0].double(), locations[:, 1].double(), doy, year.double()], 1).float()
 
 # %% ../nbs/31_registry.ipynb #4597b825
-def classification_loss(logits: torch.Tensor,  # float [B, K]
-                        batch: dict,  # a `DeepEarthDataset` batch with 'label' int64 [B], -1 = unseen species
-                       ) -> torch.Tensor:
+def classification_loss(
+    logits: torch.Tensor,  # float [B, K]
+    batch: dict,  # a `DeepEarthDataset` batch with 'label' int64 [B], -1 = unseen species
+) -> torch.Tensor:
     """Cross-entropy per row [B] of logits [B, K] against batch['label'] [B]; NaN where the label is -1 (unseen species)."""
     label = batch['label']
     loss = F.cross_entropy(logits.float(), label.clamp_min(0), reduction='none')
     return torch.where(label >= 0, loss, torch.full_like(loss, float('nan')))
 
 
-def autoencoder_loss(outputs: dict,  # the outputs of `MultimodalMaskedAutoencoder`
-                     batch: dict,  # a batch with 'vision_embeddings' and 'language_embeddings'
-                    ) -> torch.Tensor:
+def autoencoder_loss(
+    outputs: dict,  # the outputs of `MultimodalMaskedAutoencoder`
+    batch: dict,  # a batch with 'vision_embeddings' and 'language_embeddings'
+) -> torch.Tensor:
     """`masked_autoencoder_loss` per row [B] of the autoencoder's outputs against the batch's vision and language."""
-    return masked_autoencoder_loss(outputs, batch['vision_embeddings'], batch['language_embeddings'], reduction='none')[0]
+    return masked_autoencoder_loss(outputs, batch['vision_embeddings'], batch['language_embeddings'], reduction='none')[
+        0
+    ]
 
 # %% ../nbs/31_registry.ipynb #1d467766
 @dataclass(frozen=True)
 class ModelSpec:
     """What one training mode is: model class, input batch keys, loader needs, loss, and constructor arguments."""
+
     model: type  # the `nn.Module` class
     inputs: tuple[str, ...]  # batch keys passed positionally to the model ('coords' is derived, see `batch_inputs`)
     include_vision: bool  # the loader fetches vision embeddings
@@ -75,42 +85,78 @@ def _dims(store) -> tuple[int, int]:
 
 # %% ../nbs/31_registry.ipynb #5ceeebea
 REGISTRY = {
-    'language': ModelSpec(LanguageClassifier, ('language_embeddings',), False, True, False, classification_loss,
-                          lambda k, store, c: dict(num_classes=k, embedding_dim=_dims(store)[1], hidden_dim=c.hidden_dim)),
-    'vision': ModelSpec(VisionClassifier, ('vision_embeddings',), True, False, True, classification_loss,
-                        lambda k, store, c: dict(num_classes=k, hidden_dim=c.hidden_dim, vision_dim=_dims(store)[0])),
-    'multimodal': ModelSpec(MultimodalMaskedAutoencoder, ('vision_embeddings', 'language_embeddings'), True, True, True,
-                            autoencoder_loss,
-                            lambda k, store, c: dict(vision_dim=_dims(store)[0], language_dim=_dims(store)[1],
-                                                     fusion_dim=c.fusion_dim)),
-    'geo': ModelSpec(GeoClassifier, ('coords',), False, False, False, classification_loss,
-                     lambda k, store, c: dict(num_classes=k, hidden_dim=c.hidden_dim)),
-    'fusion': ModelSpec(GeoVisionClassifier, ('vision_embeddings', 'coords'), True, False, True, classification_loss,
-                        lambda k, store, c: dict(num_classes=k, hidden_dim=c.hidden_dim, vision_dim=_dims(store)[0])),
+    'language': ModelSpec(
+        LanguageClassifier,
+        ('language_embeddings',),
+        False,
+        True,
+        False,
+        classification_loss,
+        lambda k, store, c: dict(num_classes=k, embedding_dim=_dims(store)[1], hidden_dim=c.hidden_dim),
+    ),
+    'vision': ModelSpec(
+        VisionClassifier,
+        ('vision_embeddings',),
+        True,
+        False,
+        True,
+        classification_loss,
+        lambda k, store, c: dict(num_classes=k, hidden_dim=c.hidden_dim, vision_dim=_dims(store)[0]),
+    ),
+    'multimodal': ModelSpec(
+        MultimodalMaskedAutoencoder,
+        ('vision_embeddings', 'language_embeddings'),
+        True,
+        True,
+        True,
+        autoencoder_loss,
+        lambda k, store, c: dict(vision_dim=_dims(store)[0], language_dim=_dims(store)[1], fusion_dim=c.fusion_dim),
+    ),
+    'geo': ModelSpec(
+        GeoClassifier,
+        ('coords',),
+        False,
+        False,
+        False,
+        classification_loss,
+        lambda k, store, c: dict(num_classes=k, hidden_dim=c.hidden_dim),
+    ),
+    'fusion': ModelSpec(
+        GeoVisionClassifier,
+        ('vision_embeddings', 'coords'),
+        True,
+        False,
+        True,
+        classification_loss,
+        lambda k, store, c: dict(num_classes=k, hidden_dim=c.hidden_dim, vision_dim=_dims(store)[0]),
+    ),
 }
 
 # %% ../nbs/31_registry.ipynb #af786de7
-def spec_of(mode: str,  # a key of `REGISTRY`
-           ) -> ModelSpec:
+def spec_of(
+    mode: str,  # a key of `REGISTRY`
+) -> ModelSpec:
     """The `ModelSpec` of `mode`; a ValueError naming the known modes otherwise."""
     if mode not in REGISTRY:
         raise ValueError(f'unknown mode {mode!r}; expected one of {", ".join(REGISTRY)}')
     return REGISTRY[mode]
 
 
-def build_model(mode: str,  # a key of `REGISTRY`
-                num_classes: int,  # species in the training mapping
-                store,  # the store (or anything with `vision_shape` and `language`)
-                config,  # settings with `hidden_dim` and `fusion_dim` (a `TrainConfig`)
-               ) -> tuple[torch.nn.Module, dict]:
+def build_model(
+    mode: str,  # a key of `REGISTRY`
+    num_classes: int,  # species in the training mapping
+    store,  # the store (or anything with `vision_shape` and `language`)
+    config,  # settings with `hidden_dim` and `fusion_dim` (a `TrainConfig`)
+) -> tuple[torch.nn.Module, dict]:
     """(new model of `mode`, its constructor keyword arguments)."""
     spec = spec_of(mode)
     kwargs = spec.build(num_classes, store, config)
     return spec.model(**kwargs), kwargs
 
 # %% ../nbs/31_registry.ipynb #e029ee6a
-def spec_for(model: torch.nn.Module,  # a model built from `REGISTRY` (not wrapped in DistributedDataParallel)
-            ) -> ModelSpec:
+def spec_for(
+    model: torch.nn.Module,  # a model built from `REGISTRY` (not wrapped in DistributedDataParallel)
+) -> ModelSpec:
     """The `ModelSpec` whose model class is the class of `model`."""
     for spec in REGISTRY.values():
         if type(model) is spec.model:
@@ -118,17 +164,19 @@ def spec_for(model: torch.nn.Module,  # a model built from `REGISTRY` (not wrapp
     raise ValueError(f'{type(model).__name__} is not a model of the registry ({", ".join(REGISTRY)})')
 
 
-def batch_inputs(spec: ModelSpec,  # the entry of the model
-                 batch: dict,  # a `DeepEarthDataset` batch; 'coords' [B, 4] is added when needed
-                ) -> tuple:
+def batch_inputs(
+    spec: ModelSpec,  # the entry of the model
+    batch: dict,  # a `DeepEarthDataset` batch; 'coords' [B, 4] is added when needed
+) -> tuple:
     """The positional inputs of the model of `spec`, taken from `batch`."""
     if 'coords' in spec.inputs and 'coords' not in batch:
         batch['coords'] = space_time_coords(batch['locations'], batch['timestamps'])
     return tuple(batch[k] for k in spec.inputs)
 
 # %% ../nbs/31_registry.ipynb #8f953edc
-def pooled_mode(mode: str,  # a key of `REGISTRY`
-               ) -> str:
+def pooled_mode(
+    mode: str,  # a key of `REGISTRY`
+) -> str:
     """The loader mode of `mode` with pooled vision: 'pooled' for 'vision', '<mode>_pooled' otherwise."""
     return 'pooled' if mode == 'vision' else f'{mode}_pooled'
 
@@ -143,8 +191,9 @@ def loader_modes() -> dict[str, tuple[bool, bool, bool]]:
     return modes
 
 
-def dataset_mode(mode: str,  # a key of `REGISTRY`
-                 full_vision: bool = False,  # read full [T, H, W, C] vision tensors instead of pooled vectors
-                ) -> str:
+def dataset_mode(
+    mode: str,  # a key of `REGISTRY`
+    full_vision: bool = False,  # read full [T, H, W, C] vision tensors instead of pooled vectors
+) -> str:
     """The loader mode a run of `mode` reads."""
     return pooled_mode(mode) if spec_of(mode).pooled and not full_vision else mode

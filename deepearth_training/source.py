@@ -40,17 +40,47 @@ def shard_name(file_idx: int) -> str:
     return f'embeddings_{int(file_idx):06d}.parquet'
 
 # %% ../nbs/10_source.ipynb #3836b39d
-def _is_int(t): return pa.types.is_integer(t)
-def _is_float(t): return pa.types.is_floating(t) or pa.types.is_integer(t)
-def _is_str(t): return pa.types.is_string(t) or pa.types.is_large_string(t)
-def _is_taxon(t): return _is_int(t) or _is_str(t)
-def _is_bool(t): return pa.types.is_boolean(t)
-def _is_float_list(t): return (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)) and pa.types.is_floating(t.value_type)
+def _is_int(t):
+    return pa.types.is_integer(t)
+
+
+def _is_float(t):
+    return pa.types.is_floating(t) or pa.types.is_integer(t)
+
+
+def _is_str(t):
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _is_taxon(t):
+    return _is_int(t) or _is_str(t)
+
+
+def _is_bool(t):
+    return pa.types.is_boolean(t)
+
+
+def _is_float_list(t):
+    return (
+        pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
+    ) and pa.types.is_floating(t.value_type)
+
 
 OBSERVATION_COLUMNS = {
-    'gbif_id': _is_int, 'taxon_id': _is_taxon, 'taxon_name': _is_str, 'latitude': _is_float, 'longitude': _is_float,
-    'year': _is_int, 'month': _is_float, 'day': _is_float, 'hour': _is_float, 'minute': _is_float, 'second': _is_float,
-    'has_vision': _is_bool, 'num_vision_embeddings': _is_int, 'language_embedding': _is_float_list,
+    'gbif_id': _is_int,
+    'taxon_id': _is_taxon,
+    'taxon_name': _is_str,
+    'latitude': _is_float,
+    'longitude': _is_float,
+    'year': _is_int,
+    'month': _is_float,
+    'day': _is_float,
+    'hour': _is_float,
+    'minute': _is_float,
+    'second': _is_float,
+    'has_vision': _is_bool,
+    'num_vision_embeddings': _is_int,
+    'language_embedding': _is_float_list,
 }
 VISION_INDEX_COLUMNS = {'gbif_id': _is_int, 'file_idx': _is_int, 'row_idx': _is_int}
 SHARD_COLUMNS = {'gbif_id': _is_int, 'embedding': _is_float_list, 'original_shape': _is_str}
@@ -99,8 +129,10 @@ def _check_taxa(df: pd.DataFrame, path: Path) -> None:
         if again.any():
             b = pairs[again].iloc[0]
             a = pairs[pairs[key] == b[key]].iloc[0]
-            raise ValueError(f'{path}: {key} {a[key]!r} has several {other} values, {a[other]!r} (gbif_id {a.gbif_id}) and '
-                             f'{b[other]!r} (gbif_id {b.gbif_id}); each {key} must have exactly one {other}')
+            raise ValueError(
+                f'{path}: {key} {a[key]!r} has several {other} values, {a[other]!r} (gbif_id {a.gbif_id}) and '
+                f'{b[other]!r} (gbif_id {b.gbif_id}); each {key} must have exactly one {other}'
+            )
 
 # %% ../nbs/10_source.ipynb #756b36c7
 def _check_dates(df: pd.DataFrame, path: Path) -> None:
@@ -135,8 +167,13 @@ def read_observations(source_dir) -> pd.DataFrame:
             bad = pc.is_null(t.column(c)).to_numpy(zero_copy_only=False)
             raise ValueError(f'{path}: gbif_id {_first(bad, gbif.to_numpy(zero_copy_only=False))}: {c} is null')
     g = gbif.to_numpy().astype(np.int64)
-    df = pd.DataFrame({'gbif_id': g, 'taxon_id': _taxon_str(t.column('taxon_id')),
-                       'taxon_name': np.array(t.column('taxon_name').to_pylist(), dtype=object)})
+    df = pd.DataFrame(
+        {
+            'gbif_id': g,
+            'taxon_id': _taxon_str(t.column('taxon_id')),
+            'taxon_name': np.array(t.column('taxon_name').to_pylist(), dtype=object),
+        }
+    )
     if (df.taxon_id.isna()).any():
         raise ValueError(f'{path}: gbif_id {_first(df.taxon_id.isna().to_numpy(), g)}: taxon_id is null')
     for c in ('latitude', 'longitude', *TIME_COLUMNS):
@@ -148,8 +185,12 @@ def read_observations(source_dir) -> pd.DataFrame:
         df[c] = t.column(c).to_pylist() if c == 'vision_file_indices' else t.column(c).to_numpy(zero_copy_only=False)
     dup = df.gbif_id.duplicated(keep=False).to_numpy()
     if dup.any():
-        raise ValueError(f'{path}: gbif_id {_first(dup, g)} appears in {dup[g == _first(dup, g)].sum()} rows (must be unique)')
-    bad = ~(np.isfinite(df.latitude) & np.isfinite(df.longitude) & (df.latitude.abs() <= 90) & (df.longitude.abs() <= 180)).to_numpy()
+        raise ValueError(
+            f'{path}: gbif_id {_first(dup, g)} appears in {dup[g == _first(dup, g)].sum()} rows (must be unique)'
+        )
+    bad = ~(
+        np.isfinite(df.latitude) & np.isfinite(df.longitude) & (df.latitude.abs() <= 90) & (df.longitude.abs() <= 180)
+    ).to_numpy()
     if bad.any():
         k = np.flatnonzero(bad)[0]
         raise ValueError(f'{path}: gbif_id {g[k]}: invalid coordinates ({df.latitude[k]}, {df.longitude[k]})')
@@ -158,16 +199,21 @@ def read_observations(source_dir) -> pd.DataFrame:
     bad = (df.num_vision_embeddings < 0) | (df.has_vision != (df.num_vision_embeddings > 0))
     if bad.any():
         k = np.flatnonzero(bad.to_numpy())[0]
-        raise ValueError(f'{path}: gbif_id {g[k]}: has_vision={df.has_vision[k]} but num_vision_embeddings={df.num_vision_embeddings[k]}')
+        raise ValueError(
+            f'{path}: gbif_id {g[k]}: has_vision={df.has_vision[k]} but num_vision_embeddings={df.num_vision_embeddings[k]}'
+        )
     return df
 
 # %% ../nbs/10_source.ipynb #041a2a8f
-def _float_rows(col: pa.Array, path: Path, gbif: np.ndarray, what: str, length: int | None = None,
-                check_float16: bool = False) -> np.ndarray:
+def _float_rows(
+    col: pa.Array, path: Path, gbif: np.ndarray, what: str, length: int | None = None, check_float16: bool = False
+) -> np.ndarray:
     """Values of a list<float> array as [rows, length]; raises naming file and gbif_id on nulls, wrong lengths,
     non-finite values or (with `check_float16`) values outside the float16 range."""
     if col.null_count:
-        raise ValueError(f'{path}: gbif_id {_first(col.is_null().to_numpy(zero_copy_only=False), gbif)}: {what} is null')
+        raise ValueError(
+            f'{path}: gbif_id {_first(col.is_null().to_numpy(zero_copy_only=False), gbif)}: {what} is null'
+        )
     lengths = pc.list_value_length(col).to_numpy(zero_copy_only=False)
     expected = lengths[0] if length is None else length
     if len(lengths) and (lengths != expected).any():
@@ -189,8 +235,10 @@ def _float_rows(col: pa.Array, path: Path, gbif: np.ndarray, what: str, length: 
     big = np.maximum(-lo, hi) > np.finfo(np.float16).max
     if check_float16 and big.any():
         k = np.flatnonzero(big)[0]
-        raise ValueError(f'{path}: gbif_id {gbif[k]}: {what} has values outside the float16 range (largest |x| = '
-                         f"{max(-lo[k], hi[k]):g}); prepare with dtype='float32'")
+        raise ValueError(
+            f'{path}: gbif_id {gbif[k]}: {what} has values outside the float16 range (largest |x| = '
+            f"{max(-lo[k], hi[k]):g}); prepare with dtype='float32'"
+        )
     return x
 
 
@@ -201,7 +249,11 @@ def iter_language(source_dir, batch_rows: int = 512):
     f = pq.ParquetFile(path)
     for b in f.iter_batches(batch_size=batch_rows, columns=['gbif_id', 'taxon_id', 'language_embedding']):
         g = b.column(0).to_numpy(zero_copy_only=False).astype(np.int64)
-        yield g, _taxon_str(pa.chunked_array([b.column(1)])), _float_rows(b.column(2), path, g, 'language_embedding', LANGUAGE_DIM).astype(np.float32)
+        yield (
+            g,
+            _taxon_str(pa.chunked_array([b.column(1)])),
+            _float_rows(b.column(2), path, g, 'language_embedding', LANGUAGE_DIM).astype(np.float32),
+        )
 
 # %% ../nbs/10_source.ipynb #8674cbfa
 def language_matrix(source_dir, taxon_ids, batch_rows: int = 512, progress: bool = False) -> np.ndarray:
@@ -222,8 +274,10 @@ def language_matrix(source_dir, taxon_ids, batch_rows: int = 512, progress: bool
         diff = (x != out[s]).any(axis=1)
         if diff.any():
             k = np.flatnonzero(diff)[0]
-            raise ValueError(f'{path}: gbif_id {g[k]}: language_embedding differs from the one of gbif_id {first[s[k]]} '
-                             f'(same taxon_id {pos[s[k]]}); a species must have one language embedding')
+            raise ValueError(
+                f'{path}: gbif_id {g[k]}: language_embedding differs from the one of gbif_id {first[s[k]]} '
+                f'(same taxon_id {pos[s[k]]}); a species must have one language embedding'
+            )
     bar.close()
     if (first < 0).any():
         raise ValueError(f'{path}: no rows for taxon_id {pos[np.flatnonzero(first < 0)[0]]}')
@@ -241,11 +295,15 @@ def read_vision_index(source_dir, observations: pd.DataFrame | None = None) -> p
     vi = pd.DataFrame({c: t.column(c).to_numpy().astype(np.int64) for c in t.column_names})
     if len(vi) and ((vi.file_idx < 0) | (vi.row_idx < 0)).any():
         k = np.flatnonzero(((vi.file_idx < 0) | (vi.row_idx < 0)).to_numpy())[0]
-        raise ValueError(f'{path}: gbif_id {vi.gbif_id[k]}: negative file_idx/row_idx ({vi.file_idx[k]}, {vi.row_idx[k]})')
+        raise ValueError(
+            f'{path}: gbif_id {vi.gbif_id[k]}: negative file_idx/row_idx ({vi.file_idx[k]}, {vi.row_idx[k]})'
+        )
     dup = vi.duplicated(['file_idx', 'row_idx']).to_numpy()
     if dup.any():
         k = np.flatnonzero(dup)[0]
-        raise ValueError(f'{path}: gbif_id {vi.gbif_id[k]}: (file_idx, row_idx) = ({vi.file_idx[k]}, {vi.row_idx[k]}) is listed twice')
+        raise ValueError(
+            f'{path}: gbif_id {vi.gbif_id[k]}: (file_idx, row_idx) = ({vi.file_idx[k]}, {vi.row_idx[k]}) is listed twice'
+        )
     vi['image_index'] = vi.groupby('gbif_id').cumcount().astype(np.int64) + 1
     if observations is not None:
         o = observations.set_index('gbif_id')
@@ -256,13 +314,17 @@ def read_vision_index(source_dir, observations: pd.DataFrame | None = None) -> p
         bad = (n != o.num_vision_embeddings).to_numpy()
         if bad.any():
             g = o.index[bad][0]
-            raise ValueError(f'{path}: gbif_id {g} has {n[g]} index entries but num_vision_embeddings={o.num_vision_embeddings[g]} in {OBSERVATIONS}')
+            raise ValueError(
+                f'{path}: gbif_id {g} has {n[g]} index entries but num_vision_embeddings={o.num_vision_embeddings[g]} in {OBSERVATIONS}'
+            )
         if 'vision_file_indices' in o.columns:
             listed = vi.groupby('gbif_id').file_idx.agg(set)
             for g, files in listed.items():
                 want = o.vision_file_indices[g]
                 if want is not None and set(want) != files:
-                    raise ValueError(f'{path}: gbif_id {g}: index lists files {sorted(files)} but vision_file_indices is {list(want)}')
+                    raise ValueError(
+                        f'{path}: gbif_id {g}: index lists files {sorted(files)} but vision_file_indices is {list(want)}'
+                    )
     return vi
 
 # %% ../nbs/10_source.ipynb #039a0c98
@@ -313,8 +375,10 @@ def read_shard_header(path, grid: tuple | None = None) -> tuple[np.ndarray, tupl
     T, H, W, C = grid
     for s, shp in parsed.items():
         if int(np.prod(shp)) != T * H * W * C or shp[-1] != C:
-            raise ValueError(f'{path}: gbif_id {g[shapes.index(s)]}: original_shape {s} does not match the token grid {list(grid)} '
-                             f'(expected [{T * H * W}, {C}])')
+            raise ValueError(
+                f'{path}: gbif_id {g[shapes.index(s)]}: original_shape {s} does not match the token grid {list(grid)} '
+                f'(expected [{T * H * W}, {C}])'
+            )
     return g, grid
 
 # %% ../nbs/10_source.ipynb #cffb0593
@@ -329,8 +393,12 @@ def iter_shard(path, grid: tuple, batch_rows: int | None = None, check_float16: 
     path = Path(path)
     n = int(np.prod(grid))
     first = 0
-    f = pq.ParquetFile(path, pre_buffer=False, buffer_size=8 << 20)  # stream column chunks instead of loading them whole
-    for b in f.iter_batches(batch_size=batch_rows or batch_rows_for(grid), columns=['gbif_id', 'embedding'], use_threads=False):
+    f = pq.ParquetFile(
+        path, pre_buffer=False, buffer_size=8 << 20
+    )  # stream column chunks instead of loading them whole
+    for b in f.iter_batches(
+        batch_size=batch_rows or batch_rows_for(grid), columns=['gbif_id', 'embedding'], use_threads=False
+    ):
         g = b.column(0).to_numpy(zero_copy_only=False).astype(np.int64)
         yield first, g, _float_rows(b.column(1), path, g, 'embedding', n, check_float16)
         first += len(g)
@@ -339,14 +407,24 @@ def iter_shard(path, grid: tuple, batch_rows: int | None = None, check_float16: 
 class Source:
     """A validated source dataset: observations, vision_index, grid (T,H,W,C), shard paths, left-out gbif_ids, unlisted shard rows."""
 
-    def __init__(self, path: Path, observations: pd.DataFrame, vision_index: pd.DataFrame, grid: tuple | None,
-                 shards: dict, left_out: np.ndarray, unlisted: pd.DataFrame):
+    def __init__(
+        self,
+        path: Path,
+        observations: pd.DataFrame,
+        vision_index: pd.DataFrame,
+        grid: tuple | None,
+        shards: dict,
+        left_out: np.ndarray,
+        unlisted: pd.DataFrame,
+    ):
         self.path, self.observations, self.vision_index, self.grid = path, observations, vision_index, grid
         self.shards, self.left_out, self.unlisted = shards, left_out, unlisted
 
     def __repr__(self) -> str:
-        return (f'Source({str(self.path)!r}: {len(self.observations):,} observations, {len(self.vision_index):,} vision embeddings '
-                f'in {len(self.shards)} shards, grid {self.grid})')
+        return (
+            f'Source({str(self.path)!r}: {len(self.observations):,} observations, {len(self.vision_index):,} vision embeddings '
+            f'in {len(self.shards)} shards, grid {self.grid})'
+        )
 
 
 def read_source(source_dir, grid: tuple | None = None, shards=None, progress: bool = False) -> Source:
@@ -365,7 +443,9 @@ def read_source(source_dir, grid: tuple | None = None, shards=None, progress: bo
     paths = {int(f): root / VISION_DIR / shard_name(f) for f in sorted(vi.file_idx.unique())}
     missing = [p for p in paths.values() if not p.is_file()]
     if missing:
-        raise FileNotFoundError(f'{missing[0]}: shard referenced by {VISION_INDEX} not found ({len(missing)} missing in all)')
+        raise FileNotFoundError(
+            f'{missing[0]}: shard referenced by {VISION_INDEX} not found ({len(missing)} missing in all)'
+        )
     unlisted = []
     for f, p in tqdm(paths.items(), desc='check shards', unit='shard', disable=not progress):
         g, shard_grid = read_shard_header(p, grid)
@@ -375,15 +455,27 @@ def read_source(source_dir, grid: tuple | None = None, shards=None, progress: bo
         part = vi[vi.file_idx == f]
         beyond = (part.row_idx >= len(g)).to_numpy()
         if beyond.any():
-            raise ValueError(f'{p}: gbif_id {_first(beyond, part.gbif_id)}: row_idx {_first(beyond, part.row_idx)} but the shard has {len(g)} rows')
+            raise ValueError(
+                f'{p}: gbif_id {_first(beyond, part.gbif_id)}: row_idx {_first(beyond, part.row_idx)} but the shard has {len(g)} rows'
+            )
         wrong = g[part.row_idx.to_numpy()] != part.gbif_id.to_numpy()
         if wrong.any():
             k = np.flatnonzero(wrong)[0]
-            raise ValueError(f'{p}: row {part.row_idx.iloc[k]} holds gbif_id {g[part.row_idx.iloc[k]]} but {VISION_INDEX} says gbif_id {part.gbif_id.iloc[k]}')
+            raise ValueError(
+                f'{p}: row {part.row_idx.iloc[k]} holds gbif_id {g[part.row_idx.iloc[k]]} but {VISION_INDEX} says gbif_id {part.gbif_id.iloc[k]}'
+            )
         extra = np.setdiff1d(np.arange(len(g)), part.row_idx.to_numpy())
         extra = extra[~np.isin(g[extra], left_out)]
-        unlisted.append(pd.DataFrame({'file_idx': np.full(len(extra), f, np.int64), 'row_idx': extra.astype(np.int64), 'gbif_id': g[extra]}))
-    unlisted = pd.concat(unlisted, ignore_index=True) if unlisted else pd.DataFrame({c: np.zeros(0, np.int64) for c in ('file_idx', 'row_idx', 'gbif_id')})
+        unlisted.append(
+            pd.DataFrame(
+                {'file_idx': np.full(len(extra), f, np.int64), 'row_idx': extra.astype(np.int64), 'gbif_id': g[extra]}
+            )
+        )
+    unlisted = (
+        pd.concat(unlisted, ignore_index=True)
+        if unlisted
+        else pd.DataFrame({c: np.zeros(0, np.int64) for c in ('file_idx', 'row_idx', 'gbif_id')})
+    )
     return Source(root, obs, vi, None if grid is None else tuple(grid), paths, left_out, unlisted)
 
 # %% ../nbs/10_source.ipynb #2b42d2b1
@@ -395,8 +487,12 @@ def download_source(repo_id: str = DEFAULT_REPO_ID, cache_dir=None, shards=None,
     try:
         hub = importlib.import_module('huggingface_hub')
     except ImportError:
-        raise ImportError('downloading needs the optional package huggingface_hub: pip install huggingface_hub') from None
+        raise ImportError(
+            'downloading needs the optional package huggingface_hub: pip install huggingface_hub'
+        ) from None
     patterns = [OBSERVATIONS, VISION_INDEX, '*.json', '*.md']
     patterns += [f'{VISION_DIR}/*.parquet'] if shards is None else [f'{VISION_DIR}/{shard_name(f)}' for f in shards]
-    path = hub.snapshot_download(repo_id=repo_id, repo_type='dataset', revision=revision, cache_dir=cache_dir, allow_patterns=patterns)
+    path = hub.snapshot_download(
+        repo_id=repo_id, repo_type='dataset', revision=revision, cache_dir=cache_dir, allow_patterns=patterns
+    )
     return Path(path)

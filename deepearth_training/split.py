@@ -27,15 +27,46 @@ from .split_report import SPLITS, reason_names, split_report
 # %% ../nbs/23_split.ipynb #5a138cc4
 from .dates import days_since_epoch as observation_days
 from .geo import grown_bounds, local_xy_km, nearest_km
-from .holdout import (MAX_ATTEMPTS, MAX_CANDIDATES, MAX_SAMPLE, PUBLISHED_CENTRES, REQUIRED_COLUMNS,
-                                        assign_split, check_region_centres, make_split, published_spec, select_regions,
-                                        split_from_store)
+from deepearth_training.holdout import (
+    MAX_ATTEMPTS,
+    MAX_CANDIDATES,
+    MAX_SAMPLE,
+    PUBLISHED_CENTRES,
+    REQUIRED_COLUMNS,
+    assign_split,
+    check_region_centres,
+    make_split,
+    published_spec,
+    select_regions,
+    split_from_store,
+)
 from .split_report import format_report, nearest_from_regions_km
 
-_all_ = ['PUBLISHED_CENTRES', 'REQUIRED_COLUMNS', 'SPLITS', 'MAX_SAMPLE', 'MAX_CANDIDATES', 'MAX_ATTEMPTS', 'SplitSpec',
-         'published_spec', 'local_xy_km', 'nearest_km', 'select_regions', 'check_region_centres', 'reason_names',
-         'grown_bounds', 'assign_split', 'observation_days', 'nearest_from_regions_km', 'split_report', 'SplitResult',
-         'assignments_table', 'make_split', 'format_report', 'split_from_store']
+_all_ = [
+    'PUBLISHED_CENTRES',
+    'REQUIRED_COLUMNS',
+    'SPLITS',
+    'MAX_SAMPLE',
+    'MAX_CANDIDATES',
+    'MAX_ATTEMPTS',
+    'SplitSpec',
+    'published_spec',
+    'local_xy_km',
+    'nearest_km',
+    'select_regions',
+    'check_region_centres',
+    'reason_names',
+    'grown_bounds',
+    'assign_split',
+    'observation_days',
+    'nearest_from_regions_km',
+    'split_report',
+    'SplitResult',
+    'assignments_table',
+    'make_split',
+    'format_report',
+    'split_from_store',
+]
 
 # %% ../nbs/23_split.ipynb #7a1e223a
 FORMAT = 'deepearth_training.split/1'
@@ -64,53 +95,111 @@ def _mappings(obs: pd.DataFrame, a: pd.DataFrame) -> dict:
     if missing:
         raise ValueError(f'cannot write a split file: observations lack column(s) {missing}')
     opt = lambda s: [None if v != v else int(v) for v in s.to_numpy(np.float64).tolist()]
-    cols = [obs['gbif_id'].astype('int64').tolist(), obs['taxon_id'].tolist(), obs['taxon_name'].astype(str).tolist(),
-            obs['image_index'].astype('int64').tolist(), a['split'].astype(str).tolist(), a['split_reason'].astype(str).tolist(),
-            obs['latitude'].astype(float).tolist(), obs['longitude'].astype(float).tolist(), obs['year'].astype('int64').tolist(),
-            opt(obs['month']), opt(obs['day'])]
-    keys = ('gbif_id', 'taxon_id', 'taxon_name', 'image_index', 'split', 'split_reason', 'latitude', 'longitude',
-            'year', 'month', 'day')
+    cols = [
+        obs['gbif_id'].astype('int64').tolist(),
+        obs['taxon_id'].tolist(),
+        obs['taxon_name'].astype(str).tolist(),
+        obs['image_index'].astype('int64').tolist(),
+        a['split'].astype(str).tolist(),
+        a['split_reason'].astype(str).tolist(),
+        obs['latitude'].astype(float).tolist(),
+        obs['longitude'].astype(float).tolist(),
+        obs['year'].astype('int64').tolist(),
+        opt(obs['month']),
+        opt(obs['day']),
+    ]
+    keys = (
+        'gbif_id',
+        'taxon_id',
+        'taxon_name',
+        'image_index',
+        'split',
+        'split_reason',
+        'latitude',
+        'longitude',
+        'year',
+        'month',
+        'day',
+    )
     ids = obs['observation_id'].astype(str)
     if ids.duplicated().any():
         raise ValueError(f"cannot write a split file: observation_id {ids[ids.duplicated()].iloc[0]} occurs twice")
     return {i: dict(zip(keys, v)) for i, v in zip(ids.tolist(), zip(*cols))}
 
 # %% ../nbs/23_split.ipynb #0668b9aa
-def split_document(result: SplitResult,  # the split
-                   autocorrelation: dict | None = None,  # optional estimate of `deepearth_training.autocorr`, kept at top level
-                  ) -> dict:
+def split_document(
+    result: SplitResult,  # the split
+    autocorrelation: dict | None = None,  # optional estimate of `deepearth_training.autocorr`, kept at top level
+) -> dict:
     """The split file's JSON document (published layout plus spec, buffer, leakage report, autocorrelation and content hash)."""
     spec, obs, a, reg, rep = result.spec, result.observations, result.assignments, result.regions, result.report
     train = (a['split'] == 'train').to_numpy()
     tlat, tlon = obs['latitude'].to_numpy()[train], obs['longitude'].to_numpy()[train]
-    regions = [{'region_id': int(r.region_id), 'center_gbif_id': None if pd.isna(r.center_gbif_id) else int(r.center_gbif_id),
-                'center_species': r.center_species, 'center_lat': float(r.center_lat), 'center_lng': float(r.center_lng),
-                'bounds': {'north': float(r.north), 'south': float(r.south), 'east': float(r.east), 'west': float(r.west)},
-                'size_km': float(r.size_km)} for r in reg.itertuples()]
+    regions = [
+        {
+            'region_id': int(r.region_id),
+            'center_gbif_id': None if pd.isna(r.center_gbif_id) else int(r.center_gbif_id),
+            'center_species': r.center_species,
+            'center_lat': float(r.center_lat),
+            'center_lng': float(r.center_lng),
+            'bounds': {'north': float(r.north), 'south': float(r.south), 'east': float(r.east), 'west': float(r.west)},
+            'size_km': float(r.size_km),
+        }
+        for r in reg.itertuples()
+    ]
     s = rep['splits']
-    stats = {'total_observations': rep['n_observations'], 'train_count': s['train']['n'], 'test_count': s['test']['n'],
-             'train_percentage': s['train']['percent'], 'test_percentage': s['test']['percent'],
-             'temporal_test_count': rep['reasons']['temporal_test']['n'],
-             'spatial_test_count': rep['n_spatial_test_by_place'], 'unique_species_train': rep['species']['train'],
-             'unique_species_test': rep['species']['test'], 'report': rep}
+    stats = {
+        'total_observations': rep['n_observations'],
+        'train_count': s['train']['n'],
+        'test_count': s['test']['n'],
+        'train_percentage': s['train']['percent'],
+        'test_percentage': s['test']['percent'],
+        'temporal_test_count': rep['reasons']['temporal_test']['n'],
+        'spatial_test_count': rep['n_spatial_test_by_place'],
+        'unique_species_train': rep['species']['train'],
+        'unique_species_test': rep['species']['test'],
+        'report': rep,
+    }
     doc = {
-        'dataset_info': {'n_observations': int(len(obs)), 'n_species': int(obs['taxon_name'].nunique()),
-                         'description': 'Spatiotemporal train/test split (deepearth_training)', **result.dataset_info},
+        'dataset_info': {
+            'n_observations': int(len(obs)),
+            'n_species': int(obs['taxon_name'].nunique()),
+            'description': 'Spatiotemporal train/test split (deepearth_training)',
+            **result.dataset_info,
+        },
         'split_strategy': {
-            'temporal_split': {'train_years': f'before {spec.test_year}', 'test_years': f'{spec.test_year} and later',
-                               'test_year': spec.test_year},
-            'spatial_split': {'num_test_regions': len(reg), 'region_size_km': spec.region_size_km,
-                              'min_distance_km': spec.min_distance_km, 'predefined': spec.regions is not None},
-            'precedence': rep['precedence'], 'buffer_km': spec.buffer_km},
-        'train_spatial_bounds': {'north': float(tlat.max()), 'south': float(tlat.min()),
-                                 'east': float(tlon.max()), 'west': float(tlon.min())} if train.any() else None,
+            'temporal_split': {
+                'train_years': f'before {spec.test_year}',
+                'test_years': f'{spec.test_year} and later',
+                'test_year': spec.test_year,
+            },
+            'spatial_split': {
+                'num_test_regions': len(reg),
+                'region_size_km': spec.region_size_km,
+                'min_distance_km': spec.min_distance_km,
+                'predefined': spec.regions is not None,
+            },
+            'precedence': rep['precedence'],
+            'buffer_km': spec.buffer_km,
+        },
+        'train_spatial_bounds': {
+            'north': float(tlat.max()),
+            'south': float(tlat.min()),
+            'east': float(tlon.max()),
+            'west': float(tlon.min()),
+        }
+        if train.any()
+        else None,
         'test_spatial_regions': regions,
         'split_statistics': stats,
         'observation_mappings': _mappings(obs, a),
         'format': FORMAT,
         'spec': {**asdict(spec), 'regions': None if spec.regions is None else [list(c) for c in spec.regions]},
-        'buffer': {'buffer_km': spec.buffer_km, 'n_excluded': s['excluded']['n'],
-                   'per_region': {str(r['region_id']): r['n_buffer_excluded'] for r in rep['regions']}},
+        'buffer': {
+            'buffer_km': spec.buffer_km,
+            'n_excluded': s['excluded']['n'],
+            'per_region': {str(r['region_id']): r['n_buffer_excluded'] for r in rep['regions']},
+        },
         'leakage_report': rep['leakage'],
     }
     if autocorrelation is not None:
@@ -119,10 +208,11 @@ def split_document(result: SplitResult,  # the split
     return doc
 
 # %% ../nbs/23_split.ipynb #93ee982d
-def save_split(result: SplitResult,  # the split
-               path,  # file to write
-               autocorrelation: dict | None = None,  # optional autocorrelation estimate, written at top level (hashed)
-              ) -> Path:
+def save_split(
+    result: SplitResult,  # the split
+    path,  # file to write
+    autocorrelation: dict | None = None,  # optional autocorrelation estimate, written at top level (hashed)
+) -> Path:
     """Write the split file to `path` atomically (temporary file, fsync, rename); returns the path."""
     path = Path(path)
     text = json.dumps(split_document(result, autocorrelation), indent=1, allow_nan=False, default=_json_default)
@@ -146,8 +236,10 @@ def _read_split_json(path) -> dict:
         raise ValueError(f"{path}: not a split file (no 'observation_mappings' object)")
     ours = [k for k in OUR_KEYS if k in doc]
     if ours and 'content_hash' not in doc:
-        raise ValueError(f"{path}: has this library's section(s) {ours} but no 'content_hash': "
-                         f'the file was edited after it was written')
+        raise ValueError(
+            f"{path}: has this library's section(s) {ours} but no 'content_hash': "
+            f'the file was edited after it was written'
+        )
     return doc
 
 # %% ../nbs/23_split.ipynb #547a57ac
@@ -156,7 +248,7 @@ def _split_of_reason(reason: str) -> str | None:
     if reason in ('temporal_train', 'temporal_test'):
         return 'train' if reason == 'temporal_train' else 'test'
     for prefix, split in (('spatial_test_region_', 'test'), ('buffer_region_', 'excluded')):
-        if reason.startswith(prefix) and reason[len(prefix):].isdigit():
+        if reason.startswith(prefix) and reason[len(prefix) :].isdigit():
             return split
     return None
 
@@ -165,20 +257,25 @@ def _check_mappings(path, maps: dict) -> None:
     """Raise ValueError naming the first mapping that is not an object, or whose split and split_reason disagree."""
     for oid, m in maps.items():
         if not isinstance(m, dict):
-            raise ValueError(f'{path}: observation {oid}: mapping is {type(m).__name__} {json.dumps(m)[:40]} '
-                             f'(expected an object with split, split_reason, ...)')
+            raise ValueError(
+                f'{path}: observation {oid}: mapping is {type(m).__name__} {json.dumps(m)[:40]} '
+                f'(expected an object with split, split_reason, ...)'
+            )
         split, reason = m.get('split'), m.get('split_reason')
         if split not in SPLITS:
             raise ValueError(f'{path}: observation {oid} has split {split!r} (expected one of {list(SPLITS)})')
         if not isinstance(reason, str) or _split_of_reason(reason) is None:
-            raise ValueError(f'{path}: observation {oid} has split_reason {reason!r} (expected temporal_train, '
-                             f'temporal_test, spatial_test_region_K or buffer_region_K)')
+            raise ValueError(
+                f'{path}: observation {oid} has split_reason {reason!r} (expected temporal_train, '
+                f'temporal_test, spatial_test_region_K or buffer_region_K)'
+            )
         if _split_of_reason(reason) != split:
             raise ValueError(f'{path}: observation {oid} has split {split!r} but split_reason {reason!r}')
 
 
-def load_split_assignments(path,  # a split file, ours or published
-                          ) -> pd.DataFrame:
+def load_split_assignments(
+    path,  # a split file, ours or published
+) -> pd.DataFrame:
     """Per-observation mapping fields of a split file (ours or published), indexed by observation_id."""
     doc = _read_split_json(path)
     _check_mappings(path, doc['observation_mappings'])
@@ -200,19 +297,26 @@ def split_hash(path) -> str:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()
     h = _canonical_hash(doc)
     if h != doc['content_hash']:
-        raise ValueError(f'{path}: content_hash {doc["content_hash"][:12]}… does not match the content ({h[:12]}…); '
-                         f'the file was modified after it was written')
+        raise ValueError(
+            f'{path}: content_hash {doc["content_hash"][:12]}… does not match the content ({h[:12]}…); '
+            f'the file was modified after it was written'
+        )
     return h
 
 # %% ../nbs/23_split.ipynb #d4a5ead2
 def _regions_of(regs: list[dict]) -> pd.DataFrame:
     """The regions table [R] of the `test_spatial_regions` of a split file."""
-    return pd.DataFrame({'region_id': [r['region_id'] for r in regs],
-                         'center_gbif_id': pd.array([r.get('center_gbif_id') for r in regs], 'Int64'),
-                         'center_species': [r.get('center_species') for r in regs],
-                         'center_lat': [float(r['center_lat']) for r in regs], 'center_lng': [float(r['center_lng']) for r in regs],
-                         **{k: [float(r['bounds'][k]) for r in regs] for k in ('south', 'north', 'west', 'east')},
-                         'size_km': [float(r.get('size_km', np.nan)) for r in regs]})
+    return pd.DataFrame(
+        {
+            'region_id': [r['region_id'] for r in regs],
+            'center_gbif_id': pd.array([r.get('center_gbif_id') for r in regs], 'Int64'),
+            'center_species': [r.get('center_species') for r in regs],
+            'center_lat': [float(r['center_lat']) for r in regs],
+            'center_lng': [float(r['center_lng']) for r in regs],
+            **{k: [float(r['bounds'][k]) for r in regs] for k in ('south', 'north', 'west', 'east')},
+            'size_km': [float(r.get('size_km', np.nan)) for r in regs],
+        }
+    )
 
 
 def _spec_of(doc: dict, regions: pd.DataFrame) -> SplitSpec:
@@ -222,22 +326,29 @@ def _spec_of(doc: dict, regions: pd.DataFrame) -> SplitSpec:
     st = doc.get('split_strategy', {})
     ty = st.get('temporal_split', {}).get('test_years', [2025])
     sp = st.get('spatial_split', {})
-    return SplitSpec(test_year=int(min(ty)) if isinstance(ty, list) else 2025, n_regions=len(regions),
-                     region_size_km=float(sp.get('region_size_km', 10.0)), min_distance_km=float(sp.get('min_distance_km', 15.0)),
-                     regions=tuple(zip(regions.center_lat, regions.center_lng)) or None)
+    return SplitSpec(
+        test_year=int(min(ty)) if isinstance(ty, list) else 2025,
+        n_regions=len(regions),
+        region_size_km=float(sp.get('region_size_km', 10.0)),
+        min_distance_km=float(sp.get('min_distance_km', 15.0)),
+        regions=tuple(zip(regions.center_lat, regions.center_lng)) or None,
+    )
 
 # %% ../nbs/23_split.ipynb #70094a5c
 def _reason_codes(path, m: pd.DataFrame, R: int) -> np.ndarray:
     """Reason codes [N] of the mappings `m`; an unknown reason is an error naming the observation."""
     unknown = ~m['split_reason'].isin(reason_names(R))
     if unknown.any():
-        raise ValueError(f"{path}: observation {m['observation_id'][unknown].iloc[0]} has split_reason "
-                         f"{m['split_reason'][unknown].iloc[0]!r} (expected one of {reason_names(R)})")
+        raise ValueError(
+            f"{path}: observation {m['observation_id'][unknown].iloc[0]} has split_reason "
+            f"{m['split_reason'][unknown].iloc[0]!r} (expected one of {reason_names(R)})"
+        )
     return pd.Categorical(m['split_reason'], reason_names(R)).codes.astype(np.int16)
 
 
-def load_split(path,  # a split file, ours or published
-              ) -> SplitResult:
+def load_split(
+    path,  # a split file, ours or published
+) -> SplitResult:
     """A SplitResult (observations, assignments, regions, report) read back from a split file, ours or published."""
     doc = _read_split_json(path)
     m = load_split_assignments(path).reset_index()
@@ -250,19 +361,31 @@ def load_split(path,  # a split file, ours or published
     clash = a['split'].astype(str).to_numpy() != m['split'].to_numpy()
     if clash.any():
         i = np.flatnonzero(clash)[0]
-        raise ValueError(f"{path}: observation {m['observation_id'][i]} has split {m['split'][i]!r} but split_reason "
-                         f"{m['split_reason'][i]!r}")
+        raise ValueError(
+            f"{path}: observation {m['observation_id'][i]} has split {m['split'][i]!r} but split_reason "
+            f"{m['split_reason'][i]!r}"
+        )
     for c in ('month', 'day'):
         m[c] = m[c].astype('float64')
     species, names = pd.factorize(m['taxon_name'], sort=True)
     days = days_since_epoch(year, m['month'], m['day'])
-    report = split_report(m['latitude'].to_numpy(np.float64), m['longitude'].to_numpy(np.float64), days, species, code,
-                          temporal, regions, np.asarray(names), reach_km=spec.region_size_km / 2 + spec.buffer_km + 1)
+    report = split_report(
+        m['latitude'].to_numpy(np.float64),
+        m['longitude'].to_numpy(np.float64),
+        days,
+        species,
+        code,
+        temporal,
+        regions,
+        np.asarray(names),
+        reach_km=spec.region_size_km / 2 + spec.buffer_km + 1,
+    )
     return SplitResult(spec, m, a, regions, report)
 
 # %% ../nbs/23_split.ipynb #aa0cda1f
-def read_region_centres(path,  # a CSV, JSON or split file
-                       ) -> tuple:
+def read_region_centres(
+    path,  # a CSV, JSON or split file
+) -> tuple:
     """Region centres ((lat, lon), ...) from a CSV (latitude,longitude), a JSON list of pairs, or a split file."""
     path = Path(path)
     if not path.exists():

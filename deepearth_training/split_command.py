@@ -11,7 +11,14 @@ import dataclasses
 from pathlib import Path
 
 from .autocorr import observations_autocorrelation
-from .cli import non_negative_float, non_negative_int, or_auto, positive_float, positive_int, run_command
+from deepearth_training.cli import (
+    non_negative_float,
+    non_negative_int,
+    or_auto,
+    positive_float,
+    positive_int,
+    run_command,
+)
 from .holdout import PUBLISHED_CENTRES, SplitSpec, split_from_store
 from .maps import write_split_visuals
 from .split import read_region_centres, save_split, split_hash
@@ -21,24 +28,54 @@ from .split_report import format_report
 # %% ../nbs/26_split_command.ipynb #276b9202
 def _parser() -> argparse.ArgumentParser:
     """The deepearth-split argument parser."""
-    p = argparse.ArgumentParser(prog='deepearth-split', description='Spatiotemporal train/test split of a prepared store.')
+    p = argparse.ArgumentParser(
+        prog='deepearth-split', description='Spatiotemporal train/test split of a prepared store.'
+    )
     d = SplitSpec()
     p.add_argument('--store', required=True, help='prepared store directory')
     p.add_argument('--out', required=True, help='split JSON file to write')
-    p.add_argument('--test-year', type=positive_int, default=d.test_year, help='first held-out year (default %(default)s)')
-    p.add_argument('--n-regions', type=non_negative_int, default=None,
-                   help='test regions to draw (default 5, or the number of --regions)')
-    p.add_argument('--region-size-km', type=positive_float, default=d.region_size_km,
-                   help='side of each square (default %(default)s)')
-    p.add_argument('--min-distance-km', type=non_negative_float, default=d.min_distance_km,
-                   help='minimum centre distance (default %(default)s)')
-    p.add_argument('--buffer-km', type=or_auto(non_negative_float), default=d.buffer_km,
-                   help="exclusion buffer around regions in km, or 'auto': the estimated autocorrelation range (default %(default)s)")
-    p.add_argument('--min-region-observations', type=non_negative_int, default=d.min_region_observations,
-                   help='observations a drawn region must hold (default %(default)s)')
-    p.add_argument('--min-region-species', type=non_negative_int, default=d.min_region_species,
-                   help='species a drawn region must hold (default %(default)s)')
-    p.add_argument('--seed', type=non_negative_int, default=d.seed, help='seed of the region draw (default %(default)s)')
+    p.add_argument(
+        '--test-year', type=positive_int, default=d.test_year, help='first held-out year (default %(default)s)'
+    )
+    p.add_argument(
+        '--n-regions',
+        type=non_negative_int,
+        default=None,
+        help='test regions to draw (default 5, or the number of --regions)',
+    )
+    p.add_argument(
+        '--region-size-km',
+        type=positive_float,
+        default=d.region_size_km,
+        help='side of each square (default %(default)s)',
+    )
+    p.add_argument(
+        '--min-distance-km',
+        type=non_negative_float,
+        default=d.min_distance_km,
+        help='minimum centre distance (default %(default)s)',
+    )
+    p.add_argument(
+        '--buffer-km',
+        type=or_auto(non_negative_float),
+        default=d.buffer_km,
+        help="exclusion buffer around regions in km, or 'auto': the estimated autocorrelation range (default %(default)s)",
+    )
+    p.add_argument(
+        '--min-region-observations',
+        type=non_negative_int,
+        default=d.min_region_observations,
+        help='observations a drawn region must hold (default %(default)s)',
+    )
+    p.add_argument(
+        '--min-region-species',
+        type=non_negative_int,
+        default=d.min_region_species,
+        help='species a drawn region must hold (default %(default)s)',
+    )
+    p.add_argument(
+        '--seed', type=non_negative_int, default=d.seed, help='seed of the region draw (default %(default)s)'
+    )
     p.add_argument('--regions', default=None, help="'published' or a file of centres (CSV latitude,longitude / JSON)")
     p.add_argument('--all-rows', action='store_true', help='split every row, not only rows with vision')
     p.add_argument('--visuals', default=None, help='also write the figure (PNG) and the map (HTML) into this directory')
@@ -53,9 +90,18 @@ def _spec(a: argparse.Namespace) -> SplitSpec:
     elif a.regions is not None:
         centres = read_region_centres(a.regions)
     n = a.n_regions if a.n_regions is not None else (len(centres) if centres is not None else SplitSpec().n_regions)
-    return SplitSpec(test_year=a.test_year, n_regions=n, region_size_km=a.region_size_km, min_distance_km=a.min_distance_km,
-                     buffer_km=0.0 if a.buffer_km == 'auto' else a.buffer_km, seed=a.seed, regions=centres, min_region_observations=a.min_region_observations,
-                     min_region_species=a.min_region_species, vision_only=not a.all_rows)
+    return SplitSpec(
+        test_year=a.test_year,
+        n_regions=n,
+        region_size_km=a.region_size_km,
+        min_distance_km=a.min_distance_km,
+        buffer_km=0.0 if a.buffer_km == 'auto' else a.buffer_km,
+        seed=a.seed,
+        regions=centres,
+        min_region_observations=a.min_region_observations,
+        min_region_species=a.min_region_species,
+        vision_only=not a.all_rows,
+    )
 
 # %% ../nbs/26_split_command.ipynb #b6f34ebc
 def _auto_buffer(store, spec: SplitSpec, seed: int) -> tuple[SplitSpec, dict]:
@@ -64,8 +110,10 @@ def _auto_buffer(store, spec: SplitSpec, seed: int) -> tuple[SplitSpec, dict]:
     if spec.vision_only and 'has_vision' in obs.columns:
         obs = obs[obs['has_vision'].to_numpy(bool)]
     ac = observations_autocorrelation(obs, seed=seed)
-    print(f"autocorrelation: species stay correlated to {'at least ' if ac['censored'] else ''}{ac['range_km']:g} km "
-          f"(tolerance {ac['tolerance']:g}); buffer {ac['range_km']:g} km")
+    print(
+        f"autocorrelation: species stay correlated to {'at least ' if ac['censored'] else ''}{ac['range_km']:g} km "
+        f"(tolerance {ac['tolerance']:g}); buffer {ac['range_km']:g} km"
+    )
     return dataclasses.replace(spec, buffer_km=ac['range_km']), ac
 
 
@@ -84,7 +132,8 @@ def _run(a: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None,  # arguments; None reads sys.argv
-        ) -> int:
+def main(
+    argv: list[str] | None = None,  # arguments; None reads sys.argv
+) -> int:
     """Command-line entry point of deepearth-split."""
     return run_command(_parser(), _run, argv)

@@ -18,19 +18,25 @@ from .geo import geodesic_km, grown_bounds, in_region, nearest_km, region_separa
 SPLITS = ('train', 'test', 'excluded')
 
 
-def reason_names(n_regions: int,  # R, the number of test regions
-                ) -> list[str]:
+def reason_names(
+    n_regions: int,  # R, the number of test regions
+) -> list[str]:
     """Names of the reason codes 0..1+2R of a split with `n_regions` regions, in code order."""
-    return (['temporal_train', 'temporal_test'] + [f'spatial_test_region_{k}' for k in range(1, n_regions + 1)]
-            + [f'buffer_region_{k}' for k in range(1, n_regions + 1)])
+    return (
+        ['temporal_train', 'temporal_test']
+        + [f'spatial_test_region_{k}' for k in range(1, n_regions + 1)]
+        + [f'buffer_region_{k}' for k in range(1, n_regions + 1)]
+    )
 
 # %% ../nbs/21_split_report.ipynb #bd4405dd
-def nearest_from_regions_km(lat, lon,  # every observation [N], degrees
-                            query: np.ndarray,  # bool [N]: the observations to measure from (inside the regions)
-                            ref: np.ndarray,  # bool [N]: the observations to measure to
-                            bounds: np.ndarray,  # region boxes [R, 4]
-                            reach_km: float,  # first search radius around the regions
-                           ) -> np.ndarray:
+def nearest_from_regions_km(
+    lat,
+    lon,  # every observation [N], degrees
+    query: np.ndarray,  # bool [N]: the observations to measure from (inside the regions)
+    ref: np.ndarray,  # bool [N]: the observations to measure to
+    bounds: np.ndarray,  # region boxes [R, 4]
+    reach_km: float,  # first search radius around the regions
+) -> np.ndarray:
     """Geodesic km [query.sum()] from each `query` row (inside a box of `bounds` [R, 4]) to its nearest `ref` row."""
     q = np.flatnonzero(query)
     d = np.full(len(q), np.inf)
@@ -53,20 +59,29 @@ def _hull_vertices(lat, lon, n_cells: int = 256) -> np.ndarray:
     if not (s1 > s0 and w1 > w0):
         return np.zeros((0, 2))
     hs, hw = (s1 - s0) / n_cells, (w1 - w0) / n_cells
-    i, j = np.minimum((lat - s0) // hs, n_cells - 1).astype(np.int64), np.minimum((lon - w0) // hw, n_cells - 1).astype(np.int64)
-    ci, cj = np.divmod(np.flatnonzero(np.bincount(i * n_cells + j, minlength=n_cells ** 2)), n_cells)
-    corners = np.concatenate([np.column_stack([s0 + (ci + a) * hs, w0 + (cj + b) * hw]) for a in (0, 1) for b in (0, 1)])
+    i, j = (
+        np.minimum((lat - s0) // hs, n_cells - 1).astype(np.int64),
+        np.minimum((lon - w0) // hw, n_cells - 1).astype(np.int64),
+    )
+    ci, cj = np.divmod(np.flatnonzero(np.bincount(i * n_cells + j, minlength=n_cells**2)), n_cells)
+    corners = np.concatenate(
+        [np.column_stack([s0 + (ci + a) * hs, w0 + (cj + b) * hw]) for a in (0, 1) for b in (0, 1)]
+    )
     return corners[ConvexHull(corners).vertices]
 
 
-def domain_points(lat, lon,  # observations [N], degrees
-                  n: int = 2000,  # points to draw
-                  seed: int = 0,  # seeds the draw
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def domain_points(
+    lat,
+    lon,  # observations [N], degrees
+    n: int = 2000,  # points to draw
+    seed: int = 0,  # seeds the draw
+) -> tuple[np.ndarray, np.ndarray]:
     """(lat [n], lon [n]) uniform by area inside the convex hull (in degrees) of the observations' grid cells."""
     ext = _hull_vertices(lat, lon)
     if len(ext) < 3:
-        raise ValueError('the prediction domain needs observations spanning an area (latitudes and longitudes that vary)')
+        raise ValueError(
+            'the prediction domain needs observations spanning an area (latitudes and longitudes that vary)'
+        )
     hull, rng = Delaunay(ext), np.random.default_rng(seed)
     (s0, w0), (s1, w1) = ext.min(0), ext.max(0)
     out = np.zeros((0, 2))
@@ -77,36 +92,45 @@ def domain_points(lat, lon,  # observations [N], degrees
     return out[:n, 0], out[:n, 1]
 
 # %% ../nbs/21_split_report.ipynb #7ea0d783
-def nearest_train_distances(lat, lon,  # observations [N], degrees
-                            code: np.ndarray,  # reason codes [N] (see `reason_names`)
-                            n_regions: int,  # R
-                            n_domain: int = 2000,  # prediction-domain points
-                            max_rows: int = 20_000,  # at most this many rows of each test set (seeded sample)
-                            seed: int = 0,  # seeds the samples
-                           ) -> dict:
+def nearest_train_distances(
+    lat,
+    lon,  # observations [N], degrees
+    code: np.ndarray,  # reason codes [N] (see `reason_names`)
+    n_regions: int,  # R
+    n_domain: int = 2000,  # prediction-domain points
+    max_rows: int = 20_000,  # at most this many rows of each test set (seeded sample)
+    seed: int = 0,  # seeds the samples
+) -> dict:
     """km [n] to the nearest training row of temporal-test rows, spatial-test rows and domain points (dict of arrays)."""
     lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
     rng = np.random.default_rng(seed)
-    sets = {'temporal_test': np.flatnonzero(code == 1), 'spatial_test': np.flatnonzero((code >= 2) & (code <= 1 + n_regions))}
+    sets = {
+        'temporal_test': np.flatnonzero(code == 1),
+        'spatial_test': np.flatnonzero((code >= 2) & (code <= 1 + n_regions)),
+    }
     sets = {k: np.sort(rng.choice(v, max_rows, replace=False)) if len(v) > max_rows else v for k, v in sets.items()}
     dlat, dlon = domain_points(lat, lon, n_domain, seed)
     qlat = np.concatenate([lat[sets['temporal_test']], lat[sets['spatial_test']], dlat])
     qlon = np.concatenate([lon[sets['temporal_test']], lon[sets['spatial_test']], dlon])
     d = nearest_km(qlat, qlon, lat[code == 0], lon[code == 0])
     a, b = len(sets['temporal_test']), len(sets['spatial_test'])
-    return {'temporal_test': d[:a], 'spatial_test': d[a:a + b], 'prediction_domain': d[a + b:]}
+    return {'temporal_test': d[:a], 'spatial_test': d[a : a + b], 'prediction_domain': d[a + b :]}
 
 
-def domain_comparison(dist: dict,  # arrays of `nearest_train_distances`
-                     ) -> dict:
+def domain_comparison(
+    dist: dict,  # arrays of `nearest_train_distances`
+) -> dict:
     """Per set: n, median km, fraction within 1 km, and Wasserstein-1 km against the prediction domain."""
     dom = dist['prediction_domain']
     out = {}
     for k, d in dist.items():
         d = d[np.isfinite(d)]
-        out[k] = {'n': int(len(d)), 'median_km': float(np.median(d)) if len(d) else None,
-                  'within_1km': float((d <= 1).mean()) if len(d) else None,
-                  'wasserstein_km_vs_domain': float(wasserstein_distance(d, dom)) if len(d) and len(dom) else None}
+        out[k] = {
+            'n': int(len(d)),
+            'median_km': float(np.median(d)) if len(d) else None,
+            'within_1km': float((d <= 1).mean()) if len(d) else None,
+            'wasserstein_km_vs_domain': float(wasserstein_distance(d, dom)) if len(d) and len(dom) else None,
+        }
     test = np.concatenate([dist['temporal_test'], dist['spatial_test']])
     test = test[np.isfinite(test)]
     out['test_vs_domain_wasserstein_km'] = float(wasserstein_distance(test, dom)) if len(test) and len(dom) else None
@@ -125,9 +149,14 @@ def _species_figures(species: np.ndarray, split: np.ndarray, name) -> dict:
     """Distinct species per split, those only in test (by name) and the test observations of those."""
     sp = {s: np.unique(species[split == i]) for i, s in enumerate(SPLITS)}
     test_only = np.setdiff1d(sp['test'], sp['train'])
-    return {'train': int(len(sp['train'])), 'test': int(len(sp['test'])), 'excluded': int(len(sp['excluded'])),
-            'test_only': int(len(test_only)), 'test_only_names': sorted(str(name(s)) for s in test_only),
-            'n_test_observations_of_test_only_species': int(np.isin(species[split == 1], test_only).sum())}
+    return {
+        'train': int(len(sp['train'])),
+        'test': int(len(sp['test'])),
+        'excluded': int(len(sp['excluded'])),
+        'test_only': int(len(test_only)),
+        'test_only_names': sorted(str(name(s)) for s in test_only),
+        'n_test_observations_of_test_only_species': int(np.isin(species[split == 1], test_only).sum()),
+    }
 
 
 def _region_figures(regions: pd.DataFrame, code, species, temporal, by_reason, nearest) -> list[dict]:
@@ -135,10 +164,16 @@ def _region_figures(regions: pd.DataFrame, code, species, temporal, by_reason, n
     R, out = len(regions), []
     for k, r in enumerate(regions.itertuples(), 1):
         inr = code == 1 + k
-        out.append({'region_id': int(r.region_id), 'n_observations': int(inr.sum()),
-                    'n_species': int(len(np.unique(species[inr]))),
-                    'n_also_temporal_test': int((inr & temporal).sum()),
-                    'n_buffer_excluded': int(by_reason[1 + R + k]), 'nearest_train_km': _stats(nearest[inr])})
+        out.append(
+            {
+                'region_id': int(r.region_id),
+                'n_observations': int(inr.sum()),
+                'n_species': int(len(np.unique(species[inr]))),
+                'n_also_temporal_test': int((inr & temporal).sum()),
+                'n_buffer_excluded': int(by_reason[1 + R + k]),
+                'nearest_train_km': _stats(nearest[inr]),
+            }
+        )
     return out
 
 # %% ../nbs/21_split_report.ipynb #61fadb2e
@@ -146,10 +181,12 @@ def _leakage(days: np.ndarray, code: np.ndarray, nearest: np.ndarray, spatial: n
     """Nearest-training km of spatial test; days after the last training date of temporal test."""
     train, temporal_only = code == 0, code == 1
     last_train = np.nanmax(days[train]) if np.isfinite(days[train]).any() else np.nan
-    return {'spatial_test_nearest_train_km': _stats(nearest[spatial]),
-            'temporal_test_gap_days': _stats(days[temporal_only] - last_train),
-            'temporal_test_unknown_date': int((temporal_only & ~np.isfinite(days)).sum()),
-            'last_train_date': str(np.datetime64(int(last_train), 'D')) if np.isfinite(last_train) else None}
+    return {
+        'spatial_test_nearest_train_km': _stats(nearest[spatial]),
+        'temporal_test_gap_days': _stats(days[temporal_only] - last_train),
+        'temporal_test_unknown_date': int((temporal_only & ~np.isfinite(days)).sum()),
+        'last_train_date': str(np.datetime64(int(last_train), 'D')) if np.isfinite(last_train) else None,
+    }
 
 
 def _geometry(regions: pd.DataFrame, bounds: np.ndarray) -> dict:
@@ -158,13 +195,17 @@ def _geometry(regions: pd.DataFrame, bounds: np.ndarray) -> dict:
     off = ~np.eye(len(regions), dtype=bool)
     cd = geodesic_km(c[:, None, 0], c[:, None, 1], c[None, :, 0], c[None, :, 1])[off]
     es = region_separation_km(bounds[:, None], bounds[None])[off]
-    return {'min_centre_distance_km': float(cd.min()) if len(cd) else None,
-            'min_edge_separation_km': float(es.min()) if len(es) else None}
+    return {
+        'min_centre_distance_km': float(cd.min()) if len(cd) else None,
+        'min_edge_separation_km': float(es.min()) if len(es) else None,
+    }
 
 # %% ../nbs/21_split_report.ipynb #123acf04
-SCOPE = ('measures: accuracy on observations from the test year at places already observed (temporal) and inside the '
-         'test regions (spatial); it does not prove generalisation to the future or to unseen places. Drawn regions are '
-         'weighted against density (each eligible place about equally likely): they represent places, not observations.')
+SCOPE = (
+    'measures: accuracy on observations from the test year at places already observed (temporal) and inside the '
+    'test regions (spatial); it does not prove generalisation to the future or to unseen places. Drawn regions are '
+    'weighted against density (each eligible place about equally likely): they represent places, not observations.'
+)
 
 
 def _domain_section(lat, lon, code, R: int, n_domain: int, seed: int) -> dict | None:
@@ -174,17 +215,19 @@ def _domain_section(lat, lon, code, R: int, n_domain: int, seed: int) -> dict | 
     return domain_comparison(nearest_train_distances(lat, lon, code, R, n_domain, seed=seed))
 
 # %% ../nbs/21_split_report.ipynb #f2a09f1a
-def split_report(lat, lon,  # observations [N], degrees
-                 days,  # days since 1970-01-01 [N], NaN where unknown
-                 species,  # integer species codes [N]
-                 code,  # reason codes [N] (see `reason_names`)
-                 temporal,  # bool [N]: from the test year on
-                 regions: pd.DataFrame,  # regions [R]: region_id, center_lat, center_lng, south, north, west, east
-                 species_names=None,  # names [S] of the species codes, for `test_only_names`
-                 reach_km: float = 5.0,  # first search radius of `nearest_from_regions_km`
-                 n_domain: int = 2000,  # prediction-domain points of `nearest_train_distances`
-                 seed: int = 0,  # seeds the domain points and the test-row samples
-                ) -> dict:
+def split_report(
+    lat,
+    lon,  # observations [N], degrees
+    days,  # days since 1970-01-01 [N], NaN where unknown
+    species,  # integer species codes [N]
+    code,  # reason codes [N] (see `reason_names`)
+    temporal,  # bool [N]: from the test year on
+    regions: pd.DataFrame,  # regions [R]: region_id, center_lat, center_lng, south, north, west, east
+    species_names=None,  # names [S] of the species codes, for `test_only_names`
+    reach_km: float = 5.0,  # first search radius of `nearest_from_regions_km`
+    n_domain: int = 2000,  # prediction-domain points of `nearest_train_distances`
+    seed: int = 0,  # seeds the domain points and the test-row samples
+) -> dict:
     """The split's figures: counts per split and reason, species, per-region counts, leakage and geometry."""
     n, R = len(code), len(regions)
     names = np.array(reason_names(R))
@@ -201,7 +244,8 @@ def split_report(lat, lon,  # observations [N], degrees
         'splits': {s: {'n': int(cnt[i]), 'percent': pct(cnt[i])} for i, s in enumerate(SPLITS)},
         'reasons': {str(nm): {'n': int(by_reason[i]), 'percent': pct(by_reason[i])} for i, nm in enumerate(names)},
         'precedence': 'spatial: an observation in a test region from test_year on is labelled spatial_test_region_K',
-        'n_temporal_test_by_year': int(temporal.sum()), 'n_spatial_test_by_place': int(spatial.sum()),
+        'n_temporal_test_by_year': int(temporal.sum()),
+        'n_spatial_test_by_place': int(spatial.sum()),
         'n_temporal_and_spatial': int((temporal & spatial).sum()),
         'species': _species_figures(species, split, name),
         'regions': _region_figures(regions, code, species, temporal, by_reason, nearest),
@@ -212,28 +256,39 @@ def split_report(lat, lon,  # observations [N], degrees
     }
 
 # %% ../nbs/21_split_report.ipynb #61308578
-def format_report(report: dict,  # a report of `split_report`
-                 ) -> str:
+def format_report(
+    report: dict,  # a report of `split_report`
+) -> str:
     """Human-readable multi-line summary of a split report."""
     f = lambda s: 'n/a' if s['n'] == 0 else f"min {s['min']:.3f}, median {s['median']:.3f}"  # noqa: E731
     lines = [f"{report['n_observations']:,} observations"]
     lines += [f"  {s:9s} {v['n']:>9,} ({v['percent']:.1f} %)" for s, v in report['splits'].items()]
     lines += ['  by reason: ' + ', '.join(f"{k} {v['n']:,}" for k, v in report['reasons'].items() if v['n'])]
-    lines += [f"  temporal test by year {report['n_temporal_test_by_year']:,}, spatial test by place "
-              f"{report['n_spatial_test_by_place']:,}, both {report['n_temporal_and_spatial']:,} (labelled spatial)"]
+    lines += [
+        f"  temporal test by year {report['n_temporal_test_by_year']:,}, spatial test by place "
+        f"{report['n_spatial_test_by_place']:,}, both {report['n_temporal_and_spatial']:,} (labelled spatial)"
+    ]
     sp = report['species']
-    lines += [f"species: train {sp['train']}, test {sp['test']}, only in test {sp['test_only']} "
-              f"({sp['n_test_observations_of_test_only_species']:,} test observations)"]
+    lines += [
+        f"species: train {sp['train']}, test {sp['test']}, only in test {sp['test_only']} "
+        f"({sp['n_test_observations_of_test_only_species']:,} test observations)"
+    ]
     for r in report['regions']:
-        lines += [f"  region {r['region_id']}: {r['n_observations']:,} observations, {r['n_species']} species, "
-                  f"{r['n_also_temporal_test']} also temporal, {r['n_buffer_excluded']} buffer-excluded"]
+        lines += [
+            f"  region {r['region_id']}: {r['n_observations']:,} observations, {r['n_species']} species, "
+            f"{r['n_also_temporal_test']} also temporal, {r['n_buffer_excluded']} buffer-excluded"
+        ]
     lk, g = report['leakage'], report['geometry']
-    lines += [f"leakage: spatial test → nearest training observation km: {f(lk['spatial_test_nearest_train_km'])}",
-              f"         temporal test → days after the last training date ({lk['last_train_date']}): "
-              f"{f(lk['temporal_test_gap_days'])}; unknown date {lk['temporal_test_unknown_date']}"]
+    lines += [
+        f"leakage: spatial test → nearest training observation km: {f(lk['spatial_test_nearest_train_km'])}",
+        f"         temporal test → days after the last training date ({lk['last_train_date']}): "
+        f"{f(lk['temporal_test_gap_days'])}; unknown date {lk['temporal_test_unknown_date']}",
+    ]
     if g['min_centre_distance_km'] is not None:
-        lines += [f"geometry: closest centres {g['min_centre_distance_km']:.3f} km, "
-                  f"closest edges {g['min_edge_separation_km']:.3f} km"]
+        lines += [
+            f"geometry: closest centres {g['min_centre_distance_km']:.3f} km, "
+            f"closest edges {g['min_edge_separation_km']:.3f} km"
+        ]
     return '\n'.join(lines + _domain_lines(report.get('prediction_domain')) + [f"this split {report['scope']}"])
 
 # %% ../nbs/21_split_report.ipynb #2db8cedb
@@ -241,13 +296,22 @@ def _domain_lines(dc: dict | None) -> list[str]:
     """Lines of the prediction-domain comparison, saying when the temporal test is mostly spatial interpolation."""
     if dc is None:
         return ['nearest training row vs prediction domain: n/a (no training rows or no area)']
-    f = lambda k: 'n/a' if not dc[k]['n'] else f"median {dc[k]['median_km']:.2f} km, {100 * dc[k]['within_1km']:.1f} % within 1 km"  # noqa: E731
-    lines = [f"nearest training row: temporal test {f('temporal_test')}; spatial test {f('spatial_test')}; "
-             f"prediction domain {f('prediction_domain')}; test vs domain Wasserstein-1 "
-             f"{dc['test_vs_domain_wasserstein_km']:.2f} km" if dc['test_vs_domain_wasserstein_km'] is not None else
-             f"nearest training row: prediction domain {f('prediction_domain')}"]
+    f = lambda k: (
+        'n/a'
+        if not dc[k]['n']
+        else f"median {dc[k]['median_km']:.2f} km, {100 * dc[k]['within_1km']:.1f} % within 1 km"
+    )  # noqa: E731
+    lines = [
+        f"nearest training row: temporal test {f('temporal_test')}; spatial test {f('spatial_test')}; "
+        f"prediction domain {f('prediction_domain')}; test vs domain Wasserstein-1 "
+        f"{dc['test_vs_domain_wasserstein_km']:.2f} km"
+        if dc['test_vs_domain_wasserstein_km'] is not None
+        else f"nearest training row: prediction domain {f('prediction_domain')}"
+    ]
     t = dc['temporal_test']
     if t['n'] and t['within_1km'] >= 0.5:
-        lines += [f"  the temporal test is mostly a spatial interpolation test: {100 * t['within_1km']:.1f} % of its rows "
-                  f"are within 1 km of a training row"]
+        lines += [
+            f"  the temporal test is mostly a spatial interpolation test: {100 * t['within_1km']:.1f} % of its rows "
+            f"are within 1 km of a training row"
+        ]
     return lines

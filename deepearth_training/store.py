@@ -8,9 +8,32 @@ __all__ = ['DTYPES', 'FORMAT_VERSION', 'MANIFEST', 'OBSERVATION_COLUMNS', 'PROGR
 
 # %% ../nbs/14_store.ipynb #2ba2b4b3
 from .prepare import build_tables, main, prepare_store
-from .store_format import (DTYPES, FORMAT_VERSION, MANIFEST, OBSERVATION_COLUMNS, PROGRESS, STORE_FILES, Store,
-                                             StoreCorrupt, open_store, verify_store)
+from deepearth_training.store_format import (
+    DTYPES,
+    FORMAT_VERSION,
+    MANIFEST,
+    OBSERVATION_COLUMNS,
+    PROGRESS,
+    STORE_FILES,
+    Store,
+    StoreCorrupt,
+    open_store,
+    verify_store,
+)
 
 # %% ../nbs/14_store.ipynb #17c4ef9a
-_all_ = ['DTYPES', 'FORMAT_VERSION', 'MANIFEST', 'OBSERVATION_COLUMNS', 'PROGRESS', 'STORE_FILES', 'Store', 'StoreCorrupt',
-         'build_tables', 'main', 'open_store', 'prepare_store', 'verify_store']
+_all_ = [
+    'DTYPES',
+    'FORMAT_VERSION',
+    'MANIFEST',
+    'OBSERVATION_COLUMNS',
+    'PROGRESS',
+    'STORE_FILES',
+    'Store',
+    'StoreCorrupt',
+    'build_tables',
+    'main',
+    'open_store',
+    'prepare_store',
+    'verify_store',
+]

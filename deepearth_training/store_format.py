@@ -25,11 +25,36 @@ from .files import atomic_write
 FORMAT_VERSION = 1
 MANIFEST = 'manifest.json'
 PROGRESS = 'progress.json'
-STORE_FILES = ('observations.parquet', 'species.parquet', 'language.npy', 'vision.npy', 'pooled.npy', 'vision_digests.npy')
+STORE_FILES = (
+    'observations.parquet',
+    'species.parquet',
+    'language.npy',
+    'vision.npy',
+    'pooled.npy',
+    'vision_digests.npy',
+)
 DTYPES = ('float16', 'float32')
-OBSERVATION_COLUMNS = ['observation_id', 'gbif_id', 'image_index', 'taxon_id', 'taxon_name', 'species_idx', 'latitude',
-                       'longitude', 'year', 'month', 'day', 'hour', 'minute', 'second', 'has_vision', 'vision_row',
-                       'file_idx', 'row_idx', 'source_split']
+OBSERVATION_COLUMNS = [
+    'observation_id',
+    'gbif_id',
+    'image_index',
+    'taxon_id',
+    'taxon_name',
+    'species_idx',
+    'latitude',
+    'longitude',
+    'year',
+    'month',
+    'day',
+    'hour',
+    'minute',
+    'second',
+    'has_vision',
+    'vision_row',
+    'file_idx',
+    'row_idx',
+    'source_split',
+]
 EDGE_BYTES = 1 << 20  # bytes of vision.npy hashed at each end by the check at open
 
 # %% ../nbs/12_store.ipynb #18818284
@@ -37,8 +62,9 @@ class StoreCorrupt(ValueError):
     """A store file is damaged or differs from what prepare recorded; the message names the file."""
 
 
-def npy_layout(path: Path,  # a .npy file
-              ) -> tuple[tuple, np.dtype, int]:
+def npy_layout(
+    path: Path,  # a .npy file
+) -> tuple[tuple, np.dtype, int]:
     """(shape, dtype, data offset) of a .npy file from its header; StoreCorrupt if the header is unreadable or
     the file's size is not what the header says."""
     try:
@@ -51,19 +77,23 @@ def npy_layout(path: Path,  # a .npy file
         raise StoreCorrupt(f'{path}: not a .npy array ({e})') from None
     want, size = offset + int(np.prod(shape)) * dtype.itemsize, path.stat().st_size
     if size != want:
-        raise StoreCorrupt(f'{path}: {size:,} bytes, but its header ({dtype} {list(shape)}) needs {want:,}: truncated or damaged')
+        raise StoreCorrupt(
+            f'{path}: {size:,} bytes, but its header ({dtype} {list(shape)}) needs {want:,}: truncated or damaged'
+        )
     return shape, dtype, offset
 
 
-def load_mapped(path: Path,  # a .npy file
-               ) -> np.ndarray:
+def load_mapped(
+    path: Path,  # a .npy file
+) -> np.ndarray:
     """The array of a .npy file memory-mapped read-only, after `npy_layout` checked its size (empty: in memory)."""
     shape, dtype, _ = npy_layout(path)
     return np.load(path, mmap_mode='r') if int(np.prod(shape)) else np.empty(shape, dtype)
 
 # %% ../nbs/12_store.ipynb #45f2c350
-def store_location(path,  # the store directory (str or Path)
-              ) -> Path:
+def store_location(
+    path,  # the store directory (str or Path)
+) -> Path:
     """`path` as a Path; an empty path is an error, not the current directory."""
     if not str(path).strip():
         raise ValueError('store path is empty: pass the store directory')
@@ -95,15 +125,19 @@ def _stamp(f: Path) -> list:
     return [st.st_size, st.st_mtime_ns, _edges_sha256(f) if f.name == 'vision.npy' else file_sha256(f)]
 
 # %% ../nbs/12_store.ipynb #7738bd92
-def manifest_digest(m: dict,  # a manifest
-                   ) -> str:
+def manifest_digest(
+    m: dict,  # a manifest
+) -> str:
     """SHA-256 of manifest `m` without its `manifest_sha256` entry (JSON, keys sorted)."""
-    return hashlib.sha256(json.dumps({k: v for k, v in m.items() if k != 'manifest_sha256'}, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps({k: v for k, v in m.items() if k != 'manifest_sha256'}, sort_keys=True).encode()
+    ).hexdigest()
 
 
-def seal_manifest(path: Path,  # a complete store directory
-                  m: dict,  # its manifest (stamps, if any, are replaced)
-                 ) -> dict:
+def seal_manifest(
+    path: Path,  # a complete store directory
+    m: dict,  # its manifest (stamps, if any, are replaced)
+) -> dict:
     """Record every file's stamp and the manifest's own digest in `m`, write it as the store's manifest, return it."""
     m = {**m, 'stamps': {n: _stamp(path / n) for n in STORE_FILES}}
     m['manifest_sha256'] = manifest_digest(m)
@@ -111,9 +145,10 @@ def seal_manifest(path: Path,  # a complete store directory
     return m
 
 # %% ../nbs/12_store.ipynb #227226b3
-def read_manifest(path: Path,  # a store directory
-                  sealed: bool = True,  # require the manifest's own digest (False: `verify_store` checks every file instead)
-                 ) -> dict:
+def read_manifest(
+    path: Path,  # a store directory
+    sealed: bool = True,  # require the manifest's own digest (False: `verify_store` checks every file instead)
+) -> dict:
     """The manifest of the store at `path`: a JSON object of this format version, unedited when `sealed`."""
     f = path / MANIFEST
     try:
@@ -123,19 +158,24 @@ def read_manifest(path: Path,  # a store directory
     if not isinstance(m, dict) or not isinstance(m.get('checksums'), dict):
         raise StoreCorrupt(f'{f}: not a store manifest (a JSON {type(m).__name__} without checksums)')
     if m.get('format_version') != FORMAT_VERSION:
-        raise ValueError(f'{path}: store format version {m.get("format_version")} is not supported (this library reads '
-                         f'version {FORMAT_VERSION}); re-run deepearth-prepare')
+        raise ValueError(
+            f'{path}: store format version {m.get("format_version")} is not supported (this library reads '
+            f'version {FORMAT_VERSION}); re-run deepearth-prepare'
+        )
     if sealed and 'manifest_sha256' not in m:
-        raise StoreCorrupt(f'{f}: no stamps (prepared by an older version); check every byte and record them with '
-                           f'deepearth-prepare --verify --store {path}')
+        raise StoreCorrupt(
+            f'{f}: no stamps (prepared by an older version); check every byte and record them with '
+            f'deepearth-prepare --verify --store {path}'
+        )
     if sealed and m['manifest_sha256'] != manifest_digest(m):
         raise StoreCorrupt(f'{f}: edited since prepare (its own checksum does not match)')
     return m
 
 
-def check_store_files(path: Path,  # a store directory
-                      m: dict,  # its sealed manifest
-                     ) -> None:
+def check_store_files(
+    path: Path,  # a store directory
+    m: dict,  # its sealed manifest
+) -> None:
     """The cheap check at open: each file's size, SHA-256 (of vision.npy: first and last MiB) and mtime as recorded."""
     missing = [n for n in STORE_FILES if not (path / n).is_file()]
     if missing:
@@ -148,8 +188,10 @@ def check_store_files(path: Path,  # a store directory
         if found != digest:
             raise StoreCorrupt(f'{path / n}: content differs from when it was prepared (checksum mismatch)')
         if now != mtime:
-            raise StoreCorrupt(f'{path / n}: modified since prepare; if the store was only copied, check every byte '
-                               f'and accept it with deepearth-prepare --verify --store {path}')
+            raise StoreCorrupt(
+                f'{path / n}: modified since prepare; if the store was only copied, check every byte '
+                f'and accept it with deepearth-prepare --verify --store {path}'
+            )
 
 # %% ../nbs/12_store.ipynb #974f21a4
 class Store:
@@ -160,9 +202,13 @@ class Store:
 
     def _open(self, path: Path) -> None:
         if not path.is_dir():
-            raise FileNotFoundError(f'{path}: store not found (create it with deepearth-prepare --source SRC --store {path})')
+            raise FileNotFoundError(
+                f'{path}: store not found (create it with deepearth-prepare --source SRC --store {path})'
+            )
         if not (path / MANIFEST).is_file():
-            raise ValueError(f'{path}: not a complete store (no {MANIFEST}); re-run deepearth-prepare to build or resume it')
+            raise ValueError(
+                f'{path}: not a complete store (no {MANIFEST}); re-run deepearth-prepare to build or resume it'
+            )
         m = read_manifest(path)
         check_store_files(path, m)
         self.path, self.manifest = path, m
@@ -172,8 +218,10 @@ class Store:
         self.vision, self.pooled = load_mapped(path / 'vision.npy'), load_mapped(path / 'pooled.npy')
         for name, arr in (('vision', self.vision), ('pooled', self.pooled), ('language', self.language)):
             if list(arr.shape) != m['shapes'][name] or str(arr.dtype) != m['dtypes'][name]:
-                raise ValueError(f'{path / (name + ".npy")}: {arr.dtype} {list(arr.shape)} does not match the manifest '
-                                 f'({m["dtypes"][name]} {m["shapes"][name]})')
+                raise ValueError(
+                    f'{path / (name + ".npy")}: {arr.dtype} {list(arr.shape)} does not match the manifest '
+                    f'({m["dtypes"][name]} {m["shapes"][name]})'
+                )
         if len(self.observations) != m['counts']['observations'] or len(self.species) != m['counts']['species']:
             raise ValueError(f'{path}: table sizes do not match the manifest counts')
         self._index = None
@@ -189,8 +237,10 @@ class Store:
 
     def __repr__(self) -> str:
         c = self.manifest['counts']
-        return (f'Store({str(self.path)!r}: {c["observations"]:,} rows, {c["species"]} species, {c["vision"]:,} vision '
-                f'{self.vision.dtype} {list(self.vision_shape)})')
+        return (
+            f'Store({str(self.path)!r}: {c["observations"]:,} rows, {c["species"]} species, {c["vision"]:,} vision '
+            f'{self.vision.dtype} {list(self.vision_shape)})'
+        )
 
     @property
     def vision_shape(self) -> tuple:
@@ -206,8 +256,10 @@ class Store:
         pos = np.fromiter((index.get(i, -1) for i in ids), np.int64, len(ids))
         if (pos < 0).any():
             unknown = [ids[k] for k in np.flatnonzero(pos < 0)]
-            raise KeyError(f'{len(unknown)} unknown observation ID(s) in store {self.path}: {unknown[:10]}'
-                           + (' ...' if len(unknown) > 10 else ''))
+            raise KeyError(
+                f'{len(unknown)} unknown observation ID(s) in store {self.path}: {unknown[:10]}'
+                + (' ...' if len(unknown) > 10 else '')
+            )
         return pos
 
 
@@ -233,7 +285,9 @@ def verify_store(path, progress: bool = True) -> bool:
     for k in tqdm(range(len(vision)), desc='verify vision', unit='emb', disable=not progress):
         if hashlib.blake2b(np.ascontiguousarray(vision[k]).tobytes(), digest_size=16).digest() != digests[k].tobytes():
             obs = pd.read_parquet(path / 'observations.parquet', columns=['observation_id', 'vision_row'])
-            raise StoreCorrupt(f'{path / "vision.npy"}: vision row {k} (observation '
-                               f'{obs.observation_id[obs.vision_row == k].iloc[0]}) does not match its checksum')
+            raise StoreCorrupt(
+                f'{path / "vision.npy"}: vision row {k} (observation '
+                f'{obs.observation_id[obs.vision_row == k].iloc[0]}) does not match its checksum'
+            )
     seal_manifest(path, m)
     return True

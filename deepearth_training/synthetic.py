@@ -32,9 +32,15 @@ from .source import LANGUAGE_DIM, GRID_METADATA_KEY, shard_name
 DEFAULT_CORRELATION_KM = 6.0  # calibrated: estimated range 16 km, as on the real occurrences (nbs/20_autocorr.ipynb)
 PRESETS = {
     'tiny': dict(n_observations=300, n_species=20, grid=(2, 2, 2, 1408), vision_fraction=0.75, embeddings_per_shard=64),
-    'default': dict(n_observations=9500, n_species=232, grid=(2, 4, 4, 1408), vision_fraction=0.75, embeddings_per_shard=512),
-    'full-grid': dict(n_observations=200, n_species=24, grid=(8, 24, 24, 1408), vision_fraction=0.85, embeddings_per_shard=16),
-    'real-metadata': dict(n_observations=7113, n_species=227, grid=(2, 4, 4, 1408), vision_fraction=1.0, embeddings_per_shard=512),
+    'default': dict(
+        n_observations=9500, n_species=232, grid=(2, 4, 4, 1408), vision_fraction=0.75, embeddings_per_shard=512
+    ),
+    'full-grid': dict(
+        n_observations=200, n_species=24, grid=(8, 24, 24, 1408), vision_fraction=0.85, embeddings_per_shard=16
+    ),
+    'real-metadata': dict(
+        n_observations=7113, n_species=227, grid=(2, 4, 4, 1408), vision_fraction=1.0, embeddings_per_shard=512
+    ),
 }
 PRESETS['tiny']['correlation_km'] = PRESETS['full-grid']['correlation_km'] = 25.0  # range radii 10-40 km
 PRESETS['default']['correlation_km'] = DEFAULT_CORRELATION_KM
@@ -52,14 +58,18 @@ KM_PER_DEG_LON = 111.32 * np.cos(np.radians(28.5))
 # %% ../nbs/11_synthetic.ipynb #57d335be
 def make_hotspots(rng: np.random.Generator, n_towns: int = 14, n_parks: int = 8, n_roads: int = 6) -> dict:
     """Random towns, parks and roads inside the bounds: dict of centers [K,2], ends [K,2], spread_km [K], weights [K], kind [K]."""
+
     def uniform(n):
         return np.stack([rng.uniform(*LAT_RANGE, n), rng.uniform(*LON_RANGE, n)], axis=1)
+
     towns, parks = uniform(n_towns), uniform(n_parks)
     pairs = np.stack([rng.choice(n_towns, 2, replace=False) for _ in range(n_roads)])
     centers = np.concatenate([towns, parks, towns[pairs[:, 0]]])
     ends = np.concatenate([towns, parks, towns[pairs[:, 1]]])
     spread = np.concatenate([rng.uniform(1.0, 4.0, n_towns), rng.uniform(2.0, 6.0, n_parks), np.full(n_roads, 0.3)])
-    weights = np.concatenate([rng.lognormal(0.5, 0.6, n_towns), rng.lognormal(0.0, 0.5, n_parks), rng.lognormal(-0.3, 0.4, n_roads)])
+    weights = np.concatenate(
+        [rng.lognormal(0.5, 0.6, n_towns), rng.lognormal(0.0, 0.5, n_parks), rng.lognormal(-0.3, 0.4, n_roads)]
+    )
     kind = np.array(['town'] * n_towns + ['park'] * n_parks + ['road'] * n_roads)
     return dict(centers=centers, ends=ends, spread_km=spread, weights=weights / weights.sum(), kind=kind)
 
@@ -81,10 +91,19 @@ def sample_points(rng: np.random.Generator, hotspots: dict, center: np.ndarray, 
         k = rng.choice(len(p), len(todo), p=p)
         t = rng.uniform(0, 1, (len(todo), 1))
         base = hotspots['centers'][k] * (1 - t) + hotspots['ends'][k] * t
-        jitter = rng.normal(0, 1, (len(todo), 2)) * hotspots['spread_km'][k, None] / np.array([KM_PER_DEG_LAT, KM_PER_DEG_LON])
+        jitter = (
+            rng.normal(0, 1, (len(todo), 2))
+            * hotspots['spread_km'][k, None]
+            / np.array([KM_PER_DEG_LAT, KM_PER_DEG_LON])
+        )
         pts = base + jitter
         out[todo] = pts
-        inside = (pts[:, 0] >= LAT_RANGE[0]) & (pts[:, 0] <= LAT_RANGE[1]) & (pts[:, 1] >= LON_RANGE[0]) & (pts[:, 1] <= LON_RANGE[1])
+        inside = (
+            (pts[:, 0] >= LAT_RANGE[0])
+            & (pts[:, 0] <= LAT_RANGE[1])
+            & (pts[:, 1] >= LON_RANGE[0])
+            & (pts[:, 1] <= LON_RANGE[1])
+        )
         todo = todo[~inside]
     return out
 
@@ -104,7 +123,26 @@ def species_counts(n: int, s: int, exponent: float = 1.0, cap: float = 0.04) -> 
     return c
 
 # %% ../nbs/11_synthetic.ipynb #88848a44
-_SYL = ['ca', 'lo', 'mi', 'ra', 'te', 'su', 'no', 'pha', 'ri', 'den', 'tus', 'ba', 'gel', 'vi', 'qua', 'ly', 'sor', 'ne']
+_SYL = [
+    'ca',
+    'lo',
+    'mi',
+    'ra',
+    'te',
+    'su',
+    'no',
+    'pha',
+    'ri',
+    'den',
+    'tus',
+    'ba',
+    'gel',
+    'vi',
+    'qua',
+    'ly',
+    'sor',
+    'ne',
+]
 
 
 def species_names(rng: np.random.Generator, s: int) -> list[str]:
@@ -147,7 +185,9 @@ class EmbeddingModel:
         C = grid[3]
         self.W_lang = (rng.normal(0, 1, (LANGUAGE_DIM, d)) / np.sqrt(d)).astype(np.float32)
         self.W_vis = (rng.normal(0, 1, (C, d)) * 1.2 / np.sqrt(d)).astype(np.float32)
-        self.freq = rng.normal(0, 1, (n_freq, 2)) * np.array([KM_PER_DEG_LAT, KM_PER_DEG_LON]) / 15.0  # ~15 km wavelengths
+        self.freq = (
+            rng.normal(0, 1, (n_freq, 2)) * np.array([KM_PER_DEG_LAT, KM_PER_DEG_LON]) / 15.0
+        )  # ~15 km wavelengths
         self.phase = rng.uniform(0, 2 * np.pi, n_freq)
         self.W_loc = rng.normal(0, 1, (d, n_freq)) / np.sqrt(n_freq)
 
@@ -167,9 +207,14 @@ class EmbeddingModel:
         pos = np.stack([t.ravel(), h.ravel(), w.ravel()], axis=1)  # [THW, 3]
         c = rng.uniform(0.2, 0.8, (b, 1, 2))
         blob = 0.4 + np.exp(-((pos[None, :, 1:] - c) ** 2).sum(-1) / (2 * 0.25**2))  # [b, THW]
-        a = np.cos(pos @ rng.normal(0, 3, (b, 3, n_patterns)) + rng.uniform(0, 2 * np.pi, (b, 1, n_patterns)))  # [b, THW, k]
+        a = np.cos(
+            pos @ rng.normal(0, 3, (b, 3, n_patterns)) + rng.uniform(0, 2 * np.pi, (b, 1, n_patterns))
+        )  # [b, THW, k]
         B = rng.normal(0, 0.5, (b, n_patterns, C)).astype(np.float32)
-        x = blob.astype(np.float32)[:, :, None] * (u.astype(np.float32) @ self.W_vis.T)[:, None, :] + a.astype(np.float32) @ B
+        x = (
+            blob.astype(np.float32)[:, :, None] * (u.astype(np.float32) @ self.W_vis.T)[:, None, :]
+            + a.astype(np.float32) @ B
+        )
         x += rng.standard_normal(x.shape, dtype=np.float32) * np.float32(noise)
         return x.astype(np.float16).astype(np.float32).reshape(b, T, H, W, C)
 
@@ -177,22 +222,45 @@ class EmbeddingModel:
 def _write_observations(path: Path, obs: dict, language: np.ndarray, chunk: int = 1024) -> None:
     """Write observations.parquet in row groups of `chunk` rows; language [S,7168] is repeated per row."""
     n = len(obs['gbif_id'])
-    schema = pa.schema([
-        ('gbif_id', pa.int64()), ('taxon_id', pa.int64()), ('taxon_name', pa.string()),
-        ('latitude', pa.float64()), ('longitude', pa.float64()), ('year', pa.int64()),
-        ('month', pa.float64()), ('day', pa.float64()), ('hour', pa.float64()), ('minute', pa.float64()),
-        ('second', pa.float64()), ('image_urls', pa.list_(pa.string())), ('num_images', pa.int64()),
-        ('has_vision', pa.bool_()), ('num_vision_embeddings', pa.int64()),
-        ('vision_file_indices', pa.list_(pa.int64())), ('language_embedding', pa.list_(pa.float32())),
-        ('split', pa.string())])
-    with pq.ParquetWriter(path, schema, use_dictionary=['taxon_name', 'split'], write_statistics=['gbif_id', 'year']) as w:
+    schema = pa.schema(
+        [
+            ('gbif_id', pa.int64()),
+            ('taxon_id', pa.int64()),
+            ('taxon_name', pa.string()),
+            ('latitude', pa.float64()),
+            ('longitude', pa.float64()),
+            ('year', pa.int64()),
+            ('month', pa.float64()),
+            ('day', pa.float64()),
+            ('hour', pa.float64()),
+            ('minute', pa.float64()),
+            ('second', pa.float64()),
+            ('image_urls', pa.list_(pa.string())),
+            ('num_images', pa.int64()),
+            ('has_vision', pa.bool_()),
+            ('num_vision_embeddings', pa.int64()),
+            ('vision_file_indices', pa.list_(pa.int64())),
+            ('language_embedding', pa.list_(pa.float32())),
+            ('split', pa.string()),
+        ]
+    )
+    with pq.ParquetWriter(
+        path, schema, use_dictionary=['taxon_name', 'split'], write_statistics=['gbif_id', 'year']
+    ) as w:
         for a in range(0, n, chunk):
             sl = slice(a, min(a + chunk, n))
             lang = language[obs['species'][sl]]
-            cols = [pa.array(list(obs[f.name][sl]) if obs[f.name].dtype == object else obs[f.name][sl], f.type)
-                    for f in schema if f.name != 'language_embedding']
-            cols.insert(schema.get_field_index('language_embedding'), pa.ListArray.from_arrays(
-                np.arange(0, lang.size + 1, LANGUAGE_DIM, dtype=np.int32), pa.array(lang.ravel())))
+            cols = [
+                pa.array(list(obs[f.name][sl]) if obs[f.name].dtype == object else obs[f.name][sl], f.type)
+                for f in schema
+                if f.name != 'language_embedding'
+            ]
+            cols.insert(
+                schema.get_field_index('language_embedding'),
+                pa.ListArray.from_arrays(
+                    np.arange(0, lang.size + 1, LANGUAGE_DIM, dtype=np.int32), pa.array(lang.ravel())
+                ),
+            )
             w.write_table(pa.Table.from_arrays(cols, schema=schema))
 
 
@@ -200,8 +268,11 @@ def _embedding_list(x: np.ndarray, dtype: str) -> pa.Array:
     """Flat list array (one row per embedding) of x [b, ...] with float32 or float16 values."""
     flat = x.reshape(len(x), -1)
     values = pa.array(flat.ravel().astype(dtype))
-    return pa.ListArray.from_arrays(np.arange(0, flat.size + 1, flat.shape[1], dtype=np.int64).astype(np.int32), values) \
-        if flat.size < 2**31 else pa.LargeListArray.from_arrays(np.arange(0, flat.size + 1, flat.shape[1], dtype=np.int64), values)
+    return (
+        pa.ListArray.from_arrays(np.arange(0, flat.size + 1, flat.shape[1], dtype=np.int64).astype(np.int32), values)
+        if flat.size < 2**31
+        else pa.LargeListArray.from_arrays(np.arange(0, flat.size + 1, flat.shape[1], dtype=np.int64), values)
+    )
 
 # %% ../nbs/11_synthetic.ipynb #8ea252ee
 def distinct_integers(rng: np.random.Generator, low: int, high: int, n: int) -> np.ndarray:
@@ -229,7 +300,9 @@ def _config(preset: str, n_observations, n_species, grid, correlation_km) -> dic
     cfg = dict(PRESETS[preset])
     over = dict(n_observations=n_observations, n_species=n_species, correlation_km=correlation_km)
     if cfg['correlation_km'] is None and any(v is not None for v in over.values()):
-        raise ValueError(f"preset {preset!r} uses the real occurrences: n_observations, n_species and correlation_km cannot be set")
+        raise ValueError(
+            f"preset {preset!r} uses the real occurrences: n_observations, n_species and correlation_km cannot be set"
+        )
     cfg.update({k: v for k, v in dict(over, grid=grid).items() if v is not None})
     cfg['grid'] = tuple(int(g) for g in cfg['grid'])
     if len(cfg['grid']) != 4 or min(cfg['grid']) < 1:
@@ -257,8 +330,16 @@ def _synthetic_rows(rng: np.random.Generator, hot: dict, N: int, S: int, correla
     gbif = np.empty(N, np.int64)
     gbif[order_by_date] = np.sort(distinct_integers(rng, 1_000_000_000, 5_200_000_000, N))
     row = np.lexsort((gbif, sp))  # grouped by species, then by gbif_id
-    return dict(names=names, taxon_ids=taxon_ids, z=z, sp=sp[row], latlon=latlon[row], year=year[row], gbif=gbif[row],
-                dates={k: v[row] for k, v in dates.items()})
+    return dict(
+        names=names,
+        taxon_ids=taxon_ids,
+        z=z,
+        sp=sp[row],
+        latlon=latlon[row],
+        year=year[row],
+        gbif=gbif[row],
+        dates={k: v[row] for k, v in dates.items()},
+    )
 
 
 def _real_rows(rng: np.random.Generator) -> dict:
@@ -270,9 +351,19 @@ def _real_rows(rng: np.random.Generator) -> dict:
     gbif = occ.gbif_id.to_numpy(np.int64)
     row = np.lexsort((gbif, sp))
     nan = np.full(len(occ), np.nan)
-    dates = dict(month=occ.month.to_numpy(float)[row], day=occ.day.to_numpy(float)[row], hour=nan, minute=nan, second=nan)
-    return dict(names=list(names), taxon_ids=taxon_ids, z=z, sp=sp[row], latlon=occ[['latitude', 'longitude']].to_numpy(float)[row],
-                year=occ.year.to_numpy(np.int64)[row], gbif=gbif[row], dates=dates)
+    dates = dict(
+        month=occ.month.to_numpy(float)[row], day=occ.day.to_numpy(float)[row], hour=nan, minute=nan, second=nan
+    )
+    return dict(
+        names=list(names),
+        taxon_ids=taxon_ids,
+        z=z,
+        sp=sp[row],
+        latlon=occ[['latitude', 'longitude']].to_numpy(float)[row],
+        year=occ.year.to_numpy(np.int64)[row],
+        gbif=gbif[row],
+        dates=dates,
+    )
 
 # %% ../nbs/11_synthetic.ipynb #0658f954
 def _draw_world(rng: np.random.Generator, cfg: dict) -> dict:
@@ -296,15 +387,31 @@ def _draw_world(rng: np.random.Generator, cfg: dict) -> dict:
 
 def _observation_columns(w: dict) -> dict:
     """The per-row columns of observations.parquet (but image URLs and vision file indices) of a drawn world."""
-    return dict(gbif_id=w['gbif'], taxon_id=np.asarray(w['taxon_ids'])[w['sp']],
-                taxon_name=np.array(w['names'], dtype=object)[w['sp']], latitude=w['latlon'][:, 0], longitude=w['latlon'][:, 1],
-                year=w['year'], **w['dates'], num_images=w['n_img'].astype(np.int64), has_vision=w['has_vision'],
-                num_vision_embeddings=w['n_vis'].astype(np.int64),
-                split=np.where(w['year'] == 2025, 'temporal_test', 'train').astype(object))
+    return dict(
+        gbif_id=w['gbif'],
+        taxon_id=np.asarray(w['taxon_ids'])[w['sp']],
+        taxon_name=np.array(w['names'], dtype=object)[w['sp']],
+        latitude=w['latlon'][:, 0],
+        longitude=w['latlon'][:, 1],
+        year=w['year'],
+        **w['dates'],
+        num_images=w['n_img'].astype(np.int64),
+        has_vision=w['has_vision'],
+        num_vision_embeddings=w['n_vis'].astype(np.int64),
+        split=np.where(w['year'] == 2025, 'temporal_test', 'train').astype(object),
+    )
 
 # %% ../nbs/11_synthetic.ipynb #773ce9c8
-def _write_shards(folder: Path, rng: np.random.Generator, w: dict, owner: np.ndarray, file_idx: np.ndarray,
-                  grid: tuple, source_dtype: str, progress: bool) -> None:
+def _write_shards(
+    folder: Path,
+    rng: np.random.Generator,
+    w: dict,
+    owner: np.ndarray,
+    file_idx: np.ndarray,
+    grid: tuple,
+    source_dtype: str,
+    progress: bool,
+) -> None:
     """Draw and write the vision shards: embedding k of shard f belongs to observation `owner[k]`."""
     T, H, W, C = grid
     meta = {GRID_METADATA_KEY: json.dumps(list(grid))}
@@ -312,36 +419,51 @@ def _write_shards(folder: Path, rng: np.random.Generator, w: dict, owner: np.nda
     n_files = int(file_idx.max()) + 1 if len(owner) else 0
     for f in tqdm(range(n_files), desc='synthetic shards', disable=not progress, unit='shard'):
         o = owner[file_idx == f]
-        u = w['z'][w['sp'][o]] + INDIVIDUAL_SD * rng.normal(0, 1, (len(o), LATENT_DIM)) + LOCATION_WEIGHT * w['em'].location(w['latlon'][o])
+        u = (
+            w['z'][w['sp'][o]]
+            + INDIVIDUAL_SD * rng.normal(0, 1, (len(o), LATENT_DIM))
+            + LOCATION_WEIGHT * w['em'].location(w['latlon'][o])
+        )
         step = max(1, (16 << 20) // (T * H * W * C))  # about 64 MiB of float32 per generated block
-        x = np.concatenate([w['em'].vision(u[k:k + step], rng) for k in range(0, len(u), step)])
-        t = pa.table({'gbif_id': pa.array(w['gbif'][o]), 'embedding': _embedding_list(x, source_dtype),
-                      'original_shape': pa.array([f'[{T * H * W}, {C}]'] * len(o))})
-        pq.write_table(t.replace_schema_metadata(meta), folder / shard_name(f), row_group_size=row_group,
-                       write_statistics=['gbif_id'])
+        x = np.concatenate([w['em'].vision(u[k : k + step], rng) for k in range(0, len(u), step)])
+        t = pa.table(
+            {
+                'gbif_id': pa.array(w['gbif'][o]),
+                'embedding': _embedding_list(x, source_dtype),
+                'original_shape': pa.array([f'[{T * H * W}, {C}]'] * len(o)),
+            }
+        )
+        pq.write_table(
+            t.replace_schema_metadata(meta),
+            folder / shard_name(f),
+            row_group_size=row_group,
+            write_statistics=['gbif_id'],
+        )
 
 # %% ../nbs/11_synthetic.ipynb #8e937cd2
-def synthetic_occurrences(preset: str = 'default',  # one of PRESETS
-                          seed: int = 0,  # seeds every draw, as in make_synthetic_dataset
-                          n_observations: int | None = None,  # override the preset's observations
-                          n_species: int | None = None,  # override the preset's species
-                          correlation_km: float | None = None,  # override the preset's spatial correlation scale, km
-                         ) -> pd.DataFrame:
+def synthetic_occurrences(
+    preset: str = 'default',  # one of PRESETS
+    seed: int = 0,  # seeds every draw, as in make_synthetic_dataset
+    n_observations: int | None = None,  # override the preset's observations
+    n_species: int | None = None,  # override the preset's species
+    correlation_km: float | None = None,  # override the preset's spatial correlation scale, km
+) -> pd.DataFrame:
     """Observation rows [N] (gbif_id, taxon_id, taxon_name, latitude, longitude, year, month, day, ..., has_vision) of a preset."""
     cfg = _config(preset, n_observations, n_species, None, correlation_km)
     return pd.DataFrame(_observation_columns(_draw_world(np.random.default_rng(seed), cfg)))
 
 # %% ../nbs/11_synthetic.ipynb #f1c1d6e0
-def make_synthetic_dataset(out_dir,  # directory to write (created; must not exist or be empty)
-                           preset: str = 'tiny',  # one of PRESETS
-                           seed: int = 0,  # seeds every draw
-                           n_observations: int | None = None,  # override the preset's observations
-                           n_species: int | None = None,  # override the preset's species
-                           grid: tuple | None = None,  # override the token grid (T, H, W, C)
-                           source_dtype: str = 'float32',  # value type of the embedding lists
-                           progress: bool = True,  # progress bar over shards
-                           correlation_km: float | None = None,  # override the preset's spatial correlation scale, km
-                          ) -> Path:
+def make_synthetic_dataset(
+    out_dir,  # directory to write (created; must not exist or be empty)
+    preset: str = 'tiny',  # one of PRESETS
+    seed: int = 0,  # seeds every draw
+    n_observations: int | None = None,  # override the preset's observations
+    n_species: int | None = None,  # override the preset's species
+    grid: tuple | None = None,  # override the token grid (T, H, W, C)
+    source_dtype: str = 'float32',  # value type of the embedding lists
+    progress: bool = True,  # progress bar over shards
+    correlation_km: float | None = None,  # override the preset's spatial correlation scale, km
+) -> Path:
     """Write a synthetic dataset in the published layout to `out_dir` (created) and return its path."""
     if source_dtype not in ('float32', 'float16'):
         raise ValueError(f"source_dtype must be 'float32' or 'float16', got {source_dtype!r}")
@@ -355,19 +477,34 @@ def make_synthetic_dataset(out_dir,  # directory to write (created; must not exi
     rng = np.random.default_rng(seed)
     w = _draw_world(rng, cfg)
     N, grid = len(w['gbif']), cfg['grid']
-    owner = np.repeat(np.arange(N), w['n_vis'])[rng.permutation(int(w['n_vis'].sum()))]  # vision embeddings shuffled over shards
+    owner = np.repeat(np.arange(N), w['n_vis'])[
+        rng.permutation(int(w['n_vis'].sum()))
+    ]  # vision embeddings shuffled over shards
     per = int(cfg['embeddings_per_shard'])
     file_idx, row_idx = np.arange(len(owner)) // per, np.arange(len(owner)) % per
     vfi = [[] for _ in range(N)]
     for o, f in zip(owner, file_idx):
         vfi[o].append(int(f))
-    obs = dict(_observation_columns(w), vision_file_indices=np.array(vfi, dtype=object), species=w['sp'],
-               image_urls=np.array([[f'https://example.org/synthetic/{g}/{k}.jpg' for k in range(1, m + 1)]
-                                    for g, m in zip(w['gbif'], w['n_img'])], dtype=object))
+    obs = dict(
+        _observation_columns(w),
+        vision_file_indices=np.array(vfi, dtype=object),
+        species=w['sp'],
+        image_urls=np.array(
+            [
+                [f'https://example.org/synthetic/{g}/{k}.jpg' for k in range(1, m + 1)]
+                for g, m in zip(w['gbif'], w['n_img'])
+            ],
+            dtype=object,
+        ),
+    )
     (tmp / 'vision_embeddings').mkdir(parents=True)
     _write_observations(tmp / 'observations.parquet', obs, w['language'])
-    pq.write_table(pa.table({'gbif_id': w['gbif'][owner], 'file_idx': file_idx.astype(np.int64), 'row_idx': row_idx.astype(np.int64)}),
-                   tmp / 'vision_index.parquet')
+    pq.write_table(
+        pa.table(
+            {'gbif_id': w['gbif'][owner], 'file_idx': file_idx.astype(np.int64), 'row_idx': row_idx.astype(np.int64)}
+        ),
+        tmp / 'vision_index.parquet',
+    )
     _write_shards(tmp / 'vision_embeddings', rng, w, owner, file_idx, grid, source_dtype, progress)
     if out.exists():
         out.rmdir()
@@ -377,23 +514,44 @@ def make_synthetic_dataset(out_dir,  # directory to write (created; must not exi
 # %% ../nbs/11_synthetic.ipynb #25d7f58d
 def _parser() -> argparse.ArgumentParser:
     """Flags of `deepearth-synth`."""
-    p = argparse.ArgumentParser(prog='deepearth-synth', description='Write a synthetic Central Florida dataset in the published Hugging Face layout.')
-    p.add_argument('--out', required=True, type=Path, help='directory to write (observations.parquet, vision_index.parquet, vision_embeddings/)')
+    p = argparse.ArgumentParser(
+        prog='deepearth-synth',
+        description='Write a synthetic Central Florida dataset in the published Hugging Face layout.',
+    )
+    p.add_argument(
+        '--out',
+        required=True,
+        type=Path,
+        help='directory to write (observations.parquet, vision_index.parquet, vision_embeddings/)',
+    )
     p.add_argument('--preset', default='tiny', choices=sorted(PRESETS), help='dataset size (default: tiny)')
     p.add_argument('--seed', type=non_negative_int, default=0, help='random seed (default: 0)')
     p.add_argument('--n-observations', type=positive_int, help='override the preset number of observations')
     p.add_argument('--n-species', type=positive_int, help='override the preset number of species')
-    p.add_argument('--correlation-km', type=positive_float,
-                   help='override the preset spatial correlation scale: species range radii 0.4-1.6 x this (km)')
-    p.add_argument('--source-dtype', default='float32', choices=['float32', 'float16'], help='value type of the embedding lists')
+    p.add_argument(
+        '--correlation-km',
+        type=positive_float,
+        help='override the preset spatial correlation scale: species range radii 0.4-1.6 x this (km)',
+    )
+    p.add_argument(
+        '--source-dtype', default='float32', choices=['float32', 'float16'], help='value type of the embedding lists'
+    )
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     return p
 
 
 def _run(a: argparse.Namespace) -> None:
     """Write the dataset the flags describe."""
-    out = make_synthetic_dataset(a.out, a.preset, a.seed, n_observations=a.n_observations, n_species=a.n_species,
-                                 source_dtype=a.source_dtype, progress=not a.quiet, correlation_km=a.correlation_km)
+    out = make_synthetic_dataset(
+        a.out,
+        a.preset,
+        a.seed,
+        n_observations=a.n_observations,
+        n_species=a.n_species,
+        source_dtype=a.source_dtype,
+        progress=not a.quiet,
+        correlation_km=a.correlation_km,
+    )
     print(f'wrote {out}')
 
 

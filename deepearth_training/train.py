@@ -27,14 +27,36 @@ from tqdm.auto import tqdm
 # %% ../nbs/38_train.ipynb #3d3495ee
 from . import __version__
 from .cli import fraction, non_negative_float, non_negative_int, positive_float, positive_int
-from .checkpoint import (check_resume, check_run_dir, load_checkpoint, restore_state, save_checkpoint,
-                                           store_identity, write_metrics)
+from deepearth_training.checkpoint import (
+    check_resume,
+    check_run_dir,
+    load_checkpoint,
+    restore_state,
+    save_checkpoint,
+    store_identity,
+    write_metrics,
+)
 from .checkpoint import load_model  # noqa: F401 (re-exported: `from deepearth_training.train import load_model`)
 from .files import pid_lock
-from .distributed import (all_gather_objects, all_reduce_sum, cpu_threads, describe_device, process_group, resolve_device,
-                                            rng_state, unwrap, world)
+from deepearth_training.distributed import (
+    all_gather_objects,
+    all_reduce_sum,
+    cpu_threads,
+    describe_device,
+    process_group,
+    resolve_device,
+    rng_state,
+    unwrap,
+    world,
+)
 from .loader import DeepEarthDataset, species_mapping
-from .evaluation import best_epoch, evaluation_context, heldout_report, validation_report, validation_split
+from deepearth_training.evaluation import (
+    best_epoch,
+    evaluation_context,
+    heldout_report,
+    validation_report,
+    validation_split,
+)
 from .metrics import headline, plot_history, results_table
 from .models import pool_vision
 from .registry import REGISTRY, batch_inputs, build_model, dataset_mode, spec_for, spec_of
@@ -69,8 +91,18 @@ def _optimizer_step(model: nn.Module, optimizer, scheduler, clip_grad: float | N
         scheduler.step()
 
 # %% ../nbs/38_train.ipynb #a8eb2a30
-def train_epoch(model: nn.Module, loader, criterion, optimizer, scheduler=None, grad_accum: int = 1,
-                clip_grad: float | None = None, device='cpu', amp: bool = True, progress: bool = True) -> dict:
+def train_epoch(
+    model: nn.Module,
+    loader,
+    criterion,
+    optimizer,
+    scheduler=None,
+    grad_accum: int = 1,
+    clip_grad: float | None = None,
+    device='cpu',
+    amp: bool = True,
+    progress: bool = True,
+) -> dict:
     """Train `model` for one pass over `loader`; returns {'loss', 'top1' (classifiers, running), 'n', 'seconds'}."""
     device = torch.device(device)
     model.train()
@@ -86,7 +118,7 @@ def train_epoch(model: nn.Module, loader, criterion, optimizer, scheduler=None, 
         group_size = min(grad_accum, n_batches - group_start)
         last_in_group = i == group_start + group_size - 1
         sync = last_in_group or not isinstance(model, DistributedDataParallel)
-        with (model.no_sync() if not sync else nullcontext()):
+        with model.no_sync() if not sync else nullcontext():
             with _autocast(device, amp):
                 out = model(*batch_inputs(spec, batch))
             per_row = criterion(out, batch)
@@ -111,8 +143,11 @@ def train_epoch(model: nn.Module, loader, criterion, optimizer, scheduler=None, 
 # %% ../nbs/38_train.ipynb #5582c013
 def _result_rows(out, batch: dict, criterion, classifier: bool) -> dict:
     """Per-observation numpy results [b, ...] of one evaluated batch (see `evaluate_model`)."""
-    rows = {'observation_ids': np.array(batch['observation_ids'], dtype=object),
-            'label': batch['label'].cpu().numpy(), 'loss': criterion(out, batch).float().cpu().numpy()}
+    rows = {
+        'observation_ids': np.array(batch['observation_ids'], dtype=object),
+        'label': batch['label'].cpu().numpy(),
+        'loss': criterion(out, batch).float().cpu().numpy(),
+    }
     if classifier:
         rows['topk'] = out.float().topk(min(5, out.shape[1]), dim=1).indices.cpu().numpy()
         rows['logits'] = out.float().cpu().numpy()  # [b, K], pooled per occurrence by `evaluation`
@@ -150,6 +185,7 @@ def evaluate_model(model: nn.Module, loader, criterion, device='cpu', amp: bool 
 @dataclass
 class TrainConfig:
     """Every setting of a training run (the flags of `deepearth-train`)."""
+
     store: str
     split: str
     mode: str = 'vision'  # a key of `registry.REGISTRY`: language | vision | multimodal | geo | fusion
@@ -174,7 +210,11 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self):
-        self.store, self.split, self.out = str(self.store), str(self.split), str(self.out)  # Paths welcome; JSON needs str
+        self.store, self.split, self.out = (
+            str(self.store),
+            str(self.split),
+            str(self.out),
+        )  # Paths welcome; JSON needs str
         spec_of(self.mode)
         resolve_device(self.device)
         for name in ('epochs', 'batch_size', 'grad_accum', 'eval_batch_size', 'hidden_dim', 'fusion_dim'):
@@ -200,14 +240,35 @@ def _data(config: TrainConfig, store, train_ids, test_ids, val_ids, mapping: dic
     train_ds = DeepEarthDataset(train_ids, store, mode=ds_mode, device=data_device, species_mapping=mapping)
     test_ds = DeepEarthDataset(test_ids, store, mode=ds_mode, device=data_device, species_mapping=mapping)
     sampler = DistributedSampler(train_ds, num_replicas=world_size, rank=rank, shuffle=True, seed=config.seed)
-    workers = dict(num_workers=config.num_workers, pin_memory=config.num_workers > 0 and device.type == 'cuda',
-                   persistent_workers=config.num_workers > 0)
-    train_loader = DataLoader(train_ds, batch_size=config.batch_size // world_size, sampler=sampler,
-                              collate_fn=DeepEarthDataset.collate, **workers)
-    loaders = [DataLoader(ds, batch_size=config.eval_batch_size, sampler=list(range(rank, len(ds), world_size)),
-                          collate_fn=DeepEarthDataset.collate, **workers) if ds is not None else None
-               for ds in (test_ds, DeepEarthDataset(val_ids, store, mode=ds_mode, device=data_device, species_mapping=mapping)
-                          if val_ids else None)]
+    workers = dict(
+        num_workers=config.num_workers,
+        pin_memory=config.num_workers > 0 and device.type == 'cuda',
+        persistent_workers=config.num_workers > 0,
+    )
+    train_loader = DataLoader(
+        train_ds,
+        batch_size=config.batch_size // world_size,
+        sampler=sampler,
+        collate_fn=DeepEarthDataset.collate,
+        **workers,
+    )
+    loaders = [
+        DataLoader(
+            ds,
+            batch_size=config.eval_batch_size,
+            sampler=list(range(rank, len(ds), world_size)),
+            collate_fn=DeepEarthDataset.collate,
+            **workers,
+        )
+        if ds is not None
+        else None
+        for ds in (
+            test_ds,
+            DeepEarthDataset(val_ids, store, mode=ds_mode, device=data_device, species_mapping=mapping)
+            if val_ids
+            else None,
+        )
+    ]
     return train_ds, test_ds, sampler, train_loader, *loaders
 
 
@@ -220,8 +281,17 @@ def _optimization(config: TrainConfig, core: nn.Module, device: torch.device, ba
     return model, optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=0.0)
 
 # %% ../nbs/38_train.ipynb #896cbc35
-def _resume(path, config: TrainConfig, shash: str, store_id: str, mapping: dict, core: nn.Module, optimizer, scheduler,
-            device: torch.device) -> tuple[list, int]:
+def _resume(
+    path,
+    config: TrainConfig,
+    shash: str,
+    store_id: str,
+    mapping: dict,
+    core: nn.Module,
+    optimizer,
+    scheduler,
+    device: torch.device,
+) -> tuple[list, int]:
     """Check that checkpoint `path` continues this run, then restore its state; (history, epochs done)."""
     rank, world_size = world()
     ckpt = load_checkpoint(path)
@@ -232,8 +302,16 @@ def _resume(path, config: TrainConfig, shash: str, store_id: str, mapping: dict,
 CURVES_SECONDS = 60.0  # curves.png is redrawn at most this often during a run, and always after its last epoch
 
 
-def _save(base: dict, core: nn.Module, optimizer, scheduler, history: list, config: TrainConfig, device: torch.device,
-          drawn: float) -> float:
+def _save(
+    base: dict,
+    core: nn.Module,
+    optimizer,
+    scheduler,
+    history: list,
+    config: TrainConfig,
+    device: torch.device,
+    drawn: float,
+) -> float:
     """After an epoch, by rank 0: last.pt, best.pt (when best so far), epoch_NNN.pt every `save_every`, metrics.json,
     curves.png; returns `drawn`.
 
@@ -242,8 +320,15 @@ def _save(base: dict, core: nn.Module, optimizer, scheduler, history: list, conf
     if world()[0] != 0:
         return drawn
     epoch, out = len(history), Path(config.out)
-    ckpt = dict(base, model_state_dict=core.state_dict(), optimizer_state_dict=optimizer.state_dict(),
-                scheduler_state_dict=scheduler.state_dict(), rng_states=rng, epoch=epoch, history=history)
+    ckpt = dict(
+        base,
+        model_state_dict=core.state_dict(),
+        optimizer_state_dict=optimizer.state_dict(),
+        scheduler_state_dict=scheduler.state_dict(),
+        rng_states=rng,
+        epoch=epoch,
+        history=history,
+    )
     save_checkpoint(ckpt, out / 'last.pt')
     if best_epoch(history) == epoch:
         save_checkpoint(ckpt, out / 'best.pt')
@@ -253,19 +338,27 @@ def _save(base: dict, core: nn.Module, optimizer, scheduler, history: list, conf
     write_metrics(metrics, out / 'metrics.json')
     if epoch < config.epochs and time.monotonic() - drawn < CURVES_SECONDS:
         return drawn
-    plot_history(history, out / 'curves.png', title=f'{config.mode} — {Path(config.store).name}, split {base["split_hash"][:8]}',
-                 best_epoch=metrics['best_epoch'])
+    plot_history(
+        history,
+        out / 'curves.png',
+        title=f'{config.mode} — {Path(config.store).name}, split {base["split_hash"][:8]}',
+        best_epoch=metrics['best_epoch'],
+    )
     return time.monotonic()
-
 
 
 def run_metrics(base: dict, history: list[dict]) -> dict:
     """The metrics document of a run: its description, seconds per epoch, the reported epoch and its test report, history."""
     best, seconds = best_epoch(history), [h['train']['seconds'] + h['eval_seconds'] for h in history]
-    return dict({k: v for k, v in base.items() if k not in ('species_to_idx', 'model_kwargs')},
-                epochs_run=len(history), seconds_per_epoch=float(np.median(seconds)) if seconds else None,
-                train_seconds_per_epoch=float(np.median([h['train']['seconds'] for h in history])) if history else None,
-                best_epoch=best, final=history[best - 1]['test'] if history else None, history=history)
+    return dict(
+        {k: v for k, v in base.items() if k not in ('species_to_idx', 'model_kwargs')},
+        epochs_run=len(history),
+        seconds_per_epoch=float(np.median(seconds)) if seconds else None,
+        train_seconds_per_epoch=float(np.median([h['train']['seconds'] for h in history])) if history else None,
+        best_epoch=best,
+        final=history[best - 1]['test'] if history else None,
+        history=history,
+    )
 
 # %% ../nbs/38_train.ipynb #f9f2d6c6
 @contextmanager
@@ -281,7 +374,11 @@ def _run_lock(out):
 
 def fit(config: TrainConfig, resume=None) -> dict:
     """Train and evaluate one run (single process or under torchrun); writes last.pt, metrics.json, curves.png to config.out."""
-    with process_group(config.device), cpu_threads(config.threads, resolve_device(config.device)), _run_lock(config.out):
+    with (
+        process_group(config.device),
+        cpu_threads(config.threads, resolve_device(config.device)),
+        _run_lock(config.out),
+    ):
         return _fit(config, resume)
 
 # %% ../nbs/38_train.ipynb #f009795c
@@ -299,8 +396,9 @@ def _fit(config: TrainConfig, resume) -> dict:
     train_ids, val_ids = validation_split(store, train_ids, config.val_fraction, config.seed)
     shash, context = split_hash(config.split), evaluation_context(store, config.split, train_ids, test_ids)
     mapping = species_mapping(store, train_ids)
-    train_ds, test_ds, sampler, train_loader, test_loader, val_loader = _data(config, store, train_ids, test_ids, val_ids,
-                                                                              mapping, device)
+    train_ds, test_ds, sampler, train_loader, test_loader, val_loader = _data(
+        config, store, train_ids, test_ids, val_ids, mapping, device
+    )
     train_counts = np.bincount(train_ds.labels, minlength=len(mapping))
 
     torch.manual_seed(config.seed)  # same initial weights in every process
@@ -310,22 +408,53 @@ def _fit(config: TrainConfig, resume) -> dict:
     torch.manual_seed(config.seed + 1 + rank)  # dropout and masking streams, one per process
     history, start = [], 0
     if resume is not None:
-        history, start = _resume(resume, config, shash, store_identity(store), mapping, core, optimizer, scheduler, device)
+        history, start = _resume(
+            resume, config, shash, store_identity(store), mapping, core, optimizer, scheduler, device
+        )
 
-    base = {'mode': config.mode, 'num_classes': len(mapping), 'species_to_idx': mapping, 'model_kwargs': kwargs,
-            'config': asdict(config), 'split_hash': shash, 'store': str(store.path), 'library_version': __version__,
-            'torch_version': str(torch.__version__), 'torch_threads': torch.get_num_threads(),
-            'store_id': store_identity(store), 'world_size': world_size, 'device': str(device),
-            'n_train': len(train_ids), 'n_val': len(val_ids), 'n_test': len(test_ids), 'n_test_unseen': test_ds.n_unseen,
-            'selection': 'lowest validation loss' if val_ids else 'last epoch (no validation set)'}
+    base = {
+        'mode': config.mode,
+        'num_classes': len(mapping),
+        'species_to_idx': mapping,
+        'model_kwargs': kwargs,
+        'config': asdict(config),
+        'split_hash': shash,
+        'store': str(store.path),
+        'library_version': __version__,
+        'torch_version': str(torch.__version__),
+        'torch_threads': torch.get_num_threads(),
+        'store_id': store_identity(store),
+        'world_size': world_size,
+        'device': str(device),
+        'n_train': len(train_ids),
+        'n_val': len(val_ids),
+        'n_test': len(test_ids),
+        'n_test_unseen': test_ds.n_unseen,
+        'selection': 'lowest validation loss' if val_ids else 'last epoch (no validation set)',
+    }
     drawn = time.monotonic()
-    bar = tqdm(range(start, config.epochs), desc=f'{config.mode} epochs', initial=start, total=config.epochs,
-               disable=not config.progress or rank != 0)
+    bar = tqdm(
+        range(start, config.epochs),
+        desc=f'{config.mode} epochs',
+        initial=start,
+        total=config.epochs,
+        disable=not config.progress or rank != 0,
+    )
     for epoch in bar:
         sampler.set_epoch(epoch)
         lr = scheduler.get_last_lr()[0]
-        tr = train_epoch(model, train_loader, criterion, optimizer, scheduler, config.grad_accum, config.clip_grad or None,
-                         device, config.amp, config.progress)
+        tr = train_epoch(
+            model,
+            train_loader,
+            criterion,
+            optimizer,
+            scheduler,
+            config.grad_accum,
+            config.clip_grad or None,
+            device,
+            config.amp,
+            config.progress,
+        )
         t0 = time.perf_counter()
         results = evaluate_model(model, test_loader, criterion, device, config.amp, config.progress)
         test = heldout_report(core, store, results, context, train_ids, train_counts, device, config.seed)
@@ -335,46 +464,99 @@ def _fit(config: TrainConfig, resume) -> dict:
             entry['val'] = validation_report(core, store, val, train_ids, train_counts, device, config.seed)
         history.append(dict(entry, eval_seconds=time.perf_counter() - t0))
         t_val, s_val = headline(test, 'temporal')[1], headline(test, 'spatial')[1]
-        bar.set_postfix(loss=f'{tr["loss"]:.3f}', temporal=f'{t_val:.3f}' if t_val is not None else '-',
-                        spatial=f'{s_val:.3f}' if s_val is not None else '-')
+        bar.set_postfix(
+            loss=f'{tr["loss"]:.3f}',
+            temporal=f'{t_val:.3f}' if t_val is not None else '-',
+            spatial=f'{s_val:.3f}' if s_val is not None else '-',
+        )
         drawn = _save(base, core, optimizer, scheduler, history, config, device, drawn)
     return run_metrics(base, history)
 
 # %% ../nbs/38_train.ipynb #2be894a1
-def train_modes(store, split, out, modes=('language', 'vision'), epochs: int = 3, progress: bool = True, **settings) -> list[dict]:
+def train_modes(
+    store, split, out, modes=('language', 'vision'), epochs: int = 3, progress: bool = True, **settings
+) -> list[dict]:
     """`fit` one run per mode into out/<mode> with the same settings (TrainConfig fields); returns their metrics."""
-    return [fit(TrainConfig(store=str(store), split=str(split), mode=m, out=str(Path(out) / m), epochs=epochs,
-                            progress=progress, **settings)) for m in modes]
+    return [
+        fit(
+            TrainConfig(
+                store=str(store),
+                split=str(split),
+                mode=m,
+                out=str(Path(out) / m),
+                epochs=epochs,
+                progress=progress,
+                **settings,
+            )
+        )
+        for m in modes
+    ]
 
 # %% ../nbs/38_train.ipynb #c7e22083
 def _parser() -> argparse.ArgumentParser:
     """The argument parser of `deepearth-train`."""
-    p = argparse.ArgumentParser(prog='deepearth-train', description='Train and evaluate a model on a prepared store and a split.')
+    p = argparse.ArgumentParser(
+        prog='deepearth-train', description='Train and evaluate a model on a prepared store and a split.'
+    )
     p.add_argument('--store', required=True, help='prepared store directory (deepearth-prepare)')
     p.add_argument('--split', help='split JSON (deepearth-split, or the published central_florida_split.json)')
     p.add_argument('--mode', default='vision', choices=list(REGISTRY), help='model to train (default: vision)')
     p.add_argument('--out', default='run', help='run directory for last.pt, metrics.json, curves.png (default: run)')
     p.add_argument('--epochs', type=positive_int, default=10)
-    p.add_argument('--batch-size', type=positive_int, default=32, help='global batch size, split over torchrun processes (default: 32)')
-    p.add_argument('--lr', type=positive_float, default=1e-3, help='peak learning rate of the cosine schedule (default: 1e-3)')
+    p.add_argument(
+        '--batch-size',
+        type=positive_int,
+        default=32,
+        help='global batch size, split over torchrun processes (default: 32)',
+    )
+    p.add_argument(
+        '--lr', type=positive_float, default=1e-3, help='peak learning rate of the cosine schedule (default: 1e-3)'
+    )
     p.add_argument('--weight-decay', type=non_negative_float, default=0.01, help='AdamW weight decay (default: 0.01)')
     p.add_argument('--grad-accum', type=positive_int, default=1, help='batches per optimizer step (default: 1)')
-    p.add_argument('--clip-grad', type=non_negative_float, default=1.0, help='max global gradient norm, 0 = off (default: 1.0)')
+    p.add_argument(
+        '--clip-grad', type=non_negative_float, default=1.0, help='max global gradient norm, 0 = off (default: 1.0)'
+    )
     p.add_argument('--seed', type=non_negative_int, default=0)
     p.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N (default: auto)')
     p.add_argument('--no-amp', dest='amp', action='store_false', help='no bfloat16 mixed precision on CUDA')
-    p.add_argument('--full-vision', action='store_true', help='stream full [T, H, W, C] vision tensors instead of pooled vectors')
+    p.add_argument(
+        '--full-vision', action='store_true', help='stream full [T, H, W, C] vision tensors instead of pooled vectors'
+    )
     p.add_argument('--num-workers', type=non_negative_int, default=0, help='DataLoader worker processes (default: 0)')
-    p.add_argument('--threads', type=non_negative_int, default=0,
-                   help='torch CPU threads per process (default: 0 = 1 on the CPU unless OMP_NUM_THREADS is set)')
+    p.add_argument(
+        '--threads',
+        type=non_negative_int,
+        default=0,
+        help='torch CPU threads per process (default: 0 = 1 on the CPU unless OMP_NUM_THREADS is set)',
+    )
     p.add_argument('--hidden-dim', type=positive_int, default=128)
-    p.add_argument('--fusion-dim', type=positive_int, default=512, help='shared space size of the multimodal autoencoder (default: 512)')
+    p.add_argument(
+        '--fusion-dim',
+        type=positive_int,
+        default=512,
+        help='shared space size of the multimodal autoencoder (default: 512)',
+    )
     p.add_argument('--eval-batch-size', type=positive_int, default=256)
-    p.add_argument('--save-every', type=non_negative_int, default=0, help='also keep epoch_NNN.pt every N epochs (default: 0, only last.pt)')
-    p.add_argument('--val-fraction', type=fraction, default=0.1,
-                   help='training rows held out in 10 km blocks to choose the reported epoch; 0 = none, report the last (default: 0.1)')
-    p.add_argument('--resume', nargs='?', const='last', default=None,
-                   help='continue from RUN_DIR/last.pt, or from the checkpoint given')
+    p.add_argument(
+        '--save-every',
+        type=non_negative_int,
+        default=0,
+        help='also keep epoch_NNN.pt every N epochs (default: 0, only last.pt)',
+    )
+    p.add_argument(
+        '--val-fraction',
+        type=fraction,
+        default=0.1,
+        help='training rows held out in 10 km blocks to choose the reported epoch; 0 = none, report the last (default: 0.1)',
+    )
+    p.add_argument(
+        '--resume',
+        nargs='?',
+        const='last',
+        default=None,
+        help='continue from RUN_DIR/last.pt, or from the checkpoint given',
+    )
     p.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bars')
     return p
 
@@ -390,6 +572,8 @@ def _train(a: argparse.Namespace) -> int:
     metrics = fit(config, resume)
     if world()[0] == 0:
         print(results_table([metrics]))
-        print(f'reported epoch {metrics["best_epoch"]} ({metrics["selection"]}); '
-              f'wrote {Path(config.out) / "last.pt"}, best.pt, metrics.json, curves.png')
+        print(
+            f'reported epoch {metrics["best_epoch"]} ({metrics["selection"]}); '
+            f'wrote {Path(config.out) / "last.pt"}, best.pt, metrics.json, curves.png'
+        )
     return 0

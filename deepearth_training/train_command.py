@@ -31,13 +31,14 @@ from .store import open_store
 from .train import TrainConfig, _parser as train_parser, _train, evaluate_model, fit, load_model
 
 # %% ../nbs/39_train_command.ipynb #2b3e548c
-def evaluate_checkpoint(path,  # a checkpoint written by `train.fit` (best.pt, last.pt, epoch_NNN.pt)
-                        store=None,  # store to evaluate on; default: the run's
-                        split=None,  # split file; default: the run's
-                        device='cpu',  # where to evaluate
-                        batch_size: int = 256,  # evaluation batch size
-                        progress: bool = True,  # show a progress bar
-                       ) -> dict:
+def evaluate_checkpoint(
+    path,  # a checkpoint written by `train.fit` (best.pt, last.pt, epoch_NNN.pt)
+    store=None,  # store to evaluate on; default: the run's
+    split=None,  # split file; default: the run's
+    device='cpu',  # where to evaluate
+    batch_size: int = 256,  # evaluation batch size
+    progress: bool = True,  # show a progress bar
+) -> dict:
     """The test report {'temporal', 'spatial', 'all'} of the checkpoint at `path`, with `evaluation`'s evidence."""
     model, ckpt = load_model(path, device)
     cfg, mapping = ckpt['config'], ckpt['species_to_idx']
@@ -45,17 +46,27 @@ def evaluate_checkpoint(path,  # a checkpoint written by `train.fit` (best.pt, l
     split = split if split is not None else cfg['split']
     train_ids, test_ids = load_train_test_split(split)
     train_ids, _ = validation_split(store, train_ids, cfg.get('val_fraction', 0.0), cfg['seed'])
-    test_ds = DeepEarthDataset(test_ids, store, mode=dataset_mode(ckpt['mode'], cfg['full_vision']), device=device,
-                               species_mapping=mapping)
+    test_ds = DeepEarthDataset(
+        test_ids, store, mode=dataset_mode(ckpt['mode'], cfg['full_vision']), device=device, species_mapping=mapping
+    )
     loader = DataLoader(test_ds, batch_size=batch_size, collate_fn=DeepEarthDataset.collate)
     results = evaluate_model(model, loader, REGISTRY[ckpt['mode']].loss, device, cfg['amp'], progress)
     labels = DeepEarthDataset(train_ids, store, mode='geo', species_mapping=mapping).labels
-    return heldout_report(model, store, results, evaluation_context(store, split, train_ids, test_ids), train_ids,
-                          np.bincount(labels, minlength=len(mapping)), device, cfg['seed'])
+    return heldout_report(
+        model,
+        store,
+        results,
+        evaluation_context(store, split, train_ids, test_ids),
+        train_ids,
+        np.bincount(labels, minlength=len(mapping)),
+        device,
+        cfg['seed'],
+    )
 
 # %% ../nbs/39_train_command.ipynb #9e904c13
-def fold_paths(cv_dir,  # a folder written by deepearth-cv
-              ) -> list[Path]:
+def fold_paths(
+    cv_dir,  # a folder written by deepearth-cv
+) -> list[Path]:
     """The fold split files fold_1.json … fold_K.json of `cv_dir`, in order (K >= 2, numbered without gaps)."""
     cv_dir = Path(cv_dir)
     if not (cv_dir / 'cv.json').is_file():
@@ -66,9 +77,10 @@ def fold_paths(cv_dir,  # a folder written by deepearth-cv
     return [folds[k] for k in sorted(folds)]
 
 # %% ../nbs/39_train_command.ipynb #48e82539
-def fold_figures(final: dict,  # a run's `final` report
-                 subset: str,  # 'temporal', 'spatial' or 'all'
-                ) -> dict:
+def fold_figures(
+    final: dict,  # a run's `final` report
+    subset: str,  # 'temporal', 'spatial' or 'all'
+) -> dict:
     """The figures of one subset of one fold that the cross-validation summary averages."""
     r = final.get(subset, {})
     if 'model' not in r:
@@ -79,9 +91,10 @@ def fold_figures(final: dict,  # a run's `final` report
     return out
 
 
-def t_interval(values,  # one figure per fold [K]
-               level: float = 0.95,  # coverage
-              ) -> dict:
+def t_interval(
+    values,  # one figure per fold [K]
+    level: float = 0.95,  # coverage
+) -> dict:
     """{'mean', 'sd', 'ci95': [lo, hi], 'n_folds'}: Student-t interval of the mean over folds (None values skipped)."""
     x = np.array([v for v in values if v is not None], float)
     if len(x) < 2:
@@ -91,8 +104,9 @@ def t_interval(values,  # one figure per fold [K]
     return {'mean': mean, 'sd': sd, 'ci95': [mean - half, mean + half], 'n_folds': int(len(x))}
 
 
-def cv_summary(finals: list[dict],  # the `final` report of every fold
-              ) -> dict:
+def cv_summary(
+    finals: list[dict],  # the `final` report of every fold
+) -> dict:
     """Per subset and figure: `t_interval` over the folds."""
     summary = {}
     for subset in ('temporal', 'spatial', 'all'):
@@ -102,25 +116,41 @@ def cv_summary(finals: list[dict],  # the `final` report of every fold
     return summary
 
 # %% ../nbs/39_train_command.ipynb #f72d5a3d
-def cross_validate(cv_dir,  # a folder written by deepearth-cv
-                   store,  # the prepared store
-                   out,  # run folder: out/fold_k/… and out/cv_metrics.json
-                   mode: str = 'vision',  # model to train (a registry key)
-                   **settings,  # further `TrainConfig` fields, the same for every fold
-                  ) -> dict:
+def cross_validate(
+    cv_dir,  # a folder written by deepearth-cv
+    store,  # the prepared store
+    out,  # run folder: out/fold_k/… and out/cv_metrics.json
+    mode: str = 'vision',  # model to train (a registry key)
+    **settings,  # further `TrainConfig` fields, the same for every fold
+) -> dict:
     """Train every fold of `cv_dir`; returns (and writes to out/cv_metrics.json) the folds and their summary."""
     paths, out = fold_paths(cv_dir), Path(out)
     device = settings.get('device', 'auto')
     with process_group(device):
-        runs = [fit(TrainConfig(store=store, split=p, mode=mode, out=out / f'fold_{k}', **settings))
-                for k, p in enumerate(paths, 1)]
+        runs = [
+            fit(TrainConfig(store=store, split=p, mode=mode, out=out / f'fold_{k}', **settings))
+            for k, p in enumerate(paths, 1)
+        ]
         rank = world()[0]
-    doc = {'cv_dir': str(cv_dir), 'mode': mode, 'n_folds': len(runs),
-           'interval': 'Student-t over folds: mean ± t(0.975, K-1)·sd/√K',
-           'folds': [{'fold': k, 'split': str(p), 'run': str(out / f'fold_{k}'), 'best_epoch': r['best_epoch'],
-                      'n_train': r['n_train'], 'n_test': r['n_test'], 'final': r['final']}
-                     for k, (p, r) in enumerate(zip(paths, runs), 1)],
-           'summary': cv_summary([r['final'] for r in runs])}
+    doc = {
+        'cv_dir': str(cv_dir),
+        'mode': mode,
+        'n_folds': len(runs),
+        'interval': 'Student-t over folds: mean ± t(0.975, K-1)·sd/√K',
+        'folds': [
+            {
+                'fold': k,
+                'split': str(p),
+                'run': str(out / f'fold_{k}'),
+                'best_epoch': r['best_epoch'],
+                'n_train': r['n_train'],
+                'n_test': r['n_test'],
+                'final': r['final'],
+            }
+            for k, (p, r) in enumerate(zip(paths, runs), 1)
+        ],
+        'summary': cv_summary([r['final'] for r in runs]),
+    }
     if rank == 0:
         atomic_write(out / 'cv_metrics.json', lambda tmp: tmp.write_text(json.dumps(doc, indent=1)))
     return doc
@@ -128,8 +158,12 @@ def cross_validate(cv_dir,  # a folder written by deepearth-cv
 
 def format_cv(doc: dict) -> str:
     """A markdown table of a cross-validation's summary: per subset and figure, the mean [95 % interval] and the folds."""
-    lines = [f"{mode_label(doc['mode'])}, {doc['n_folds']} folds ({doc['interval']})", '',
-             '| subset | figure | mean [95 % CI] | per fold |', '|---|---|---|---|']
+    lines = [
+        f"{mode_label(doc['mode'])}, {doc['n_folds']} folds ({doc['interval']})",
+        '',
+        '| subset | figure | mean [95 % CI] | per fold |',
+        '|---|---|---|---|',
+    ]
     for subset, figures in doc['summary'].items():
         for name, s in figures.items():
             folds = ' / '.join(with_interval(fold_figures(f['final'], subset).get(name), None) for f in doc['folds'])
@@ -140,8 +174,11 @@ def format_cv(doc: dict) -> str:
 def _parser() -> argparse.ArgumentParser:
     """The flags of `deepearth-train`: those of `train` and `--cv`."""
     p = train_parser()
-    p.add_argument('--cv', help='cross-validation folder (deepearth-cv: fold_1.json … fold_K.json, cv.json): train every fold '
-                                'into OUT/fold_k and write OUT/cv_metrics.json; instead of --split')
+    p.add_argument(
+        '--cv',
+        help='cross-validation folder (deepearth-cv: fold_1.json … fold_K.json, cv.json): train every fold '
+        'into OUT/fold_k and write OUT/cv_metrics.json; instead of --split',
+    )
     return p
 
 
@@ -154,7 +191,13 @@ def _command(a: argparse.Namespace) -> int:
     if a.resume is not None:
         raise ValueError('--resume continues one run (--split); it does not apply to --cv')
     skip = ('store', 'split', 'out', 'mode')
-    doc = cross_validate(a.cv, a.store, a.out, mode=a.mode, **{f.name: getattr(a, f.name) for f in fields(TrainConfig) if f.name not in skip})
+    doc = cross_validate(
+        a.cv,
+        a.store,
+        a.out,
+        mode=a.mode,
+        **{f.name: getattr(a, f.name) for f in fields(TrainConfig) if f.name not in skip},
+    )
     if world()[0] == 0:
         print(format_cv(doc))
         print(f'wrote {Path(a.out) / "cv_metrics.json"} and {doc["n_folds"]} fold runs')

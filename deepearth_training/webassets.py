@@ -17,11 +17,14 @@ from .files import atomic_write
 
 # %% ../nbs/05_webassets.ipynb #01485949
 LEAFLET_ENV = 'DEEPEARTH_LEAFLET_DIR'
-CHECKOUT_LEAFLET = Path(deepearth_training.__file__).resolve().parent.parent / 'tools' / 'node_modules' / 'leaflet' / 'dist'
+CHECKOUT_LEAFLET = (
+    Path(deepearth_training.__file__).resolve().parent.parent / 'tools' / 'node_modules' / 'leaflet' / 'dist'
+)
 
 # %% ../nbs/05_webassets.ipynb #7e11ff91
-def find_leaflet(env: dict | None = None,  # environment to read `DEEPEARTH_LEAFLET_DIR` from (default: os.environ)
-                 ) -> Path | None:
+def find_leaflet(
+    env: dict | None = None,  # environment to read `DEEPEARTH_LEAFLET_DIR` from (default: os.environ)
+) -> Path | None:
     """The folder with `leaflet.js` and `leaflet.css`: `$DEEPEARTH_LEAFLET_DIR`, else the checkout's npm copy, else None."""
     env = os.environ if env is None else env
     if env.get(LEAFLET_ENV):
@@ -32,17 +35,25 @@ def find_leaflet(env: dict | None = None,  # environment to read `DEEPEARTH_LEAF
     return CHECKOUT_LEAFLET if (CHECKOUT_LEAFLET / 'leaflet.js').is_file() else None
 
 # %% ../nbs/05_webassets.ipynb #d0822980
-def escape_html(text,  # any value; it is converted with `str` first
-                ) -> str:
+def escape_html(
+    text,  # any value; it is converted with `str` first
+) -> str:
     """`text` with `& < > " '` replaced by entities, so it shows as text in HTML (also inside attributes)."""
     return _html.escape(str(text), quote=True)
 
 # %% ../nbs/05_webassets.ipynb #ea8dd928
-_TAG = re.compile(r'<script[^>]*\ssrc="(?P<js>(?:https?:)?//[^"]+)"[^>]*>\s*</script>\s*'
-                  r'|<link[^>]*\shref="(?P<css>(?:https?:)?//[^"]+)"[^>]*>\s*', re.I)
+_TAG = re.compile(
+    r'<script[^>]*\ssrc="(?P<js>(?:https?:)?//[^"]+)"[^>]*>\s*</script>\s*'
+    r'|<link[^>]*\shref="(?P<css>(?:https?:)?//[^"]+)"[^>]*>\s*',
+    re.I,
+)
 _LEAFLET = re.compile(r'/leaflet(?:\.min)?\.(js|css)$|/leaflet@[^/]+/dist/leaflet\.(js|css)$', re.I)
-_EXTRAS = {r'jquery': r'\$\((?!`)|\$\.|\bjQuery\b', r'awesome-markers|awesome\.rotate': r'AwesomeMarkers',
-           r'font-?awesome': r'\bfa-[a-z]|AwesomeMarkers', r'bootstrap': r'(?!)'}
+_EXTRAS = {
+    r'jquery': r'\$\((?!`)|\$\.|\bjQuery\b',
+    r'awesome-markers|awesome\.rotate': r'AwesomeMarkers',
+    r'font-?awesome': r'\bfa-[a-z]|AwesomeMarkers',
+    r'bootstrap': r'(?!)',
+}
 
 # %% ../nbs/05_webassets.ipynb #0bfde878
 def _remote_assets(page: str) -> list[tuple[str, str, str]]:
@@ -67,8 +78,11 @@ def _data_uri(path: Path) -> str:
     """`path` (a PNG) as a base64 data URI."""
     return 'data:image/png;base64,' + base64.b64encode(path.read_bytes()).decode('ascii')
 
-_NOTICE_CSS = ('position:fixed;z-index:10000;left:50%;transform:translateX(-50%);max-width:90%;padding:4px 10px;'
-               'background:#fff3cd;color:#664d03;border:1px solid #e0c36a;border-radius:4px;font:13px sans-serif;')
+
+_NOTICE_CSS = (
+    'position:fixed;z-index:10000;left:50%;transform:translateX(-50%);max-width:90%;padding:4px 10px;'
+    'background:#fff3cd;color:#664d03;border:1px solid #e0c36a;border-radius:4px;font:13px sans-serif;'
+)
 _JQUERY_SHIM = '''<script>window.$ = function (html) {  // what folium's Popup needs of jQuery: $(`<div>...</div>`)[0]
   var t = document.createElement('template'); t.innerHTML = html.trim(); return [t.content.firstElementChild]; };</script>\n'''
 _TILE_HOOK = f'''<script>if (window.L) L.TileLayer.addInitHook(function () {{ this.once('tileerror', function () {{
@@ -76,13 +90,23 @@ _TILE_HOOK = f'''<script>if (window.L) L.TileLayer.addInitHook(function () {{ th
   d.textContent = 'Map tiles cannot load (no network?); the data layers are still drawn.'; document.body.appendChild(d); }}); }});</script>'''
 
 # %% ../nbs/05_webassets.ipynb #9e624a68
-def _leaflet_inline(d: Path,  # folder with leaflet.js, leaflet.css and images/
-                    ) -> tuple[str, str]:
+def _leaflet_inline(
+    d: Path,  # folder with leaflet.js, leaflet.css and images/
+) -> tuple[str, str]:
     """(`<script>`, `<style>`) holding Leaflet from `d`, icons as data URIs, plus the tile-error hook."""
-    css = re.sub(r'url\((["\']?)images/([\w.-]+\.png)\1\)',
-                 lambda m: f'url("{_data_uri(d / "images" / m[2])}")', (d / 'leaflet.css').read_text(encoding='utf-8'))
-    icons = {k: _data_uri(d / 'images' / f) for k, f in
-             [('iconUrl', 'marker-icon.png'), ('iconRetinaUrl', 'marker-icon-2x.png'), ('shadowUrl', 'marker-shadow.png')]}
+    css = re.sub(
+        r'url\((["\']?)images/([\w.-]+\.png)\1\)',
+        lambda m: f'url("{_data_uri(d / "images" / m[2])}")',
+        (d / 'leaflet.css').read_text(encoding='utf-8'),
+    )
+    icons = {
+        k: _data_uri(d / 'images' / f)
+        for k, f in [
+            ('iconUrl', 'marker-icon.png'),
+            ('iconRetinaUrl', 'marker-icon-2x.png'),
+            ('shadowUrl', 'marker-shadow.png'),
+        ]
+    }
     icon_js = ''.join(f'L.Icon.Default.prototype.options.{k} = "{v}";' for k, v in icons.items())
     js = (d / 'leaflet.js').read_text(encoding='utf-8').replace('</script', '<\\/script')
     script = f'<script>{js}</script>\n<script>L.Icon.Default.imagePath = "";{icon_js}</script>\n{_TILE_HOOK}\n'
@@ -92,17 +116,21 @@ def _leaflet_inline(d: Path,  # folder with leaflet.js, leaflet.css and images/
 def _notice(urls: list[str]) -> str:
     """A visible notice at the top of the page listing the remote assets it still needs."""
     items = ', '.join(escape_html(u) for u in urls)
-    return (f'<div class="deepearth-network-notice" style="{_NOTICE_CSS}top:8px;">This page needs the internet '
-            f'to load {items}; without it the map stays blank. Install Leaflet locally with '
-            f'<code>bash tools/setup.sh</code> or set <code>{LEAFLET_ENV}</code>.</div>\n')
+    return (
+        f'<div class="deepearth-network-notice" style="{_NOTICE_CSS}top:8px;">This page needs the internet '
+        f'to load {items}; without it the map stays blank. Install Leaflet locally with '
+        f'<code>bash tools/setup.sh</code> or set <code>{LEAFLET_ENV}</code>.</div>\n'
+    )
 
 # %% ../nbs/05_webassets.ipynb #53ff3854
-def _rewrite(page: str,  # a whole HTML document
-             d: Path | None,  # folder with Leaflet's files, or None to keep Leaflet's CDN
-             ) -> str:
+def _rewrite(
+    page: str,  # a whole HTML document
+    d: Path | None,  # folder with Leaflet's files, or None to keep Leaflet's CDN
+) -> str:
     """`page` with Leaflet inlined from `d`, unused folium extras removed and a notice naming what stays remote."""
     script, style = _leaflet_inline(d) if d is not None else ('', '')
     kinds, remote = {t: k for t, _, k in _remote_assets(page)}, []
+
     def swap(m: re.Match) -> str:
         kind = kinds.get(m[0])
         if kind is None:
@@ -113,31 +141,35 @@ def _rewrite(page: str,  # a whole HTML document
             return script if m['js'] else style
         remote.append(m['js'] or m['css'])
         return m[0] + (_TILE_HOOK if m['js'] and kind == 'leaflet' else '')
+
     out = _TAG.sub(swap, page)
     if remote:
         out = re.sub(r'(<body[^>]*>)', lambda m: m[1] + '\n' + _notice(remote), out, count=1, flags=re.I)
     return out
 
 # %% ../nbs/05_webassets.ipynb #ee593242
-def offline_html(page: str,  # a whole HTML document, e.g. `folium.Map.get_root().render()`
-                 leaflet_dir: Path | None = None,  # folder with leaflet.js and leaflet.css (default: `find_leaflet()`)
-                 ) -> str:
+def offline_html(
+    page: str,  # a whole HTML document, e.g. `folium.Map.get_root().render()`
+    leaflet_dir: Path | None = None,  # folder with leaflet.js and leaflet.css (default: `find_leaflet()`)
+) -> str:
     """`page` loading no script or stylesheet from the network when Leaflet is local; else a notice says it needs it."""
     return _rewrite(page, Path(leaflet_dir) if leaflet_dir is not None else find_leaflet())
 
 # %% ../nbs/05_webassets.ipynb #48fdc201
-def save_offline(m,  # a folium.Map (anything with `get_root().render()`)
-                 path,  # where to write the HTML page
-                 leaflet_dir: Path | None = None,  # folder with leaflet.js and leaflet.css (default: `find_leaflet()`)
-                 ) -> Path:
+def save_offline(
+    m,  # a folium.Map (anything with `get_root().render()`)
+    path,  # where to write the HTML page
+    leaflet_dir: Path | None = None,  # folder with leaflet.js and leaflet.css (default: `find_leaflet()`)
+) -> Path:
     """Write `m` as a page that needs no network where Leaflet is local (`offline_html`), atomically; returns `path`."""
     page = offline_html(m.get_root().render(), leaflet_dir)
     return atomic_write(path, lambda tmp: tmp.write_text(page, encoding='utf-8'))
 
 # %% ../nbs/05_webassets.ipynb #8655ce73
-def offline_iframes(fragment: str,  # HTML holding `<iframe srcdoc="...">` maps, e.g. a notebook's saved output
-                    leaflet_dir: Path | None = None,  # folder with leaflet.js and leaflet.css (default: `find_leaflet()`)
-                    ) -> str:
+def offline_iframes(
+    fragment: str,  # HTML holding `<iframe srcdoc="...">` maps, e.g. a notebook's saved output
+    leaflet_dir: Path | None = None,  # folder with leaflet.js and leaflet.css (default: `find_leaflet()`)
+) -> str:
     """`fragment` with `offline_html` applied to the page inside every iframe's `srcdoc`."""
     d = Path(leaflet_dir) if leaflet_dir is not None else find_leaflet()
     return re.sub(r'srcdoc="([^"]*)"', lambda m: f'srcdoc="{escape_html(_rewrite(_html.unescape(m[1]), d))}"', fragment)

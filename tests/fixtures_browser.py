@@ -6,6 +6,7 @@ tries to fetch anything from the internet fails visibly instead of silently depe
 assets (the npm package `leaflet`, installed by tools/install_browser.sh) are served under `leaflet/`
 of every served directory, and every requested path is recorded in `serve_directory.requests`.
 """
+
 import functools
 import http.server
 import threading
@@ -16,14 +17,25 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM, CHROMEDRIVER = Path('/usr/bin/chromium'), Path('/usr/bin/chromedriver')
 LEAFLET_DIST = ROOT / 'tools' / 'node_modules' / 'leaflet' / 'dist'
-CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-                  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-                  '--disable-dev-shm-usage', '--window-size=1280,900',
-                  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1']
+CHROMIUM_FLAGS = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-dev-shm-usage',
+    '--window-size=1280,900',
+    '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+]
 
 
 def pytest_configure(config):
-    config.addinivalue_line('markers', 'browser: opens pages in headless Chromium (skipped only when Chromium is absent)')
+    config.addinivalue_line(
+        'markers', 'browser: opens pages in headless Chromium (skipped only when Chromium is absent)'
+    )
 
 
 @pytest.fixture(scope='session')
@@ -31,9 +43,12 @@ def chromium(tmp_path_factory):
     """Headless Chromium webdriver with a fresh profile, able to reach 127.0.0.1 only (one per session)."""
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if missing:
-        pytest.skip(f'headless Chromium is not installed ({", ".join(missing)} missing): run `bash tools/install_browser.sh`')
+        pytest.skip(
+            f'headless Chromium is not installed ({", ".join(missing)} missing): run `bash tools/install_browser.sh`'
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+
     opts = webdriver.ChromeOptions()
     opts.binary_location = str(CHROMIUM)
     for flag in CHROMIUM_FLAGS + [f'--user-data-dir={tmp_path_factory.mktemp("chromium-profile")}']:
@@ -63,7 +78,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         clean = path.split('?', 1)[0].split('#', 1)[0]
         self._requests.append(clean)
         if clean.startswith('/leaflet/'):
-            return str(LEAFLET_DIST / Path(clean[len('/leaflet/'):]).name)
+            return str(LEAFLET_DIST / Path(clean[len('/leaflet/') :]).name)
         return super().translate_path(path)
 
     def log_message(self, *args):

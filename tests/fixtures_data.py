@@ -1,4 +1,5 @@
 """Fixtures that build small synthetic datasets and stores for the tests."""
+
 import pytest
 
 from deepearth_training.store import prepare_store

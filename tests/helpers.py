@@ -1,5 +1,6 @@
 """Helpers shared by several test modules: synthetic observation tables, an independent geodesic, a store-equals-source
 check, and the JavaScript that reads a Leaflet map's state in the browser."""
+
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -20,15 +21,27 @@ def observations(n: int = 2500, seed: int = 0) -> pd.DataFrame:
     gbif = rng.choice(10**9, n, replace=False)
     day = rng.integers(1, 29, n).astype(float)
     day[rng.random(n) < 0.03] = np.nan
-    return pd.DataFrame({'observation_id': [f'{g}_1' for g in gbif], 'gbif_id': gbif, 'image_index': 1,
-                         'taxon_id': (sp + 900).astype(str), 'taxon_name': [f'Species {s}' for s in sp],
-                         'latitude': hubs[h, 0] + rng.normal(0, 0.04, n), 'longitude': hubs[h, 1] + rng.normal(0, 0.04, n),
-                         'year': rng.integers(2010, 2026, n), 'month': rng.integers(1, 13, n).astype(float), 'day': day,
-                         'has_vision': rng.random(n) < 0.95})
+    return pd.DataFrame(
+        {
+            'observation_id': [f'{g}_1' for g in gbif],
+            'gbif_id': gbif,
+            'image_index': 1,
+            'taxon_id': (sp + 900).astype(str),
+            'taxon_name': [f'Species {s}' for s in sp],
+            'latitude': hubs[h, 0] + rng.normal(0, 0.04, n),
+            'longitude': hubs[h, 1] + rng.normal(0, 0.04, n),
+            'year': rng.integers(2010, 2026, n),
+            'month': rng.integers(1, 13, n).astype(float),
+            'day': day,
+            'has_vision': rng.random(n) < 0.95,
+        }
+    )
+
 
 def geod_km(lat1, lon1, lat2, lon2):
     lat1, lon1, lat2, lon2 = np.broadcast_arrays(lat1, lon1, lat2, lon2)
     return GEOD.inv(lon1.ravel(), lat1.ravel(), lon2.ravel(), lat2.ravel())[2].reshape(lat1.shape) / 1000
+
 
 def source_embeddings(src):
     """{(gbif_id, image_index): float32 or float16 embedding [prod(grid)]} read naively from the source."""
@@ -42,6 +55,7 @@ def source_embeddings(src):
             out[(g, i)] = np.asarray(t.column('embedding')[r].values.to_numpy(zero_copy_only=False))
     return out
 
+
 def check_store(store_path, src, dtype):
     s = open_store(store_path)
     o = s.observations
@@ -51,7 +65,9 @@ def check_store(store_path, src, dtype):
     for g, i, vr in zip(vis.gbif_id, vis.image_index, vis.vision_row):
         want = emb[(g, i)].astype(dtype).reshape(s.vision_shape)
         assert np.array_equal(s.vision[vr], want), (g, i)
-        assert np.allclose(s.pooled[vr], want.astype(np.float32).reshape(-1, s.vision_shape[-1]).mean(0), rtol=1e-6, atol=1e-6)
+        assert np.allclose(
+            s.pooled[vr], want.astype(np.float32).reshape(-1, s.vision_shape[-1]).mean(0), rtol=1e-6, atol=1e-6
+        )
     # metadata and language, row by row against the source table
     so = pq.read_table(src / OBSERVATIONS).to_pandas().set_index('gbif_id')
     first = o[o.image_index == 1].set_index('gbif_id')
@@ -64,6 +80,7 @@ def check_store(store_path, src, dtype):
     n_rows = so.num_vision_embeddings.clip(lower=1)
     assert (o.groupby('gbif_id').size().reindex(so.index).to_numpy() == n_rows.to_numpy()).all()
     return s
+
 
 STATE_JS = """
 const m = window[arguments[0]];

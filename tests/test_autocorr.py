@@ -1,4 +1,5 @@
 """The autocorrelation estimate: it follows the generator's correlation scale, matches the real correlogram, scales."""
+
 import json
 
 import numpy as np

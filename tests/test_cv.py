@@ -1,4 +1,5 @@
 """Spatial-block cross-validation checked from the files deepearth-cv writes."""
+
 import contextlib
 import json
 
@@ -14,8 +15,25 @@ from test_split import box_distance_km, observations
 @pytest.fixture(scope='module')
 def folds_dir(tiny_store, tmp_path_factory):
     out = tmp_path_factory.mktemp('cv') / 'folds'
-    assert main(['--store', str(tiny_store), '--out', str(out), '--folds', '4', '--block-km', '15', '--buffer-km', '2',
-                 '--seed', '3']) == 0
+    assert (
+        main(
+            [
+                '--store',
+                str(tiny_store),
+                '--out',
+                str(out),
+                '--folds',
+                '4',
+                '--block-km',
+                '15',
+                '--buffer-km',
+                '2',
+                '--seed',
+                '3',
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -29,7 +47,9 @@ def test_cli_writes_every_fold_and_cv_json(folds_dir, tiny_store):
         train, test = load_train_test_split(folds_dir / f['file'])
         assert (len(train), len(test)) == (f['n_train'], f['n_test'])
         regions = json.loads((folds_dir / f['file']).read_text())['test_spatial_regions']
-        assert len(regions) == f['n_blocks'] and all(set(r['bounds']) == {'north', 'south', 'east', 'west'} for r in regions)
+        assert len(regions) == f['n_blocks'] and all(
+            set(r['bounds']) == {'north', 'south', 'east', 'west'} for r in regions
+        )
 
 
 def test_each_observation_is_spatial_test_in_exactly_one_fold(folds_dir):
@@ -69,15 +89,17 @@ def test_deterministic_by_seed():
     assert not all(x.regions.equals(y.regions) for x, y in zip(a, c))
 
 
-@pytest.mark.parametrize('args, message', [
-    (['--folds', '1'], 'error: folds=1 is out of range'),
-    (['--block-km', '-3'], "argument --block-km: '-3' is not a positive finite number"),
-    (['--folds', '500', '--block-km', '200'], 'error: cannot make 500 folds'),
-])
+@pytest.mark.parametrize(
+    'args, message',
+    [
+        (['--folds', '1'], 'error: folds=1 is out of range'),
+        (['--block-km', '-3'], "argument --block-km: '-3' is not a positive finite number"),
+        (['--folds', '500', '--block-km', '200'], 'error: cannot make 500 folds'),
+    ],
+)
 def test_cli_errors_are_one_line(tiny_store, tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) if 'argument' in message else contextlib.nullcontext():
         code = main(['--store', str(tiny_store), '--out', str(tmp_path / 'o')] + args)
         assert code == 2
     err = capsys.readouterr().err
     assert message in err and 'Traceback' not in err
-

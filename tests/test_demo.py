@@ -1,5 +1,6 @@
 """deepearth-demo end to end on the tiny preset, its map opened offline, and its refusal to write into a folder it
 does not own."""
+
 import json
 import re
 import subprocess
@@ -49,7 +50,9 @@ def test_demo_runs_every_stage_and_can_be_rerun(demo):
 def test_demo_map_draws_its_regions_without_the_network(demo, browser, serve_directory):
     out, _ = demo
     page = Path(json.loads((out / 'demo.json').read_text())['split']['map'])
-    regions = json.loads(Path(json.loads((out / 'demo.json').read_text())['split']['split']).read_text())['test_spatial_regions']
+    regions = json.loads(Path(json.loads((out / 'demo.json').read_text())['split']['split']).read_text())[
+        'test_spatial_regions'
+    ]
     name = re.search(r'var (map_[0-9a-f]+) = L\.map', page.read_text())[1]
     base = serve_directory(page.parent)
     browser.get(base + page.name)
@@ -67,7 +70,9 @@ def test_demo_refuses_a_folder_that_is_not_a_previous_demo(tmp_path):
     (tmp_path / 'thesis.tex').write_text('precious')
     r = run('--out', str(tmp_path), '--preset', 'tiny')
     assert r.returncode == 2 and r.stderr.strip().startswith('error:') and len(r.stderr.strip().splitlines()) == 1
-    assert (tmp_path / 'thesis.tex').read_text() == 'precious' and sorted(p.name for p in tmp_path.iterdir()) == ['thesis.tex']
+    assert (tmp_path / 'thesis.tex').read_text() == 'precious' and sorted(p.name for p in tmp_path.iterdir()) == [
+        'thesis.tex'
+    ]
 
 
 def test_demo_rejects_an_unknown_preset(tmp_path):

@@ -6,6 +6,7 @@ internal links lead to built pages, that every exported name has its API entry w
 the full-text search finds words from the body of pages, and that the split map draws its test regions with
 Leaflet inlined. Chromium resolves no host but 127.0.0.1, so nothing is fetched from the internet.
 """
+
 import re
 import subprocess
 import sys
@@ -23,8 +24,11 @@ SEARCH_WORDS = {'torchrun': 'train.html', 'bfloat16': 'train.html', 'buffer_km':
 
 def notebooks() -> list[str]:
     """Every notebook the site is built from, relative to nbs/ (nbdev skips names starting with `_` or `.`)."""
-    return sorted(p.relative_to(NBS).as_posix() for p in NBS.rglob('*.ipynb')
-                  if not any(part.startswith(('_', '.')) for part in p.relative_to(NBS).parts))
+    return sorted(
+        p.relative_to(NBS).as_posix()
+        for p in NBS.rglob('*.ipynb')
+        if not any(part.startswith(('_', '.')) for part in p.relative_to(NBS).parts)
+    )
 
 
 @pytest.fixture(scope='session')
@@ -33,8 +37,9 @@ def built(tmp_path_factory) -> tuple[Path, dict]:
     pytest.importorskip('sphinx', reason='the docs need the dev setup: bash tools/setup.sh --dev')
     pytest.importorskip('myst_nb', reason='the docs need the dev setup: bash tools/setup.sh --dev')
     out = tmp_path_factory.mktemp('site') / '_docs'
-    r = subprocess.run([sys.executable, 'tools/docs.py', '--out', str(out)], cwd=ROOT, capture_output=True,
-                       text=True, timeout=900)
+    r = subprocess.run(
+        [sys.executable, 'tools/docs.py', '--out', str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900
+    )
     assert r.returncode == 0, f'docs build failed:\n{r.stdout}\n{r.stderr}'
     assert 'WARNING' not in r.stderr, r.stderr
     pages = dict((nb, page) for page, nb in re.findall(r'^\s+(\S+\.html) <- nbs/(\S+)', r.stdout, re.M))
@@ -57,6 +62,7 @@ def test_every_notebook_has_a_page(built):
 
 def test_sidebar_lists_every_notebook():
     import yaml
+
     side = yaml.safe_load((NBS / 'sidebar.yml').read_text())['website']['sidebar']['contents']
 
     def hrefs(items):
@@ -67,6 +73,7 @@ def test_sidebar_lists_every_notebook():
                 yield from hrefs(e.get('contents') or [])
             elif 'href' in e:
                 yield e['href']
+
     listed = list(hrefs(side))
     assert len(listed) == len(set(listed)), 'nbs/sidebar.yml lists a notebook twice'
     unlisted, missing = sorted(set(notebooks()) - set(listed)), sorted(set(listed) - set(notebooks()))
@@ -78,6 +85,7 @@ def test_quarto_config_for_nbdev_docs():
     import yaml
     from nbdev.config import get_config
     from nbdev.quarto import _nbdev_yml
+
     cfg = get_config(path=ROOT)
     vals = {k: cfg[k] for k in ['title', 'description', 'branch', 'git_url', 'doc_host', 'doc_baseurl']}
     assert (NBS / 'nbdev.yml').read_text() == _nbdev_yml.format(doc_path=cfg.doc_path.name, **vals)
@@ -90,11 +98,12 @@ def test_quarto_config_for_nbdev_docs():
 def _exported_entries(pages: dict) -> dict[str, list[str]]:
     """{page: [anchor, ...]} for the public top-level names in deepearth_training/_modidx.py on built pages."""
     from deepearth_training._modidx import d
+
     built_pages = set(pages.values())
     want = {}
     for mod, syms in d['syms'].items():
         for name, (doc, _) in syms.items():
-            short = name[len(mod) + 1:]
+            short = name[len(mod) + 1 :]
             page, _, anchor = doc.partition('#')
             if '.' in short or short.startswith('_') or page not in built_pages:
                 continue
@@ -116,8 +125,8 @@ def test_parameter_tables(built):
     """show_doc's docments become a Parameter/Type/Default/Details table under the signature."""
     out, _ = built
     html = (out / 'webassets.html').read_text(encoding='utf-8')
-    entry = html[html.index('id="offline_html"'):][:6000]
-    table = entry[entry.index('<table'):entry.index('</table>')]
+    entry = html[html.index('id="offline_html"') :][:6000]
+    table = entry[entry.index('<table') : entry.index('</table>')]
     assert re.findall(r'<th class="head"><p>(\w+)</p></th>', table) == ['Parameter', 'Type', 'Default', 'Details']
     assert 'leaflet_dir' in table and 'folder with leaflet.js and leaflet.css' in table
 
@@ -154,14 +163,16 @@ def test_pages_load(built, site_url, browser):
         browser.get(site_url + page)
         assert SITE_TITLE in browser.title, (page, browser.title)
         assert browser.find_elements('css selector', 'main h1'), f'{page} has no heading'
-        assert browser.find_elements('css selector', '.bd-sidebar-primary a.reference.internal'), f'{page}: no navigation'
+        assert browser.find_elements('css selector', '.bd-sidebar-primary a.reference.internal'), (
+            f'{page}: no navigation'
+        )
         assert browser.execute_script(_REMOTE_ASSETS_JS) == [], f'{page} loads scripts or styles from the internet'
         errors = _console_errors(browser)
         assert not errors, f'{page}: {errors}'
         hrefs = browser.execute_script("return Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
         for href in hrefs:
             if href.startswith(site_url):
-                target = href[len(site_url):].split('#')[0].split('?')[0] or 'index.html'
+                target = href[len(site_url) :].split('#')[0].split('?')[0] or 'index.html'
                 assert (out / target).exists(), f'{page} links to {href}, which was not built'
                 assert not target.endswith('.ipynb'), f'{page} links to a notebook: {href}'
 
@@ -171,12 +182,16 @@ def _search(browser, site_url: str, word: str) -> list[str]:
     browser.get(f'{site_url}search.html?q={word}')
     deadline, links = time.time() + 20, []
     while time.time() < deadline:
-        links = browser.execute_script("return Array.from(document.querySelectorAll('#search-results li a')).map(a => a.href)")
-        done = browser.execute_script("const p = document.querySelector('#search-results p.search-summary'); return !!(p && p.textContent)")
+        links = browser.execute_script(
+            "return Array.from(document.querySelectorAll('#search-results li a')).map(a => a.href)"
+        )
+        done = browser.execute_script(
+            "const p = document.querySelector('#search-results p.search-summary'); return !!(p && p.textContent)"
+        )
         if links or done:
             break
         time.sleep(0.2)
-    return [l[len(site_url):].split('#')[0].split('?')[0] for l in links]
+    return [l[len(site_url) :].split('#')[0].split('?')[0] for l in links]
 
 
 @pytest.mark.browser
@@ -237,7 +252,9 @@ def test_split_map_draws_regions(built, site_url, browser):
             assert state['remote'] == [], f'{page}: the map loads scripts from {state["remote"]}'
             drawn = [r for r in state['rects'] if r['w'] > 0 and r['h'] > 0 and r['d']]
             stated = _regions_in_legend(state['labels'])
-            assert stated in (None, n_regions), f'{page}: the legend states {stated} regions, the map declares {n_regions}'
+            assert stated in (None, n_regions), (
+                f'{page}: the legend states {stated} regions, the map declares {n_regions}'
+            )
             assert len(drawn) == n_regions, f'{page}: {len(drawn)} region rectangles drawn, {n_regions} expected'
         finally:
             browser.switch_to.default_content()

@@ -1,12 +1,20 @@
 """Evaluation as evidence: the held-out-unit bootstrap, scores by distance, per-occurrence pooling, the validation
 blocks, and cross-validation over fold files through `deepearth-train --cv`."""
+
 import json
 
 import numpy as np
 import pytest
 
-from deepearth_training.evaluation import (bootstrap_ci, by_distance, grid_blocks, holdout_units, occurrence_summary,
-                                           unseen_as_errors, validation_split)
+from deepearth_training.evaluation import (
+    bootstrap_ci,
+    by_distance,
+    grid_blocks,
+    holdout_units,
+    occurrence_summary,
+    unseen_as_errors,
+    validation_split,
+)
 from deepearth_training.split import SplitSpec, load_train_test_split, make_split, nearest_km, save_split
 from deepearth_training.store import open_store
 from deepearth_training.train_command import cv_summary, fold_paths, main, t_interval
@@ -18,7 +26,9 @@ def slow_bootstrap(hit1, labels, units, n_boot, seed):
     w = np.random.default_rng(seed).multinomial(len(names), np.full(len(names), 1 / len(names)), size=n_boot)
     top1, macro = [], []
     for counts in w:
-        rows = np.concatenate([np.repeat(np.flatnonzero(unit == u)[None], c, axis=0).ravel() for u, c in enumerate(counts)])
+        rows = np.concatenate(
+            [np.repeat(np.flatnonzero(unit == u)[None], c, axis=0).ravel() for u, c in enumerate(counts)]
+        )
         top1.append(hit1[rows].mean())
         macro.append(np.mean([hit1[rows][labels[rows] == c].mean() for c in np.unique(labels[rows])]))
     return np.quantile(top1, [0.025, 0.975]), np.quantile(macro, [0.025, 0.975])
@@ -81,7 +91,11 @@ def test_validation_blocks_are_whole_and_seeded(tiny_store, tmp_path):
     blocks = grid_blocks(store.observations.latitude.to_numpy()[rows], store.observations.longitude.to_numpy()[rows])
     in_val = np.isin(train_ids, val_ids)
     assert not set(blocks[in_val]) & set(blocks[~in_val])
-    assert validation_split(store, train_ids, 0.2, seed=4) == (fit_ids, val_ids) != validation_split(store, train_ids, 0.2, seed=5)
+    assert (
+        validation_split(store, train_ids, 0.2, seed=4)
+        == (fit_ids, val_ids)
+        != validation_split(store, train_ids, 0.2, seed=5)
+    )
 
 
 def test_t_interval_over_folds():
@@ -104,8 +118,24 @@ def cv_dir(tiny_store, tmp_path_factory):
 
 
 def test_train_cv_writes_every_fold_and_the_summary(tiny_store, cv_dir, tmp_path, capsys):
-    assert main(['--cv', str(cv_dir), '--store', str(tiny_store), '--mode', 'vision', '--epochs', '2',
-                 '--out', str(tmp_path / 'run'), '--no-progress']) == 0
+    assert (
+        main(
+            [
+                '--cv',
+                str(cv_dir),
+                '--store',
+                str(tiny_store),
+                '--mode',
+                'vision',
+                '--epochs',
+                '2',
+                '--out',
+                str(tmp_path / 'run'),
+                '--no-progress',
+            ]
+        )
+        == 0
+    )
     doc = json.loads((tmp_path / 'run' / 'cv_metrics.json').read_text())
     assert [f['fold'] for f in doc['folds']] == [1, 2, 3] and doc['n_folds'] == 3
     for k, f in enumerate(doc['folds'], 1):
@@ -115,8 +145,12 @@ def test_train_cv_writes_every_fold_and_the_summary(tiny_store, cv_dir, tmp_path
     for subset in ('temporal', 'spatial'):
         for name in ('top1', 'top5', 'macro', 'unseen_as_errors_top1', 'per_occurrence_top1'):
             s = doc['summary'][subset][name]
-            values = [f['final'][subset]['model'][name] if name in ('top1', 'top5', 'macro') else
-                      f['final'][subset][name.replace('_top1', '')]['top1'] for f in doc['folds']]
+            values = [
+                f['final'][subset]['model'][name]
+                if name in ('top1', 'top5', 'macro')
+                else f['final'][subset][name.replace('_top1', '')]['top1']
+                for f in doc['folds']
+            ]
             assert s['mean'] == pytest.approx(np.mean(values)) and s['n_folds'] == 3
             assert s['ci95'][0] <= s['mean'] <= s['ci95'][1]
     assert '| spatial | top1 |' in capsys.readouterr().out

@@ -1,4 +1,5 @@
 """Loader tests on the tiny synthetic store: values equal the source parquet, errors, workers, unseen species."""
+
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -7,8 +8,7 @@ import torch
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from deepearth_training.loader import (TIME_FIELDS, UNKNOWN_TIME, DeepEarthDataset, get_training_batch,
-                                       species_mapping)
+from deepearth_training.loader import TIME_FIELDS, UNKNOWN_TIME, DeepEarthDataset, get_training_batch, species_mapping
 from deepearth_training.store import open_store
 
 
@@ -26,7 +26,9 @@ def source_values(tiny_source, store):
     T, H, W, C = store.vision_shape
     vision = {}
     for f, rows in vi.groupby('file_idx'):
-        t = pq.read_table(tiny_source / 'vision_embeddings' / f'embeddings_{f:06d}.parquet', columns=['gbif_id', 'embedding'])
+        t = pq.read_table(
+            tiny_source / 'vision_embeddings' / f'embeddings_{f:06d}.parquet', columns=['gbif_id', 'embedding']
+        )
         emb = t.column('embedding').combine_chunks().values.to_numpy(zero_copy_only=False).reshape(len(t), T, H, W, C)
         assert (t.column('gbif_id').to_numpy()[rows.row_idx] == rows.gbif_id.to_numpy()).all()
         for g, k, r in zip(rows.gbif_id, rows.image_index, rows.row_idx):
@@ -50,7 +52,9 @@ def test_batch_values_equal_the_source(store, source_values):
     src = obs.loc[gbif]
     assert b['observation_ids'] == ids and b['species'] == src.taxon_name.tolist()
     assert (b['locations'].numpy() == src[['latitude', 'longitude']].to_numpy(np.float32)).all()
-    want_t = np.stack([np.where(np.isnan(src[f].to_numpy(float)), UNKNOWN_TIME, src[f].to_numpy(float)) for f in TIME_FIELDS], 1)
+    want_t = np.stack(
+        [np.where(np.isnan(src[f].to_numpy(float)), UNKNOWN_TIME, src[f].to_numpy(float)) for f in TIME_FIELDS], 1
+    )
     assert (b['timestamps'].numpy() == want_t).all() and b['timestamps'].dtype == torch.int64
     assert (b['language_embeddings'].numpy() == np.stack(src.language_embedding.to_numpy()).astype(np.float32)).all()
     want_v = np.stack([vision[i] for i in ids])
@@ -104,8 +108,11 @@ def test_distributed_sampler_partitions_the_ids(store):
     seen = []
     for rank in range(2):
         sampler = DistributedSampler(ds, num_replicas=2, rank=rank, shuffle=True, seed=0)
-        seen += [i for b in DataLoader(ds, batch_size=7, sampler=sampler, collate_fn=DeepEarthDataset.collate)
-                 for i in b['observation_ids']]
+        seen += [
+            i
+            for b in DataLoader(ds, batch_size=7, sampler=sampler, collate_fn=DeepEarthDataset.collate)
+            for i in b['observation_ids']
+        ]
     assert len(seen) == 50 and set(seen) == set(ds.observation_ids)
 
 
@@ -115,7 +122,9 @@ def test_unseen_species_are_flagged_never_relabelled(store):
     held_out = obs.taxon_name.value_counts().index[:2].tolist()
     train = [i for i, s in zip(ids, obs.taxon_name) if s not in held_out]
     mapping = species_mapping(store, train)
-    assert list(mapping) == sorted(set(obs.loc[train].taxon_name)) and list(mapping.values()) == list(range(len(mapping)))
+    assert list(mapping) == sorted(set(obs.loc[train].taxon_name)) and list(mapping.values()) == list(
+        range(len(mapping))
+    )
     test = DeepEarthDataset(ids, store, mode='language', species_mapping=mapping)
     unseen = obs.taxon_name.isin(held_out).to_numpy()
     assert test.n_unseen == unseen.sum() > 0
@@ -134,8 +143,11 @@ def test_species_mapping_needs_training_ids(store):
 
 def test_a_single_string_is_refused_not_read_character_by_character(store):
     one = _vision_ids(store, 1)[0]
-    for call in (lambda: get_training_batch(store, one), lambda: species_mapping(store, one),
-                 lambda: DeepEarthDataset(one, store, mode='language')):
+    for call in (
+        lambda: get_training_batch(store, one),
+        lambda: species_mapping(store, one),
+        lambda: DeepEarthDataset(one, store, mode='language'),
+    ):
         with pytest.raises(ValueError, match=r'single string .* for a batch of one'):
             call()
     assert get_training_batch(store, [one])['observation_ids'] == [one]
@@ -152,10 +164,12 @@ def test_store_rows_resolves_any_order_repeats_and_numpy_strings(store):
 def test_kept_batches_are_never_overwritten_by_later_ones(store):
     ids = store.observations.observation_id.tolist()
     vids = _vision_ids(store)
-    kept = [get_training_batch(store, ids[k * 64:(k + 1) * 64], include_vision=False) for k in range(3)]  # 1.8 MB: pooled
-    kept += [get_training_batch(store, vids[k * 16:(k + 1) * 16]) for k in range(3)]
-    fresh = [get_training_batch(store, ids[k * 64:(k + 1) * 64], include_vision=False) for k in range(3)]
-    fresh += [get_training_batch(store, vids[k * 16:(k + 1) * 16]) for k in range(3)]
+    kept = [
+        get_training_batch(store, ids[k * 64 : (k + 1) * 64], include_vision=False) for k in range(3)
+    ]  # 1.8 MB: pooled
+    kept += [get_training_batch(store, vids[k * 16 : (k + 1) * 16]) for k in range(3)]
+    fresh = [get_training_batch(store, ids[k * 64 : (k + 1) * 64], include_vision=False) for k in range(3)]
+    fresh += [get_training_batch(store, vids[k * 16 : (k + 1) * 16]) for k in range(3)]
     for a, b in zip(kept, fresh):
         assert all(torch.equal(a[k], b[k]) for k in a if torch.is_tensor(a[k]))
     addresses = {b['language_embeddings'].data_ptr() for b in kept + fresh}

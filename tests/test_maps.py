@@ -1,4 +1,5 @@
 """The split figure and the folium map: what they draw, and that they are written atomically."""
+
 import dataclasses
 import re
 
@@ -7,8 +8,16 @@ import numpy as np
 import pytest
 from matplotlib.patches import Polygon, Rectangle
 
-from deepearth_training.maps import (GROUPS, buffer_outline, save_figure, save_map, split_figure, split_groups,
-                                     split_map, write_split_visuals)
+from deepearth_training.maps import (
+    GROUPS,
+    buffer_outline,
+    save_figure,
+    save_map,
+    split_figure,
+    split_groups,
+    split_map,
+    write_split_visuals,
+)
 from deepearth_training.split import SplitSpec, load_split, make_split, save_split
 from helpers import geod_km, observations
 
@@ -78,10 +87,13 @@ def test_max_points(result):
 def test_map_dates_keep_unknowns_unknown(result):
     obs = result.observations.copy()
     obs[['year', 'month', 'day']] = obs[['year', 'month', 'day']].astype('float64')
-    obs.iloc[:3, [obs.columns.get_loc(c) for c in ('year', 'month', 'day')]] = [[2020, 3, 7], [2021, np.nan, 5], [2022, 12, np.nan]]
+    obs.iloc[:3, [obs.columns.get_loc(c) for c in ('year', 'month', 'day')]] = [
+        [2020, 3, 7],
+        [2021, np.nan, 5],
+        [2022, 12, np.nan],
+    ]
     html = split_map(dataclasses.replace(result, observations=obs)).get_root().render()
-    dates = [re.search(rf'"date": "([^"]*)", "id": "{i}"', html).group(1)
-             for i in obs['observation_id'].iloc[:3]]
+    dates = [re.search(rf'"date": "([^"]*)", "id": "{i}"', html).group(1) for i in obs['observation_id'].iloc[:3]]
     assert dates == ['2020-03-07', '2021', '2022-12']
 
 

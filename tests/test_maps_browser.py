@@ -1,4 +1,5 @@
 """The saved split map opened in headless Chromium, with Leaflet served from 127.0.0.1: one rectangle per region."""
+
 import time
 
 import pytest
@@ -6,8 +7,6 @@ import pytest
 from deepearth_training.maps import save_map, split_map
 from deepearth_training.split import SplitSpec, make_split
 from helpers import POPUP_JS, STATE_JS, observations
-
-
 
 
 @pytest.mark.browser
@@ -30,7 +29,9 @@ def test_saved_map_draws_one_rectangle_per_region(browser, serve_directory, tmp_
     assert 'test regions (4)' in state['labels'] and any(l.startswith('train (') for l in state['labels'])
     assert all(r.startswith(base) for r in state['resources']), state['resources']
     assert '/leaflet/leaflet.js' in serve_directory.requests
-    errors = [e['message'] for e in browser.get_log('browser') if e['level'] == 'SEVERE' and 'favicon' not in e['message']]
+    errors = [
+        e['message'] for e in browser.get_log('browser') if e['level'] == 'SEVERE' and 'favicon' not in e['message']
+    ]
     assert not errors, errors
     obs_id, text = browser.execute_script(POPUP_JS, m.get_name())
     assert text is not None and obs_id in text and 'Species' in text and 'Date' in text
@@ -53,8 +54,11 @@ return {text: el ? el.textContent : null, imgs: document.querySelectorAll('img')
 @pytest.mark.browser
 def test_species_names_show_as_text_in_popups(browser, serve_directory, tmp_path):
     obs = observations(300, seed=3).assign(taxon_name=HOSTILE)
-    m = split_map(make_split(obs, SplitSpec(n_regions=1, min_region_species=1, seed=1)), tiles=None,
-                  leaflet_url=serve_directory.leaflet_url)
+    m = split_map(
+        make_split(obs, SplitSpec(n_regions=1, min_region_species=1, seed=1)),
+        tiles=None,
+        leaflet_url=serve_directory.leaflet_url,
+    )
     save_map(m, tmp_path / 'hostile.html')
     browser.get(serve_directory(tmp_path) + 'hostile.html')
     deadline, state = time.time() + 20, None

@@ -1,10 +1,19 @@
 """Shapes, masking and learning of the reference models."""
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from deepearth_training.models import (GeoClassifier, GeoVisionClassifier, LanguageClassifier, MultimodalMaskedAutoencoder,
-                                       SpaceTimeEncoder, VisionClassifier, masked_autoencoder_loss, pool_vision)
+from deepearth_training.models import (
+    GeoClassifier,
+    GeoVisionClassifier,
+    LanguageClassifier,
+    MultimodalMaskedAutoencoder,
+    SpaceTimeEncoder,
+    VisionClassifier,
+    masked_autoencoder_loss,
+    pool_vision,
+)
 
 B, K = 5, 7
 
@@ -52,15 +61,29 @@ def test_short_training_lowers_loss(name):
     n = 64
     y = torch.arange(n) % 4
     lang, vis = torch.randn(4, 7168)[y], torch.randn(4, 1408)[y] + 0.5 * torch.randn(n, 1408)
-    coords = torch.stack([28 + 0.3 * y + 0.02 * torch.randn(n), -81.4 + 0.2 * (y % 2) + 0.02 * torch.randn(n),
-                          30.0 + 80 * y, torch.full((n,), 2020.0)], 1)
-    model, inputs = {'language': (LanguageClassifier(4), (lang,)), 'vision': (VisionClassifier(4), (vis,)),
-                     'geo': (GeoClassifier(4), (coords,)), 'fusion': (GeoVisionClassifier(4), (vis, coords))}[name]
+    coords = torch.stack(
+        [
+            28 + 0.3 * y + 0.02 * torch.randn(n),
+            -81.4 + 0.2 * (y % 2) + 0.02 * torch.randn(n),
+            30.0 + 80 * y,
+            torch.full((n,), 2020.0),
+        ],
+        1,
+    )
+    model, inputs = {
+        'language': (LanguageClassifier(4), (lang,)),
+        'vision': (VisionClassifier(4), (vis,)),
+        'geo': (GeoClassifier(4), (coords,)),
+        'fusion': (GeoVisionClassifier(4), (vis, coords)),
+    }[name]
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(40):
         loss = F.cross_entropy(model(*inputs), y)
-        opt.zero_grad(); loss.backward(); opt.step(); losses.append(loss.item())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
 
 
@@ -74,6 +97,8 @@ def test_autoencoder_training_lowers_loss():
     for _ in range(40):
         loss, _ = masked_autoencoder_loss(m(v, l), v, l)
         first = first if first is not None else loss.item()
-        opt.zero_grad(); loss.backward(); opt.step()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
     assert loss.item() < 0.5 * first
     assert pool_vision(v).shape == (16, 1408)

@@ -6,6 +6,7 @@ started by its full path. A notebook that calls a console command by name, or le
 working directory, fails here. Cells flagged with settings.ini's tst_flags (slow, cuda, notest) or
 `#| eval: false` are left out, as nbdev_test leaves them out. Skipped only when nbclient is missing.
 """
+
 import os
 import sys
 from pathlib import Path
@@ -25,7 +26,9 @@ NOTEBOOKS = sorted(p for p in NBS.glob('*.ipynb') if not p.name.startswith(('_',
 def kernel_env() -> dict:
     """This process's environment with every PATH entry inside this environment's prefix removed."""
     prefix = Path(sys.prefix).resolve()
-    keep = [d for d in os.environ.get('PATH', '').split(os.pathsep) if d and not Path(d).resolve().is_relative_to(prefix)]
+    keep = [
+        d for d in os.environ.get('PATH', '').split(os.pathsep) if d and not Path(d).resolve().is_relative_to(prefix)
+    ]
     return {**os.environ, 'PATH': os.pathsep.join(keep)}
 
 
@@ -42,8 +45,13 @@ def run(nb: nbformat.NotebookNode, cwd: Path = NBS) -> nbformat.NotebookNode:
 
 
 def test_kernel_is_this_python_without_its_bin_on_path():
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        'import shutil, sys\nprint(sys.executable)\nprint(shutil.which("deepearth-prepare"))')])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                'import shutil, sys\nprint(sys.executable)\nprint(shutil.which("deepearth-prepare"))'
+            )
+        ]
+    )
     out = run(nb).cells[0].outputs[0]['text'].split()
     assert Path(out[0]).resolve() == Path(sys.executable).resolve()
     assert out[1] == 'None', 'the kernel should not find the console commands through PATH'

@@ -1,4 +1,5 @@
 """Project-level checks: the package works when installed, the notebook checks catch drift, README agrees."""
+
 import json
 import os
 import subprocess
@@ -16,10 +17,29 @@ ROOT = Path(__file__).resolve().parent.parent
 def installed_python(tmp_path_factory) -> Path:
     """A fresh virtual environment with the package installed from a wheel; its dependencies come from this environment."""
     tmp = tmp_path_factory.mktemp('installed')
-    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', '--no-build-isolation', '-w', str(tmp / 'dist'), str(ROOT)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'pip',
+            'wheel',
+            '-q',
+            '--no-deps',
+            '--no-build-isolation',
+            '-w',
+            str(tmp / 'dist'),
+            str(ROOT),
+        ],
+        check=True,
+    )
     venv.create(tmp / 'venv', with_pip=True)
     py = tmp / 'venv' / 'bin' / 'python'
-    purelib = subprocess.run([str(py), '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'], capture_output=True, text=True, check=True).stdout.strip()
+    purelib = subprocess.run(
+        [str(py), '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     (Path(purelib) / 'dependencies.pth').write_text(sysconfig.get_paths()['purelib'] + '\n')
     wheel = next((tmp / 'dist').glob('deepearth_training-*.whl'))
     subprocess.run([str(py), '-m', 'pip', 'install', '-q', '--no-deps', '--force-reinstall', str(wheel)], check=True)
@@ -27,10 +47,12 @@ def installed_python(tmp_path_factory) -> Path:
 
 
 def test_installed_package_imports_outside_the_repository(installed_python, tmp_path):
-    code = ('import deepearth_training, deepearth_training.ids as ids, deepearth_training.geo as geo;'
-            'assert "site-packages" in deepearth_training.__file__, deepearth_training.__file__;'
-            'assert ids.parse_observation_id(ids.create_observation_id(4171912265, 2)) == (4171912265, 2);'
-            'print(round(float(geo.geodesic_km(0, 0, 1, 0)), 3))')
+    code = (
+        'import deepearth_training, deepearth_training.ids as ids, deepearth_training.geo as geo;'
+        'assert "site-packages" in deepearth_training.__file__, deepearth_training.__file__;'
+        'assert ids.parse_observation_id(ids.create_observation_id(4171912265, 2)) == (4171912265, 2);'
+        'print(round(float(geo.geodesic_km(0, 0, 1, 0)), 3))'
+    )
     out = subprocess.run([str(installed_python), '-c', code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == '110.574'
 
@@ -43,7 +65,9 @@ def test_installed_package_does_not_import_nbdev(installed_python, tmp_path):
 def _copy_tree(tmp_path: Path) -> Path:
     """A scratch git copy of the repository's tracked and untracked files."""
     dest = tmp_path / 'repo'
-    files = subprocess.run(['git', 'ls-files', '-co', '--exclude-standard'], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split('\n')
+    files = subprocess.run(
+        ['git', 'ls-files', '-co', '--exclude-standard'], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split('\n')
     for f in filter(None, files):
         if (ROOT / f).is_file():
             (dest / f).parent.mkdir(parents=True, exist_ok=True)
@@ -55,7 +79,9 @@ def _copy_tree(tmp_path: Path) -> Path:
 def _check(repo: Path) -> subprocess.CompletedProcess:
     """Run tools/check_notebooks.sh on `repo` with this environment's nbdev commands first on PATH."""
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    return subprocess.run(['bash', str(ROOT / 'tools' / 'check_notebooks.sh'), str(repo)], capture_output=True, text=True, env=env)
+    return subprocess.run(
+        ['bash', str(ROOT / 'tools' / 'check_notebooks.sh'), str(repo)], capture_output=True, text=True, env=env
+    )
 
 
 def test_notebook_check_passes_on_this_tree(tmp_path):
@@ -85,5 +111,7 @@ def test_notebook_check_fails_on_an_unclean_notebook(tmp_path):
 
 
 def test_readme_agrees_with_index_notebook():
-    result = subprocess.run([sys.executable, str(ROOT / 'tools' / 'readme.py'), '--check'], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / 'tools' / 'readme.py'), '--check'], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr

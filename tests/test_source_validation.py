@@ -1,4 +1,5 @@
 """Every kind of bad source gives one clear line naming the file (and gbif_id) and leaves no store behind."""
+
 import shutil
 
 import numpy as np
@@ -6,8 +7,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from deepearth_training.source import (OBSERVATIONS, VISION_DIR, VISION_INDEX, check_columns, parse_original_shape,
-                                       read_source, shard_name)
+from deepearth_training.source import (
+    OBSERVATIONS,
+    VISION_DIR,
+    VISION_INDEX,
+    check_columns,
+    parse_original_shape,
+    read_source,
+    shard_name,
+)
 from deepearth_training.store import prepare_store
 
 
@@ -25,10 +33,14 @@ def rewrite(path, fn):
 
 def set_embedding(path, row, fn):
     """Replace the embedding list of one shard row by fn(list)."""
+
     def f(t):
         e = t.column('embedding').to_pylist()
         e[row] = fn(e[row])
-        return t.set_column(t.column_names.index('embedding'), 'embedding', pa.array(e, t.schema.field('embedding').type))
+        return t.set_column(
+            t.column_names.index('embedding'), 'embedding', pa.array(e, t.schema.field('embedding').type)
+        )
+
     rewrite(path, f)
     return pq.read_table(path, columns=['gbif_id']).column(0)[row].as_py()
 
@@ -54,10 +66,12 @@ def test_truncated_embedding(src, tmp_path):
 @pytest.mark.parametrize('shape', ['[8, 1407]', '[9, 1408]', '[8; 1408]', '8x1408'])
 def test_wrong_original_shape(src, tmp_path, shape):
     shard = src / VISION_DIR / shard_name(2)
+
     def f(t):
         s = t.column('original_shape').to_pylist()
         s[3] = shape
         return t.set_column(2, 'original_shape', pa.array(s))
+
     rewrite(shard, f)
     g = pq.read_table(shard).column('gbif_id')[3].as_py()
     fails(src, tmp_path, shard_name(2), f'gbif_id {g}', shape)
@@ -99,10 +113,14 @@ def test_inconsistent_language(src, tmp_path):
     t = pq.read_table(src / OBSERVATIONS)
     taxon = t.column('taxon_id').to_numpy()
     k = int(np.flatnonzero(taxon == taxon[0])[3])  # 4th row of the first species
+
     def f(t):
         lang = t.column('language_embedding').to_pylist()
         lang[k][100] += 1e-3
-        return t.set_column(t.column_names.index('language_embedding'), 'language_embedding', pa.array(lang, pa.list_(pa.float32())))
+        return t.set_column(
+            t.column_names.index('language_embedding'), 'language_embedding', pa.array(lang, pa.list_(pa.float32()))
+        )
+
     rewrite(src / OBSERVATIONS, f)
     gk, g0 = t.column('gbif_id')[k].as_py(), t.column('gbif_id')[0].as_py()
     fails(src, tmp_path, OBSERVATIONS, f'gbif_id {gk}', f'gbif_id {g0}', 'language_embedding differs')
@@ -112,7 +130,10 @@ def test_language_wrong_length_and_nan(src, tmp_path):
     def f(t, fn):
         lang = t.column('language_embedding').to_pylist()
         lang[5] = fn(lang[5])
-        return t.set_column(t.column_names.index('language_embedding'), 'language_embedding', pa.array(lang, pa.list_(pa.float32())))
+        return t.set_column(
+            t.column_names.index('language_embedding'), 'language_embedding', pa.array(lang, pa.list_(pa.float32()))
+        )
+
     g = pq.read_table(src / OBSERVATIONS, columns=['gbif_id']).column(0)[5].as_py()
     rewrite(src / OBSERVATIONS, lambda t: f(t, lambda v: v[:-1]))
     fails(src, tmp_path, f'gbif_id {g}', '7167 values')
@@ -121,15 +142,26 @@ def test_language_wrong_length_and_nan(src, tmp_path):
     fails(src, tmp_path, f'gbif_id {g}', 'non-finite')
 
 
-@pytest.mark.parametrize('file,column', [(OBSERVATIONS, 'year'), (OBSERVATIONS, 'language_embedding'), (OBSERVATIONS, 'taxon_id'),
-                                         (VISION_INDEX, 'row_idx'), (f'{VISION_DIR}/{shard_name(0)}', 'original_shape')])
+@pytest.mark.parametrize(
+    'file,column',
+    [
+        (OBSERVATIONS, 'year'),
+        (OBSERVATIONS, 'language_embedding'),
+        (OBSERVATIONS, 'taxon_id'),
+        (VISION_INDEX, 'row_idx'),
+        (f'{VISION_DIR}/{shard_name(0)}', 'original_shape'),
+    ],
+)
 def test_missing_column(src, tmp_path, file, column):
     rewrite(src / file, lambda t: t.drop_columns([column]))
     fails(src, tmp_path, file.split('/')[-1], 'missing required column', column)
 
 
 def test_wrong_column_type(src, tmp_path):
-    rewrite(src / OBSERVATIONS, lambda t: t.set_column(t.column_names.index('latitude'), 'latitude', t.column('latitude').cast(pa.string())))
+    rewrite(
+        src / OBSERVATIONS,
+        lambda t: t.set_column(t.column_names.index('latitude'), 'latitude', t.column('latitude').cast(pa.string())),
+    )
     fails(src, tmp_path, OBSERVATIONS, 'latitude', 'unsupported type')
 
 
@@ -176,7 +208,9 @@ def test_taxon_with_two_names(src, tmp_path):
     t = pq.read_table(src / OBSERVATIONS)
     names = t.column('taxon_name').to_pylist()
     names[1] = names[1] + ' var. other'
-    rewrite(src / OBSERVATIONS, lambda t: t.set_column(t.column_names.index('taxon_name'), 'taxon_name', pa.array(names)))
+    rewrite(
+        src / OBSERVATIONS, lambda t: t.set_column(t.column_names.index('taxon_name'), 'taxon_name', pa.array(names))
+    )
     fails(src, tmp_path, OBSERVATIONS, 'several taxon_name')
 
 
@@ -210,11 +244,15 @@ def test_vision_file_indices(src, tmp_path):
     t = pq.read_table(src / OBSERVATIONS)
     vfi = t.column('vision_file_indices').to_pylist()
     k = next(i for i, v in enumerate(vfi) if len(v) == 1)
-    set_vfi = lambda v: rewrite(src / OBSERVATIONS, lambda t: t.set_column(
-        t.column_names.index('vision_file_indices'), 'vision_file_indices', pa.array(v, pa.list_(pa.int64()))))
-    set_vfi(vfi[:k] + [vfi[k] * 2] + vfi[k + 1:])  # the same file listed twice: same set, accepted
+    set_vfi = lambda v: rewrite(
+        src / OBSERVATIONS,
+        lambda t: t.set_column(
+            t.column_names.index('vision_file_indices'), 'vision_file_indices', pa.array(v, pa.list_(pa.int64()))
+        ),
+    )
+    set_vfi(vfi[:k] + [vfi[k] * 2] + vfi[k + 1 :])  # the same file listed twice: same set, accepted
     read_source(src)
-    set_vfi(vfi[:k] + [[vfi[k][0] + 1]] + vfi[k + 1:])
+    set_vfi(vfi[:k] + [[vfi[k][0] + 1]] + vfi[k + 1 :])
     fails(src, tmp_path, VISION_INDEX, f'gbif_id {t.column("gbif_id")[k]}', 'vision_file_indices')
 
 
@@ -226,6 +264,7 @@ def test_unlisted_shard_row(src, tmp_path, capsys):
     with pytest.warns(UserWarning, match=r'1 shard row\(s\) are not listed.*gbif_id 777'):
         s = prepare_store(src, tmp_path / 'store', progress=False)
     from deepearth_training.store import main, open_store
+
     store = open_store(s)
     assert store.manifest['counts']['unlisted_shard_rows'] == 1 and 777 not in store.observations.gbif_id.tolist()
     assert main(['--source', str(src), '--store', str(tmp_path / 'cli'), '--quiet']) == 0

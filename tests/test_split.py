@@ -1,4 +1,5 @@
 """Split constraints checked independently of the code that enforces them (pyproj's Geod on WGS84)."""
+
 import json
 
 import numpy as np
@@ -9,15 +10,23 @@ from hypothesis import strategies as st
 
 import deepearth_training.holdout as holdout
 from deepearth_training.geo import geodesic_km
-from deepearth_training.split import (PUBLISHED_CENTRES, SplitSpec, check_region_centres, load_split,
-                                      load_split_assignments, load_train_test_split, make_split, nearest_km,
-                                      published_spec, read_region_centres, save_split, split_hash)
+from deepearth_training.split import (
+    PUBLISHED_CENTRES,
+    SplitSpec,
+    check_region_centres,
+    load_split,
+    load_split_assignments,
+    load_train_test_split,
+    make_split,
+    nearest_km,
+    published_spec,
+    read_region_centres,
+    save_split,
+    split_hash,
+)
 from helpers import GEOD, geod_km, observations
 
 SPEC = SplitSpec(buffer_km=1.5, seed=7)
-
-
-
 
 
 @pytest.fixture(scope='module')
@@ -30,14 +39,15 @@ def result(obs):
     return make_split(obs, SPEC)
 
 
-
-
-
 def box_distance_km(lat, lon, r) -> np.ndarray:
     """Distance from points to box r (south, north, west, east): golden-section search along each edge with Geod."""
     lat, lon = np.asarray(lat, float), np.asarray(lon, float)
-    edges = [((r.south, r.west), (r.south, r.east)), ((r.north, r.west), (r.north, r.east)),
-             ((r.south, r.west), (r.north, r.west)), ((r.south, r.east), (r.north, r.east))]
+    edges = [
+        ((r.south, r.west), (r.south, r.east)),
+        ((r.north, r.west), (r.north, r.east)),
+        ((r.south, r.west), (r.north, r.west)),
+        ((r.south, r.east), (r.north, r.east)),
+    ]
     best = np.full(len(lat), np.inf)
     g = (np.sqrt(5) - 1) / 2
     for (la0, lo0), (la1, lo1) in edges:
@@ -141,10 +151,16 @@ def test_leakage_figures(result):
     o, a = result.observations, result.assignments
     tr = o[a.split == 'train']
     sp = o[(a.region_id > 0).to_numpy()]
-    brute = geod_km(sp.latitude.to_numpy()[:, None], sp.longitude.to_numpy()[:, None],
-                    tr.latitude.to_numpy()[None], tr.longitude.to_numpy()[None]).min(1)
+    brute = geod_km(
+        sp.latitude.to_numpy()[:, None],
+        sp.longitude.to_numpy()[:, None],
+        tr.latitude.to_numpy()[None],
+        tr.longitude.to_numpy()[None],
+    ).min(1)
     lk = result.report['leakage']['spatial_test_nearest_train_km']
-    assert lk['min'] == pytest.approx(brute.min(), abs=1e-9) and lk['median'] == pytest.approx(np.median(brute), abs=1e-9)
+    assert lk['min'] == pytest.approx(brute.min(), abs=1e-9) and lk['median'] == pytest.approx(
+        np.median(brute), abs=1e-9
+    )
     assert lk['min'] > SPEC.buffer_km
     gap = result.report['leakage']['temporal_test_gap_days']
     assert gap['min'] > 0
@@ -170,14 +186,38 @@ def test_deterministic_file_bytes(obs, result, tmp_path):
 def test_file_roundtrip_and_hash(result, tmp_path):
     p = save_split(result, tmp_path / 'split.json')
     doc = json.loads(p.read_text())
-    assert list(doc)[:6] == ['dataset_info', 'split_strategy', 'train_spatial_bounds', 'test_spatial_regions',
-                             'split_statistics', 'observation_mappings']
+    assert list(doc)[:6] == [
+        'dataset_info',
+        'split_strategy',
+        'train_spatial_bounds',
+        'test_spatial_regions',
+        'split_statistics',
+        'observation_mappings',
+    ]
     assert {'spec', 'content_hash', 'buffer', 'leakage_report'} <= set(doc)
     first = next(iter(doc['observation_mappings'].values()))
-    assert set(first) == {'gbif_id', 'taxon_id', 'taxon_name', 'image_index', 'split', 'split_reason', 'latitude',
-                          'longitude', 'year', 'month', 'day'}
-    assert set(doc['test_spatial_regions'][0]) == {'region_id', 'center_gbif_id', 'center_species', 'center_lat',
-                                                   'center_lng', 'bounds', 'size_km'}
+    assert set(first) == {
+        'gbif_id',
+        'taxon_id',
+        'taxon_name',
+        'image_index',
+        'split',
+        'split_reason',
+        'latitude',
+        'longitude',
+        'year',
+        'month',
+        'day',
+    }
+    assert set(doc['test_spatial_regions'][0]) == {
+        'region_id',
+        'center_gbif_id',
+        'center_species',
+        'center_lat',
+        'center_lng',
+        'bounds',
+        'size_km',
+    }
     train, test = load_train_test_split(p)
     a = result.assignments.split.astype(str)
     ids = result.observations.observation_id
@@ -195,23 +235,48 @@ def test_file_roundtrip_and_hash(result, tmp_path):
 
 def test_reads_published_layout(tmp_path):
     mapping = lambda g, split, reason, year, month: {
-        'gbif_id': g, 'taxon_id': 7, 'taxon_name': 'Quercus virginiana', 'image_index': 1, 'split': split,
-        'split_reason': reason, 'latitude': 28.07, 'longitude': -81.51, 'year': year, 'month': month, 'day': None}
+        'gbif_id': g,
+        'taxon_id': 7,
+        'taxon_name': 'Quercus virginiana',
+        'image_index': 1,
+        'split': split,
+        'split_reason': reason,
+        'latitude': 28.07,
+        'longitude': -81.51,
+        'year': year,
+        'month': month,
+        'day': None,
+    }
     doc = {
-        'dataset_info': {'dataset_name': 'central-florida-native-plants', 'version': '0.2.0',
-                         'split_created': '2025-08-01T12:00:00', 'description': 'Spatial and temporal split'},
-        'split_strategy': {'temporal_split': {'train_years': 'all except 2025', 'test_years': [2025]},
-                           'spatial_split': {'num_test_regions': 1, 'region_size_km': 10.0, 'min_distance_km': 15.0}},
+        'dataset_info': {
+            'dataset_name': 'central-florida-native-plants',
+            'version': '0.2.0',
+            'split_created': '2025-08-01T12:00:00',
+            'description': 'Spatial and temporal split',
+        },
+        'split_strategy': {
+            'temporal_split': {'train_years': 'all except 2025', 'test_years': [2025]},
+            'spatial_split': {'num_test_regions': 1, 'region_size_km': 10.0, 'min_distance_km': 15.0},
+        },
         'train_spatial_bounds': {'north': 28.9, 'south': 28.0, 'east': -80.9, 'west': -81.9},
-        'test_spatial_regions': [{'region_id': 1, 'center_gbif_id': 11, 'center_species': 'Quercus virginiana',
-                                  'center_lat': 28.073125, 'center_lng': -81.516095,
-                                  'bounds': {'north': 28.118, 'south': 28.028, 'east': -81.465, 'west': -81.567},
-                                  'size_km': 10.0}],
+        'test_spatial_regions': [
+            {
+                'region_id': 1,
+                'center_gbif_id': 11,
+                'center_species': 'Quercus virginiana',
+                'center_lat': 28.073125,
+                'center_lng': -81.516095,
+                'bounds': {'north': 28.118, 'south': 28.028, 'east': -81.465, 'west': -81.567},
+                'size_km': 10.0,
+            }
+        ],
         'split_statistics': {'total_observations': 4, 'train_count': 2, 'test_count': 2},
-        'observation_mappings': {'10_1': mapping(10, 'train', 'temporal_train', 2019, 5.0),
-                                 '11_1': mapping(11, 'test', 'spatial_test_region_1', 2020, None),
-                                 '12_1': mapping(12, 'test', 'temporal_test', 2025, 3.0),
-                                 '12_2': mapping(12, 'train', 'temporal_train', 2018, 1.0)},
+        'observation_mappings': {
+            '10_1': mapping(10, 'train', 'temporal_train', 2019, 5.0),
+            '11_1': mapping(11, 'test', 'spatial_test_region_1', 2020, None),
+            '12_1': mapping(12, 'test', 'temporal_test', 2025, 3.0),
+            '12_2': mapping(12, 'train', 'temporal_train', 2018, 1.0),
+        },
     }
     p = tmp_path / 'central_florida_split.json'
     p.write_text(json.dumps(doc, indent=2))
@@ -239,15 +304,30 @@ def test_bad_split_files(tmp_path):
         load_train_test_split(tmp_path / 'y.json')
 
 
-@pytest.mark.parametrize('spec, message', [
-    (SplitSpec(n_regions=8, min_distance_km=50), r'placed at most \d of .* this is the search falling short, not a proof'),
-    (SplitSpec(n_regions=35, min_distance_km=40), r'at most \d+ of the \d+ candidate .* \(proven: their centres fall into'),
-    (SplitSpec(n_regions=2000), r'at most \d+ fit \(proven by a packing bound\)'),
-    (SplitSpec(min_region_species=41), r'the most diverse 40 species'),
-    (SplitSpec(min_region_observations=10**6), r'the fullest holds \d+ observations'),
-    (SplitSpec(n_regions=2, regions=((28.5, -81.4), (28.6, -81.4))), r'regions 1 and 2: centres 11\.\d+ km apart, 3\.\d+ km short'),
-    (SplitSpec(n_regions=2, region_size_km=30, regions=((28.5, -81.4), (28.6, -81.25))), r'regions 1 and 2: 30 km squares overlap'),
-])
+@pytest.mark.parametrize(
+    'spec, message',
+    [
+        (
+            SplitSpec(n_regions=8, min_distance_km=50),
+            r'placed at most \d of .* this is the search falling short, not a proof',
+        ),
+        (
+            SplitSpec(n_regions=35, min_distance_km=40),
+            r'at most \d+ of the \d+ candidate .* \(proven: their centres fall into',
+        ),
+        (SplitSpec(n_regions=2000), r'at most \d+ fit \(proven by a packing bound\)'),
+        (SplitSpec(min_region_species=41), r'the most diverse 40 species'),
+        (SplitSpec(min_region_observations=10**6), r'the fullest holds \d+ observations'),
+        (
+            SplitSpec(n_regions=2, regions=((28.5, -81.4), (28.6, -81.4))),
+            r'regions 1 and 2: centres 11\.\d+ km apart, 3\.\d+ km short',
+        ),
+        (
+            SplitSpec(n_regions=2, region_size_km=30, regions=((28.5, -81.4), (28.6, -81.25))),
+            r'regions 1 and 2: 30 km squares overlap',
+        ),
+    ],
+)
 def test_infeasible_constraints_are_clear_errors(obs, spec, message):
     with pytest.raises(ValueError, match=message):
         make_split(obs, spec)
@@ -269,7 +349,7 @@ def test_published_preset(obs):
     check_region_centres(PUBLISHED_CENTRES, published_spec())
     res = make_split(obs, published_spec())
     assert res.regions[['center_lat', 'center_lng']].to_numpy().tolist() == [list(c) for c in PUBLISHED_CENTRES]
-    for r, (la, lo) in zip(res.regions.itertuples(), PUBLISHED_CENTRES):
+    for r, (_, lo) in zip(res.regions.itertuples(), PUBLISHED_CENTRES):
         assert geod_km(r.south, lo, r.north, lo) == pytest.approx(10.0, abs=1e-6)
 
 
@@ -283,12 +363,26 @@ def test_region_centres_file(tmp_path):
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10**6), n_regions=st.integers(1, 4), size=st.floats(2, 15), gap=st.floats(0, 30),
-       buffer=st.floats(0, 3), test_year=st.integers(2012, 2025))
+@given(
+    seed=st.integers(0, 10**6),
+    n_regions=st.integers(1, 4),
+    size=st.floats(2, 15),
+    gap=st.floats(0, 30),
+    buffer=st.floats(0, 3),
+    test_year=st.integers(2012, 2025),
+)
 def test_constraints_hold_or_the_split_says_why(seed, n_regions, size, gap, buffer, test_year):
     obs = observations(600, seed=seed % 97)
-    spec = SplitSpec(n_regions=n_regions, region_size_km=size, min_distance_km=size * 2**0.5 + gap, buffer_km=buffer,
-                     seed=seed, test_year=test_year, min_region_observations=3, min_region_species=2)
+    spec = SplitSpec(
+        n_regions=n_regions,
+        region_size_km=size,
+        min_distance_km=size * 2**0.5 + gap,
+        buffer_km=buffer,
+        seed=seed,
+        test_year=test_year,
+        min_region_observations=3,
+        min_region_species=2,
+    )
     try:
         res = make_split(obs, spec)
     except ValueError as e:
@@ -313,9 +407,12 @@ def test_constraints_hold_or_the_split_says_why(seed, n_regions, size, gap, buff
 def default_obs(tmp_path_factory):
     """Observations of the `default` synthetic preset (seed 0)."""
     from deepearth_training.synthetic import make_synthetic_dataset
+
     src = make_synthetic_dataset(tmp_path_factory.mktemp('default') / 'src', 'default', seed=0, progress=False)
-    return pd.read_parquet(src / 'observations.parquet', columns=['gbif_id', 'taxon_name', 'latitude', 'longitude', 'year',
-                                                                  'month', 'day', 'has_vision'])
+    return pd.read_parquet(
+        src / 'observations.parquet',
+        columns=['gbif_id', 'taxon_name', 'latitude', 'longitude', 'year', 'month', 'day', 'has_vision'],
+    )
 
 
 def test_default_preset_places_twenty_regions_twenty_km_apart(default_obs):
@@ -334,6 +431,7 @@ def test_default_preset_places_twenty_regions_twenty_km_apart(default_obs):
 def test_impossible_counts_rejected_before_any_square_is_counted(obs, monkeypatch):
     def counting(*args):
         raise AssertionError('squares were counted')
+
     monkeypatch.setattr(holdout, '_square_counts', counting)
     with pytest.raises(ValueError, match=r'cannot place 2000 test regions .* where at most \d+ fit \(proven'):
         make_split(obs, SplitSpec(n_regions=2000))
@@ -357,6 +455,7 @@ def test_weighting_places_or_observations(default_obs):
     def per_region(weighting):
         res = [make_split(default_obs, SplitSpec(seed=s, weighting=weighting)) for s in range(4)]
         return np.median([r['n_observations'] for x in res for r in x.report['regions']])
+
     assert per_region('observations') > per_region('places')
     with pytest.raises(ValueError, match="weighting='people'"):
         SplitSpec(weighting='people')
@@ -371,11 +470,16 @@ def test_geodesic_near_antipodal_pairs():
     assert geodesic_km(0, 0, 0, 180) == pytest.approx(geod_km(0, 0, 0, 180), rel=1e-12)
 
 
-@pytest.mark.parametrize('entry, message', [
-    (None, 'mapping is NoneType'), ('train', 'mapping is str'), (['train'], 'mapping is list'),
-    ({'split': 'test', 'split_reason': 'temporal_train'}, "has split 'test' but split_reason 'temporal_train'"),
-    ({'split': 'test', 'split_reason': 'holiday'}, "has split_reason 'holiday'"),
-])
+@pytest.mark.parametrize(
+    'entry, message',
+    [
+        (None, 'mapping is NoneType'),
+        ('train', 'mapping is str'),
+        (['train'], 'mapping is list'),
+        ({'split': 'test', 'split_reason': 'temporal_train'}, "has split 'test' but split_reason 'temporal_train'"),
+        ({'split': 'test', 'split_reason': 'holiday'}, "has split_reason 'holiday'"),
+    ],
+)
 def test_malformed_mappings_name_the_entry(result, tmp_path, entry, message):
     p = save_split(result, tmp_path / 'split.json')
     doc = json.loads(p.read_text())

@@ -1,4 +1,5 @@
 """deepearth-split on the tiny synthetic store: the file it writes, its determinism and its one-line errors."""
+
 import json
 
 import pytest
@@ -10,8 +11,23 @@ from deepearth_training.store import open_store
 
 def test_cli_splits_the_store(tiny_store, tmp_path, capsys):
     out = tmp_path / 'split.json'
-    assert main(['--store', str(tiny_store), '--out', str(out), '--buffer-km', '1', '--seed', '3',
-                 '--visuals', str(tmp_path / 'vis')]) == 0
+    assert (
+        main(
+            [
+                '--store',
+                str(tiny_store),
+                '--out',
+                str(out),
+                '--buffer-km',
+                '1',
+                '--seed',
+                '3',
+                '--visuals',
+                str(tmp_path / 'vis'),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert 'leakage:' in printed and split_hash(out)[:16] in printed
     store = open_store(tiny_store)
@@ -39,9 +55,11 @@ def test_cli_published_regions_and_centres_file(tiny_store, tmp_path):
 
 
 def test_cli_errors_are_one_line(tiny_store, tmp_path, capsys):
-    cases = [['--store', str(tmp_path / 'missing')],
-             ['--store', str(tiny_store), '--min-distance-km', '400'],
-             ['--store', str(tiny_store), '--regions', str(tmp_path / 'nope.csv')]]
+    cases = [
+        ['--store', str(tmp_path / 'missing')],
+        ['--store', str(tiny_store), '--min-distance-km', '400'],
+        ['--store', str(tiny_store), '--regions', str(tmp_path / 'nope.csv')],
+    ]
     for args in cases:
         assert main(args + ['--out', str(tmp_path / 'x.json')]) == 2, args
         err = capsys.readouterr().err

@@ -1,4 +1,5 @@
 """Atomic, resumable preparation; clear failures when opening missing, partial or incompatible stores; the CLI."""
+
 import json
 import os
 import shutil
@@ -15,11 +16,13 @@ from deepearth_training.store import MANIFEST, PROGRESS, main, open_store, prepa
 def interrupted_prepare(src, dst, monkeypatch, after=1):
     """Run prepare_store, raising KeyboardInterrupt when shard number `after` starts; return the shards read."""
     seen = []
+
     def fake(path, grid, batch_rows=None, check_float16=False):
         seen.append(path.name)
         if path.name == shard_name(after):
             raise KeyboardInterrupt
         yield from iter_shard(path, grid, batch_rows, check_float16)
+
     with monkeypatch.context() as m:
         m.setattr(store_mod, 'iter_shard', fake)
         with pytest.raises(KeyboardInterrupt):
@@ -29,9 +32,11 @@ def interrupted_prepare(src, dst, monkeypatch, after=1):
 
 def counting(monkeypatch):
     seen = []
+
     def fake(path, grid, batch_rows=None, check_float16=False):
         seen.append(path.name)
         yield from iter_shard(path, grid, batch_rows, check_float16)
+
     monkeypatch.setattr(store_mod, 'iter_shard', fake)
     return seen
 
@@ -133,7 +138,10 @@ def test_manifest(tiny_store, tiny_source):
     m = open_store(tiny_store).manifest
     assert m['counts']['vision'] == m['shapes']['vision'][0] and m['shapes']['vision'][1:] == [2, 2, 2, 1408]
     assert m['dtypes'] == {'vision': 'float16', 'pooled': 'float32', 'language': 'float32', 'vision_digests': 'uint8'}
-    assert m['source']['path'] == str(tiny_source.resolve()) and set(m['source']['sha256']) == {'observations.parquet', 'vision_index.parquet'}
+    assert m['source']['path'] == str(tiny_source.resolve()) and set(m['source']['sha256']) == {
+        'observations.parquet',
+        'vision_index.parquet',
+    }
     assert all(v.startswith('sha256') for v in m['checksums'].values())
 
 
@@ -161,6 +169,7 @@ def test_cli(tiny_source, tmp_path, capsys):
 def test_cli_interrupt_exit_code(tiny_source, tmp_path, monkeypatch, capsys):
     def boom(*a, **k):
         raise KeyboardInterrupt
+
     monkeypatch.setattr(store_mod, 'prepare_store', boom)
     assert main(['--source', str(tiny_source), '--store', str(tmp_path / 's')]) == 130
     assert 'resume' in capsys.readouterr().err
@@ -168,14 +177,18 @@ def test_cli_interrupt_exit_code(tiny_source, tmp_path, monkeypatch, capsys):
 
 def test_download_without_huggingface_hub(tmp_path, monkeypatch, capsys):
     import sys
+
     monkeypatch.setitem(sys.modules, 'huggingface_hub', None)  # makes `import huggingface_hub` fail
     assert main(['--download', 'deepearth/central-florida-native-plants', '--store', str(tmp_path / 's')]) == 2
     assert 'pip install huggingface_hub' in capsys.readouterr().err
 
 
 def test_console_script(tmp_path):
-    r = subprocess.run(['deepearth-prepare', '--source', str(tmp_path / 'missing'), '--store', str(tmp_path / 's')],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        ['deepearth-prepare', '--source', str(tmp_path / 'missing'), '--store', str(tmp_path / 's')],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and r.stderr.startswith('error: ') and r.stderr.count('\n') == 1
     assert subprocess.run(['deepearth-prepare', '--help'], capture_output=True).returncode == 0
 
@@ -185,4 +198,6 @@ def test_no_vision_needs_grid(tiny_source, tmp_path):
         prepare_store(tiny_source, tmp_path / 'store', shards=[], progress=False)
     assert not (tmp_path / 'store').exists() and not (tmp_path / '.store.partial').exists()
     s = open_store(prepare_store(tiny_source, tmp_path / 'store', shards=[], grid=(2, 2, 2, 1408), progress=False))
-    assert len(s.vision) == 0 and s.vision_shape == (2, 2, 2, 1408) and not s.observations.has_vision.any() and len(s) > 0
+    assert (
+        len(s.vision) == 0 and s.vision_shape == (2, 2, 2, 1408) and not s.observations.has_vision.any() and len(s) > 0
+    )

@@ -1,4 +1,5 @@
 """Prepared values equal the source values exactly (up to the float16 cast), for every image of every observation."""
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -10,19 +11,19 @@ from deepearth_training.synthetic import make_synthetic_dataset
 from helpers import check_store
 
 
-
-
-
-
-
-
 def test_float16_store_equals_source(tiny_source, tiny_store):
     s = check_store(tiny_store, tiny_source, np.float16)
-    assert (s.observations.image_index > 1).any() and s.observations.hour.isna().any() and (~s.observations.has_vision).any()
+    assert (
+        (s.observations.image_index > 1).any()
+        and s.observations.hour.isna().any()
+        and (~s.observations.has_vision).any()
+    )
 
 
 def test_float32_store_equals_source(tiny_source, tmp_path):
-    s = check_store(prepare_store(tiny_source, tmp_path / 'f32', dtype='float32', progress=False), tiny_source, np.float32)
+    s = check_store(
+        prepare_store(tiny_source, tmp_path / 'f32', dtype='float32', progress=False), tiny_source, np.float32
+    )
     assert s.vision.dtype == np.float32 and s.manifest['dtypes']['vision'] == 'float32'
 
 
@@ -36,6 +37,7 @@ def test_float16_source_lists(tmp_path, tiny_store):
 
 def test_taxon_id_as_string(tiny_source, tiny_store, tmp_path):
     import shutil
+
     src = shutil.copytree(tiny_source, tmp_path / 'src')
     t = pq.read_table(src / OBSERVATIONS)
     t = t.set_column(t.column_names.index('taxon_id'), 'taxon_id', t.column('taxon_id').cast(pa.string()))
@@ -81,6 +83,7 @@ def test_verify(tiny_store):
 def test_integer_time_columns(tiny_source, tiny_store, tmp_path):
     """month/day/... stored as integers (no nulls) are accepted and read as float64."""
     import shutil
+
     src = shutil.copytree(tiny_source, tmp_path / 'src')
     t = pq.read_table(src / OBSERVATIONS)
     month = t.column('month').cast(pa.int64())
@@ -92,6 +95,8 @@ def test_integer_time_columns(tiny_source, tiny_store, tmp_path):
 @pytest.mark.parametrize('seed,grid', [(1, (3, 2, 5, 1408)), (2, (1, 4, 1, 1408))])
 def test_other_grids_and_seeds(tmp_path, seed, grid):
     """Non-square token grids keep every value in place (no transposed or shifted axes)."""
-    src = make_synthetic_dataset(tmp_path / 'src', 'tiny', seed=seed, n_observations=80, n_species=7, grid=grid, progress=False)
+    src = make_synthetic_dataset(
+        tmp_path / 'src', 'tiny', seed=seed, n_observations=80, n_species=7, grid=grid, progress=False
+    )
     s = check_store(prepare_store(src, tmp_path / 'store', progress=False), src, np.float16)
     assert s.vision_shape == grid

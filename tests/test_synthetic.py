@@ -1,4 +1,5 @@
 """The synthetic generator: published layout, determinism, realism, presets and CLI."""
+
 import hashlib
 import subprocess
 from pathlib import Path
@@ -12,8 +13,18 @@ from deepearth_training.source import OBSERVATIONS, VISION_DIR, VISION_INDEX, re
 from deepearth_training.store import open_store, prepare_store
 from deepearth_training.split import load_split_assignments, load_train_test_split
 from deepearth_training.split_command import main as split_main
-from deepearth_training.synthetic import (DEFAULT_CORRELATION_KM, LAT_RANGE, LON_RANGE, PRESETS, main, make_synthetic_dataset,
-                                          real_occurrences, species_counts, synthetic_occurrences, year_probabilities)
+from deepearth_training.synthetic import (
+    DEFAULT_CORRELATION_KM,
+    LAT_RANGE,
+    LON_RANGE,
+    PRESETS,
+    main,
+    make_synthetic_dataset,
+    real_occurrences,
+    species_counts,
+    synthetic_occurrences,
+    year_probabilities,
+)
 
 REAL_SPLIT = Path('/work/shared/real/central_florida_split.json')
 
@@ -29,22 +40,63 @@ def test_deterministic(tiny_source, tmp_path):
 
 def test_layout_and_types(tiny_source):
     schema = pq.read_schema(tiny_source / OBSERVATIONS)
-    assert schema.names == ['gbif_id', 'taxon_id', 'taxon_name', 'latitude', 'longitude', 'year', 'month', 'day', 'hour',
-                            'minute', 'second', 'image_urls', 'num_images', 'has_vision', 'num_vision_embeddings',
-                            'vision_file_indices', 'language_embedding', 'split']
-    assert schema.field('language_embedding').type.value_type == pa.float32() and schema.field('taxon_id').type == pa.int64()
+    assert schema.names == [
+        'gbif_id',
+        'taxon_id',
+        'taxon_name',
+        'latitude',
+        'longitude',
+        'year',
+        'month',
+        'day',
+        'hour',
+        'minute',
+        'second',
+        'image_urls',
+        'num_images',
+        'has_vision',
+        'num_vision_embeddings',
+        'vision_file_indices',
+        'language_embedding',
+        'split',
+    ]
+    assert (
+        schema.field('language_embedding').type.value_type == pa.float32()
+        and schema.field('taxon_id').type == pa.int64()
+    )
     assert pq.read_schema(tiny_source / VISION_INDEX).names == ['gbif_id', 'file_idx', 'row_idx']
     sh = pq.read_table(tiny_source / VISION_DIR / shard_name(0))
-    assert sh.column_names == ['gbif_id', 'embedding', 'original_shape'] and sh.column('original_shape')[0].as_py() == '[8, 1408]'
+    assert (
+        sh.column_names == ['gbif_id', 'embedding', 'original_shape']
+        and sh.column('original_shape')[0].as_py() == '[8, 1408]'
+    )
     src = read_source(tiny_source)
     assert src.grid == PRESETS['tiny']['grid']
 
 
 def test_realism(tmp_path):
-    src = make_synthetic_dataset(tmp_path / 'mid', 'tiny', seed=3, n_observations=3000, n_species=60, grid=(1, 1, 1, 1408), progress=False)
-    o = pq.read_table(src / OBSERVATIONS, columns=['gbif_id', 'taxon_name', 'latitude', 'longitude', 'year', 'month', 'day',
-                                                   'hour', 'minute', 'second', 'num_images', 'has_vision',
-                                                   'num_vision_embeddings', 'split']).to_pandas()
+    src = make_synthetic_dataset(
+        tmp_path / 'mid', 'tiny', seed=3, n_observations=3000, n_species=60, grid=(1, 1, 1, 1408), progress=False
+    )
+    o = pq.read_table(
+        src / OBSERVATIONS,
+        columns=[
+            'gbif_id',
+            'taxon_name',
+            'latitude',
+            'longitude',
+            'year',
+            'month',
+            'day',
+            'hour',
+            'minute',
+            'second',
+            'num_images',
+            'has_vision',
+            'num_vision_embeddings',
+            'split',
+        ],
+    ).to_pandas()
     assert o.latitude.between(*LAT_RANGE).all() and o.longitude.between(*LON_RANGE).all()
     assert o.year.between(2010, 2025).all() and abs((o.year == 2025).mean() - 0.07) < 0.02
     per_year = o.year.value_counts().sort_index()
@@ -53,7 +105,11 @@ def test_realism(tmp_path):
     assert 0.05 < o.hour.isna().mean() < 0.15 and (o.hour.isna() == o.minute.isna()).all() and o.month.notna().all()
     counts = o.taxon_name.value_counts()
     assert counts.iloc[0] > 5 * counts.iloc[-1] and len(counts) == 60  # long tail (the top species is capped)
-    assert (o.num_vision_embeddings > 1).any() and (~o.has_vision).any() and (o.num_images >= o.num_vision_embeddings).all()
+    assert (
+        (o.num_vision_embeddings > 1).any()
+        and (~o.has_vision).any()
+        and (o.num_images >= o.num_vision_embeddings).all()
+    )
     assert 0.7 < o.has_vision.mean() < 0.8
     # clustered: Clark-Evans ratio (mean nearest-neighbour distance over its value for uniform points) well below 1
     xy = o[['latitude', 'longitude']].to_numpy() * [110.9, 97.9]  # km
@@ -76,7 +132,7 @@ def test_species_separable_from_vision(tiny_store):
     half = np.arange(len(y)) % 2 == 0
     classes = np.unique(y[half])
     means = np.stack([x[half & (y == k)].mean(0) for k in classes])
-    pred = classes[((means ** 2).sum(1)[None] - 2 * x[~half] @ means.T).argmin(1)]
+    pred = classes[((means**2).sum(1)[None] - 2 * x[~half] @ means.T).argmin(1)]
     assert (pred == y[~half]).mean() > 0.6  # 20 species: chance is 0.05
 
 
@@ -86,7 +142,9 @@ def test_language_predictable_from_vision(tiny_store):
     x, y = np.asarray(s.pooled, np.float64)[o.vision_row], s.language[o.species_idx].astype(np.float64)
     half = np.arange(len(y)) % 2 == 0
     mean = y[half].mean(0)
-    alpha = np.linalg.solve(x[half] @ x[half].T + 1e3 * np.eye(half.sum()), y[half] - mean)  # ridge regression, dual form
+    alpha = np.linalg.solve(
+        x[half] @ x[half].T + 1e3 * np.eye(half.sum()), y[half] - mean
+    )  # ridge regression, dual form
     r2 = 1 - ((x[~half] @ x[half].T @ alpha + mean - y[~half]) ** 2).sum() / ((y[~half] - y[~half].mean(0)) ** 2).sum()
     assert r2 > 0.3
 
@@ -102,7 +160,10 @@ def test_helpers():
 
 def test_presets():
     assert all(p['grid'][3] == 1408 for p in PRESETS.values())
-    assert PRESETS['default']['correlation_km'] == DEFAULT_CORRELATION_KM and PRESETS['real-metadata']['correlation_km'] is None
+    assert (
+        PRESETS['default']['correlation_km'] == DEFAULT_CORRELATION_KM
+        and PRESETS['real-metadata']['correlation_km'] is None
+    )
     assert PRESETS['full-grid']['grid'] == (8, 24, 24, 1408)
     d = PRESETS['default']
     assert 7000 <= d['n_observations'] * d['vision_fraction'] <= 7250 and d['n_species'] == 232
@@ -111,7 +172,10 @@ def test_presets():
 def test_full_grid_end_to_end(tmp_path):
     """The real (8, 24, 24, 1408) grid through generator, reader and store, on three observations."""
     src = make_synthetic_dataset(tmp_path / 'src', 'full-grid', seed=0, n_observations=3, n_species=2, progress=False)
-    assert pq.read_table(src / VISION_DIR / shard_name(0), columns=['original_shape']).column(0)[0].as_py() == '[4608, 1408]'
+    assert (
+        pq.read_table(src / VISION_DIR / shard_name(0), columns=['original_shape']).column(0)[0].as_py()
+        == '[4608, 1408]'
+    )
     src_grid = read_source(src).grid
     assert src_grid == (8, 24, 24, 1408)
     s = open_store(prepare_store(src, tmp_path / 'store', progress=False))
@@ -145,7 +209,9 @@ def test_cli(tmp_path, capsys):
     assert main(['--out', str(tmp_path / 'a')]) == 2
     err = capsys.readouterr().err
     assert err.startswith('error: ') and err.count('\n') == 1
-    r = subprocess.run(['deepearth-synth', '--out', str(tmp_path / 'b'), '--preset', 'nope'], capture_output=True, text=True)
+    r = subprocess.run(
+        ['deepearth-synth', '--out', str(tmp_path / 'b'), '--preset', 'nope'], capture_output=True, text=True
+    )
     assert r.returncode == 2 and 'invalid choice' in r.stderr
 
 
@@ -166,8 +232,20 @@ def test_real_metadata_preset(tmp_path):
     real = real_occurrences()
     assert len(real) == 7113 and real.gbif_id.is_unique and real.taxon_name.nunique() == 227
     src = make_synthetic_dataset(tmp_path / 'src', 'real-metadata', seed=0, grid=(1, 1, 1, 1408), progress=False)
-    o = pq.read_table(src / OBSERVATIONS, columns=['gbif_id', 'taxon_id', 'taxon_name', 'latitude', 'longitude', 'year',
-                                                   'month', 'day', 'num_vision_embeddings']).to_pandas()
+    o = pq.read_table(
+        src / OBSERVATIONS,
+        columns=[
+            'gbif_id',
+            'taxon_id',
+            'taxon_name',
+            'latitude',
+            'longitude',
+            'year',
+            'month',
+            'day',
+            'num_vision_embeddings',
+        ],
+    ).to_pandas()
     assert (o.num_vision_embeddings == 1).all()
     m = o.set_index('gbif_id').loc[real.gbif_id]
     for c in ('taxon_id', 'taxon_name', 'latitude', 'longitude', 'year', 'month', 'day'):

@@ -1,4 +1,5 @@
 """Training loop, metrics, checkpoints, resume, CLI and 2-process torchrun on the tiny synthetic store."""
+
 import json
 import os
 import shutil
@@ -26,8 +27,21 @@ def tiny_split(tiny_store, tmp_path_factory):
 
 def config(tiny_store, tiny_split, out, **kw):
     """A short run's settings on the tiny store."""
-    return TrainConfig(**dict(dict(store=str(tiny_store), split=str(tiny_split), out=str(out), epochs=3, batch_size=32,
-                                   lr=3e-3, fusion_dim=64, progress=False), **kw))
+    return TrainConfig(
+        **dict(
+            dict(
+                store=str(tiny_store),
+                split=str(tiny_split),
+                out=str(out),
+                epochs=3,
+                batch_size=32,
+                lr=3e-3,
+                fusion_dim=64,
+                progress=False,
+            ),
+            **kw,
+        )
+    )
 
 
 @pytest.mark.parametrize('mode', ['language', 'vision', 'multimodal', 'geo', 'fusion'])
@@ -42,8 +56,16 @@ def test_each_mode_trains_and_writes_outputs(mode, tiny_store, tiny_split, tmp_p
     assert set(m['final']) == {'temporal', 'spatial', 'all'}
     model, ckpt = load_model(tmp_path / 'last.pt')
     assert ckpt['mode'] == mode and ckpt['epoch'] == 2 and len(ckpt['history']) == 2
-    assert {'model_state_dict', 'num_classes', 'species_to_idx', 'split_hash', 'library_version', 'config',
-            'optimizer_state_dict', 'scheduler_state_dict'} <= set(ckpt)
+    assert {
+        'model_state_dict',
+        'num_classes',
+        'species_to_idx',
+        'split_hash',
+        'library_version',
+        'config',
+        'optimizer_state_dict',
+        'scheduler_state_dict',
+    } <= set(ckpt)
 
 
 def test_full_vision_with_workers(tiny_store, tiny_split, tmp_path):
@@ -61,7 +83,9 @@ def test_full_vision_with_workers(tiny_store, tiny_split, tmp_path):
 def test_resume_matches_uninterrupted(tiny_store, tiny_split, tmp_path):
     cfg = config(tiny_store, tiny_split, tmp_path / 'full', mode='fusion', grad_accum=2, save_every=1)
     full = fit(cfg)
-    resumed = fit(TrainConfig(**dict(asdict(cfg), out=str(tmp_path / 'resumed'))), resume=tmp_path / 'full' / 'epoch_001.pt')
+    resumed = fit(
+        TrainConfig(**dict(asdict(cfg), out=str(tmp_path / 'resumed'))), resume=tmp_path / 'full' / 'epoch_001.pt'
+    )
     assert resumed['final'] == full['final']
     a, b = load_model(tmp_path / 'full' / 'last.pt')[0], load_model(tmp_path / 'resumed' / 'last.pt')[0]
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
@@ -70,12 +94,18 @@ def test_resume_matches_uninterrupted(tiny_store, tiny_split, tmp_path):
 def test_resume_refuses_other_settings(tiny_store, tiny_split, tmp_path):
     fit(config(tiny_store, tiny_split, tmp_path, mode='language', epochs=1))
     with pytest.raises(ValueError, match='epochs'):
-        fit(config(tiny_store, tiny_split, tmp_path, mode='language', epochs=2, batch_size=16), resume=tmp_path / 'last.pt')
+        fit(
+            config(tiny_store, tiny_split, tmp_path, mode='language', epochs=2, batch_size=16),
+            resume=tmp_path / 'last.pt',
+        )
 
 
 def test_unseen_species_are_excluded_and_counted():
-    results = {'label': np.array([0, 1, -1, 1, -1]), 'loss': np.array([0.1, 0.2, np.nan, 0.3, np.nan]),
-               'topk': np.array([[0, 1], [0, 1], [1, 0], [1, 0], [0, 1]])}
+    results = {
+        'label': np.array([0, 1, -1, 1, -1]),
+        'loss': np.array([0.1, 0.2, np.nan, 0.3, np.nan]),
+        'topk': np.array([[0, 1], [0, 1], [1, 0], [1, 0], [0, 1]]),
+    }
     subsets = {'temporal': np.array([1, 1, 1, 0, 0], bool), 'spatial': np.array([0, 0, 0, 1, 1], bool)}
     r = classification_report(results, subsets, train_counts=np.array([3, 1]))
     assert r['temporal']['n'] == 3 and r['temporal']['n_unseen'] == 1 and r['temporal']['model']['n'] == 2
@@ -85,7 +115,9 @@ def test_unseen_species_are_excluded_and_counted():
 
 
 def test_space_time_coords_day_of_year():
-    ts = torch.tensor([[2024, 12, 31, -1, -1, -1], [2023, 12, 31, -1, -1, -1], [2000, 2, 29, 0, 0, 0], [1900, 3, 1, 0, 0, 0]])
+    ts = torch.tensor(
+        [[2024, 12, 31, -1, -1, -1], [2023, 12, 31, -1, -1, -1], [2000, 2, 29, 0, 0, 0], [1900, 3, 1, 0, 0, 0]]
+    )
     c = space_time_coords(torch.zeros(4, 2), ts)
     assert c[:, 2].tolist() == [366, 365, 60, 60]
     with pytest.raises(ValueError, match='impossible date'):
@@ -105,23 +137,60 @@ def test_cli_errors(tiny_store, tiny_split, tmp_path, capsys):
 
 @pytest.mark.skipif(shutil.which('torchrun') is None, reason='torchrun not on PATH')
 def test_torchrun_two_processes_match_one(tiny_store, tiny_split, tmp_path):
-    args = ['--store', str(tiny_store), '--split', str(tiny_split), '--mode', 'vision', '--epochs', '3', '--batch-size', '32',
-            '--lr', '3e-3', '--device', 'cpu', '--no-progress']
+    args = [
+        '--store',
+        str(tiny_store),
+        '--split',
+        str(tiny_split),
+        '--mode',
+        'vision',
+        '--epochs',
+        '3',
+        '--batch-size',
+        '32',
+        '--lr',
+        '3e-3',
+        '--device',
+        'cpu',
+        '--no-progress',
+    ]
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    proc = subprocess.run(['torchrun', '--standalone', '--nproc_per_node', '2', '--no-python', 'deepearth-train', *args,
-                           '--out', str(tmp_path / 'ddp')], env=env, capture_output=True, text=True, timeout=240)
+    proc = subprocess.run(
+        [
+            'torchrun',
+            '--standalone',
+            '--nproc_per_node',
+            '2',
+            '--no-python',
+            'deepearth-train',
+            *args,
+            '--out',
+            str(tmp_path / 'ddp'),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     ddp = json.loads((tmp_path / 'ddp' / 'metrics.json').read_text())
     assert ddp['world_size'] == 2 and ddp['epochs_run'] == 3
     # metrics reduced over the two ranks equal those of one process evaluating the same weights
-    assert_close(ddp['final'], json.loads(json.dumps(evaluate_checkpoint(tmp_path / 'ddp' / 'best.pt', progress=False))))
+    assert_close(
+        ddp['final'], json.loads(json.dumps(evaluate_checkpoint(tmp_path / 'ddp' / 'best.pt', progress=False)))
+    )
     # and training matches a one-process run on the same data up to dropout noise (same global batches)
     one = fit(config(tiny_store, tiny_split, tmp_path / 'one', mode='vision'))
     assert ddp['history'][0]['train']['loss'] == pytest.approx(one['history'][0]['train']['loss'], rel=0.05)
-    last_ddp, last_one = ddp['history'][-1]['test'], one['history'][-1]['test']  # the same epoch (each run picks its own best)
+    last_ddp, last_one = (
+        ddp['history'][-1]['test'],
+        one['history'][-1]['test'],
+    )  # the same epoch (each run picks its own best)
     for s in ('temporal', 'spatial'):
         assert last_ddp[s]['n'] == last_one[s]['n'] and last_ddp[s]['majority'] == last_one[s]['majority']
-        noise = max(0.2, 3.5 / last_one[s]['n'])  # dropout differs per process: about 3 of the 10 temporal rows may flip
+        noise = max(
+            0.2, 3.5 / last_one[s]['n']
+        )  # dropout differs per process: about 3 of the 10 temporal rows may flip
         assert last_ddp[s]['model']['top1'] == pytest.approx(last_one[s]['model']['top1'], abs=noise)
         assert last_ddp[s]['model']['top5'] == pytest.approx(last_one[s]['model']['top5'], abs=noise)
 
@@ -177,7 +246,23 @@ def test_no_validation_reports_the_last_epoch(tiny_store, tiny_split, tmp_path):
 
 
 def test_language_is_labelled_a_sanity_check(tiny_store, tiny_split, tmp_path, capsys):
-    assert main(['--store', str(tiny_store), '--split', str(tiny_split), '--mode', 'language', '--epochs', '1',
-                 '--out', str(tmp_path), '--no-progress']) == 0
+    assert (
+        main(
+            [
+                '--store',
+                str(tiny_store),
+                '--split',
+                str(tiny_split),
+                '--mode',
+                'language',
+                '--epochs',
+                '1',
+                '--out',
+                str(tmp_path),
+                '--no-progress',
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert '| language (lookup sanity check) | spatial |' in out and 'reported epoch 1' in out

@@ -1,4 +1,5 @@
 """Hostile and unlucky inputs to training: crafted or broken checkpoints, impossible settings, diverging runs, full disks."""
+
 import errno
 import json
 import os
@@ -33,14 +34,38 @@ def run_dir(tiny_store, tiny_split, tmp_path_factory):
 
 def config(tiny_store, tiny_split, out, **kw):
     """A one-epoch language run's settings on the tiny store."""
-    return TrainConfig(**dict(dict(store=str(tiny_store), split=str(tiny_split), out=str(out), mode='language', epochs=1,
-                                   batch_size=32, progress=False), **kw))
+    return TrainConfig(
+        **dict(
+            dict(
+                store=str(tiny_store),
+                split=str(tiny_split),
+                out=str(out),
+                mode='language',
+                epochs=1,
+                batch_size=32,
+                progress=False,
+            ),
+            **kw,
+        )
+    )
 
 
 def args(tiny_store, tiny_split, out, *more):
     """deepearth-train flags for a one-epoch language run."""
-    return ['--store', str(tiny_store), '--split', str(tiny_split), '--mode', 'language', '--epochs', '1', '--out', str(out),
-            '--no-progress', *more]
+    return [
+        '--store',
+        str(tiny_store),
+        '--split',
+        str(tiny_split),
+        '--mode',
+        'language',
+        '--epochs',
+        '1',
+        '--out',
+        str(out),
+        '--no-progress',
+        *more,
+    ]
 
 
 def one_error(capsys) -> str:
@@ -52,6 +77,7 @@ def one_error(capsys) -> str:
 
 class Evil:
     """A pickle that runs a shell command when loaded."""
+
     def __init__(self, marker):
         self.marker = marker
 
@@ -60,6 +86,7 @@ class Evil:
 
 
 # 1. code execution from a checkpoint
+
 
 def test_every_torch_load_is_weights_only():
     package = Path(deepearth_training.__file__).parent
@@ -77,7 +104,9 @@ def test_crafted_pickle_never_runs(tiny_store, tiny_split, tmp_path, capsys):
     marker = tmp_path / 'pwned'
     torch.save({'model_state_dict': Evil(marker), 'mode': 'language', 'model_kwargs': {}}, tmp_path / 'evil.pt')
     for load in (load_model, evaluate_checkpoint):
-        with pytest.raises(ValueError, match=r'evil\.pt: refused, not a checkpoint: it asks to load the Python object posix\.system'):
+        with pytest.raises(
+            ValueError, match=r'evil\.pt: refused, not a checkpoint: it asks to load the Python object posix\.system'
+        ):
             load(tmp_path / 'evil.pt')
     assert main(args(tiny_store, tiny_split, tmp_path / 'run', '--resume', str(tmp_path / 'evil.pt'))) == 2
     assert 'evil.pt: refused' in one_error(capsys)
@@ -85,6 +114,7 @@ def test_crafted_pickle_never_runs(tiny_store, tiny_split, tmp_path, capsys):
 
 
 # 2. truncated or foreign checkpoints, another store or split
+
 
 @pytest.mark.parametrize('content', [b'', b'{"model_state_dict": 1}', 'half'], ids=['empty', 'json', 'truncated'])
 def test_broken_checkpoint_is_one_error(content, run_dir, tiny_store, tiny_split, tmp_path, capsys):
@@ -110,8 +140,18 @@ def test_resume_refuses_another_split(run_dir, tiny_store, tiny_split, tmp_path,
 
 # 3. impossible values
 
-@pytest.mark.parametrize('flag,value', [('--lr', 'inf'), ('--lr', 'nan'), ('--clip-grad', 'nan'), ('--hidden-dim', '0'),
-                                        ('--weight-decay', '-1'), ('--threads', '-1')])
+
+@pytest.mark.parametrize(
+    'flag,value',
+    [
+        ('--lr', 'inf'),
+        ('--lr', 'nan'),
+        ('--clip-grad', 'nan'),
+        ('--hidden-dim', '0'),
+        ('--weight-decay', '-1'),
+        ('--threads', '-1'),
+    ],
+)
 def test_impossible_flags_refused(flag, value, tiny_store, tiny_split, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(args(tiny_store, tiny_split, tmp_path / 'run', flag, value))
@@ -119,12 +159,17 @@ def test_impossible_flags_refused(flag, value, tiny_store, tiny_split, tmp_path,
     assert not (tmp_path / 'run').exists()
 
 
-@pytest.mark.parametrize('field,value,message', [('lr', float('inf'), 'lr must be a positive finite number'),
-                                                 ('lr', float('nan'), 'lr must be a positive finite number'),
-                                                 ('clip_grad', float('nan'), 'clip_grad must be a non-negative finite number'),
-                                                 ('hidden_dim', 0, 'hidden_dim must be at least 1'),
-                                                 ('threads', -1, 'threads must be >= 0'),
-                                                 ('device', 'foo', "unknown device 'foo'")])
+@pytest.mark.parametrize(
+    'field,value,message',
+    [
+        ('lr', float('inf'), 'lr must be a positive finite number'),
+        ('lr', float('nan'), 'lr must be a positive finite number'),
+        ('clip_grad', float('nan'), 'clip_grad must be a non-negative finite number'),
+        ('hidden_dim', 0, 'hidden_dim must be at least 1'),
+        ('threads', -1, 'threads must be >= 0'),
+        ('device', 'foo', "unknown device 'foo'"),
+    ],
+)
 def test_impossible_config_refused(field, value, message, tiny_store, tiny_split, tmp_path):
     with pytest.raises(ValueError, match=re.escape(message)):
         config(tiny_store, tiny_split, tmp_path, **{field: value})
@@ -153,11 +198,15 @@ def test_out_that_is_a_file_refused(tiny_store, tiny_split, tmp_path, capsys):
 def test_existing_run_not_overwritten(run_dir, tiny_store, tiny_split, capsys):
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
     assert main(args(tiny_store, tiny_split, run_dir)) == 2
-    assert 'already holds a run (last.pt, metrics.json); continue it with --resume, or choose another --out' in one_error(capsys)
+    assert (
+        'already holds a run (last.pt, metrics.json); continue it with --resume, or choose another --out'
+        in one_error(capsys)
+    )
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
 
 
 # 4. disk full
+
 
 def _no_space(*a, **kw):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -167,6 +216,7 @@ def test_disk_full_during_checkpoint(tiny_store, tiny_split, tmp_path, capsys, m
     def half_then_full(obj, f, *a, **kw):
         Path(f).write_bytes(b'PK\x03\x04 half')
         _no_space()
+
     monkeypatch.setattr(torch, 'save', half_then_full)
     out = tmp_path / 'run'
     assert main(args(tiny_store, tiny_split, out)) == 2
@@ -176,8 +226,11 @@ def test_disk_full_during_checkpoint(tiny_store, tiny_split, tmp_path, capsys, m
 
 def test_disk_full_during_metrics(tiny_store, tiny_split, tmp_path, capsys, monkeypatch):
     write_text = Path.write_text
-    monkeypatch.setattr(Path, 'write_text', lambda self, *a, **kw: _no_space() if self.name.startswith('.metrics.json.tmp')
-                        else write_text(self, *a, **kw))
+    monkeypatch.setattr(
+        Path,
+        'write_text',
+        lambda self, *a, **kw: _no_space() if self.name.startswith('.metrics.json.tmp') else write_text(self, *a, **kw),
+    )
     out = tmp_path / 'run'
     assert main(args(tiny_store, tiny_split, out)) == 2
     assert one_error(capsys) == f'error: No space left on device: {out / "metrics.json"}'
@@ -185,6 +238,7 @@ def test_disk_full_during_metrics(tiny_store, tiny_split, tmp_path, capsys, monk
 
 
 # 6. threads and curves
+
 
 def test_cpu_run_uses_one_thread_and_restores_the_callers(tiny_store, tiny_split, tmp_path, monkeypatch):
     monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
@@ -197,7 +251,9 @@ def test_cpu_run_uses_one_thread_and_restores_the_callers(tiny_store, tiny_split
 def test_curves_drawn_once_at_the_end(tiny_store, tiny_split, tmp_path, monkeypatch):
     train = sys.modules['deepearth_training.train']
     drawn, plot = [], train.plot_history
-    monkeypatch.setattr(train, 'plot_history', lambda history, *a, **kw: drawn.append(len(history)) or plot(history, *a, **kw))
+    monkeypatch.setattr(
+        train, 'plot_history', lambda history, *a, **kw: drawn.append(len(history)) or plot(history, *a, **kw)
+    )
     fit(config(tiny_store, tiny_split, tmp_path / 'run', epochs=3))
     assert drawn == [3] and (tmp_path / 'run' / 'curves.png').is_file()
 
@@ -205,7 +261,9 @@ def test_curves_drawn_once_at_the_end(tiny_store, tiny_split, tmp_path, monkeypa
 def test_a_run_folder_being_trained_is_locked(tiny_store, tiny_split, tmp_path, capsys):
     out = tmp_path / 'run'
     code = 'import sys, time; from deepearth_training.files import pid_lock\nwith pid_lock(sys.argv[1]):\n    print("held", flush=True); time.sleep(60)'
-    holder = subprocess.Popen([sys.executable, '-c', code, str(tmp_path / '.run.lock')], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, '-c', code, str(tmp_path / '.run.lock')], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == 'held'
         assert main(args(tiny_store, tiny_split, out)) == 2

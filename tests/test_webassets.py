@@ -4,6 +4,7 @@ With Leaflet inlined the map draws, its popup shows a species name that is marku
 fetched but tiles; failing tiles bring up the tiles notice; without a local Leaflet the page says it needs
 the internet.
 """
+
 import time
 
 import folium
@@ -41,8 +42,16 @@ def example_map(tiles) -> folium.Map:
     m = folium.Map(location=[28.5, -81.4], zoom_start=9, tiles=tiles)
     folium.Rectangle([[28.4, -81.5], [28.6, -81.3]], tooltip='Region 0').add_to(m)
     folium.CircleMarker([28.5, -81.4], radius=6, popup=folium.Popup(escape_html(EVIL))).add_to(m)
-    pts = {'type': 'FeatureCollection', 'features': [{'type': 'Feature', 'properties': {'species': 'Quercus virginiana'},
-           'geometry': {'type': 'Point', 'coordinates': [-81.45, 28.55]}}]}
+    pts = {
+        'type': 'FeatureCollection',
+        'features': [
+            {
+                'type': 'Feature',
+                'properties': {'species': 'Quercus virginiana'},
+                'geometry': {'type': 'Point', 'coordinates': [-81.45, 28.55]},
+            }
+        ],
+    }
     folium.GeoJson(pts, name='points', popup=folium.GeoJsonPopup(fields=['species'])).add_to(m)
     folium.LayerControl().add_to(m)
     return m
@@ -75,8 +84,11 @@ def test_offline_map_draws_and_escapes(browser, serve_directory, tmp_path):
     text, n_img = browser.execute_script(POPUP_JS, m.get_name())
     assert (text, n_img) == (EVIL, 0)
     assert browser.title != 'owned'
-    errors = [e['message'] for e in browser.get_log('browser')
-              if e['level'] == 'SEVERE' and not any(s in e['message'] for s in ('tile.openstreetmap', 'favicon'))]
+    errors = [
+        e['message']
+        for e in browser.get_log('browser')
+        if e['level'] == 'SEVERE' and not any(s in e['message'] for s in ('tile.openstreetmap', 'favicon'))
+    ]
     assert not errors, errors
 
 

@@ -6,6 +6,7 @@ options to myst-nb tags, show_doc signatures to parameter tables, nbdev's doc li
 maps made offline) and runs sphinx-build with execution off, so pages show the saved outputs.
 Usage: python tools/docs.py [--out _docs]   (tools/docs.sh runs it in .venv)
 """
+
 import argparse
 import json
 import re
@@ -30,7 +31,11 @@ TAGS = {'echo: false': 'remove-input', 'output: false': 'remove-output', 'includ
 
 def page_name(nb: dict, path: Path) -> str:
     """The page stem nbdev gives a notebook: its front matter's output-file, else its name without `NN_`."""
-    front = yaml.safe_load(''.join(nb['cells'][0]['source']).strip().strip('-')) if nb['cells'][0]['cell_type'] == 'raw' else {}
+    front = (
+        yaml.safe_load(''.join(nb['cells'][0]['source']).strip().strip('-'))
+        if nb['cells'][0]['cell_type'] == 'raw'
+        else {}
+    )
     return Path((front or {}).get('output-file') or re.sub(r'^\d+_', '', path.stem)).stem
 
 
@@ -43,7 +48,8 @@ def split_params(body: str) -> list[tuple[str, str]]:
         for i, ch in enumerate(code):
             depth += ch in '([{' and 1 or ch in ')]}' and -1 or 0
             if ch == ',' and depth == 0:
-                parts.append(code[start:i]); start = i + 1
+                parts.append(code[start:i])
+                start = i + 1
         parts.append(code[start:])
         parts = [p.strip() for p in parts if p.strip()]
         out += [(p, doc.strip() if i == len(parts) - 1 else '') for i, p in enumerate(parts)]
@@ -61,8 +67,10 @@ def param_table(m: re.Match) -> str:
     for code, doc in params:
         name, _, default = code.partition('=')
         name, _, typ = name.partition(':')
-        rows.append(f"| `{cell(name.strip())}` | {f'`{cell(typ.strip())}`' if typ else ''} | "
-                    f"{f'`{cell(default.strip())}`' if default else ''} | {cell(doc)} |")
+        rows.append(
+            f"| `{cell(name.strip())}` | {f'`{cell(typ.strip())}`' if typ else ''} | "
+            f"{f'`{cell(default.strip())}`' if default else ''} | {cell(doc)} |"
+        )
     return sig + '\n\n| Parameter | Type | Default | Details |\n|---|---|---|---|\n' + '\n'.join(rows) + '\n'
 
 
@@ -71,8 +79,10 @@ def fix_markdown(text: str, pages: dict[str, str]) -> str:
     text = text.replace(SITE, '')
     text = re.sub(r'^---\s*$', '', text, flags=re.M)  # show_doc's rule: a transition docutils allows only at top level
     text = re.sub(r'\[source\]\((\S+?)\)\{[^}]*\}', r'<a class="source-link" href="\1">source</a>', text)
-    text = re.sub(r'\]\(([\w-]+)\.ipynb', lambda m: f'](' + pages.get(m[1], m[1]) + '.html', text)
-    text = re.sub(r'^(#{2,4}) ([\w.]+)\s*$', lambda m: f'<a id="{m[2].lower()}"></a>\n\n{m[1]} {m[2]}', text, flags=re.M)
+    text = re.sub(r'\]\(([\w-]+)\.ipynb', lambda m: '](' + pages.get(m[1], m[1]) + '.html', text)
+    text = re.sub(
+        r'^(#{2,4}) ([\w.]+)\s*$', lambda m: f'<a id="{m[2].lower()}"></a>\n\n{m[1]} {m[2]}', text, flags=re.M
+    )
     return SIG.sub(param_table, text)
 
 
@@ -112,19 +122,25 @@ def toctree(pages: dict[str, str]) -> str:
     for entry in side:
         if isinstance(entry, dict) and 'section' in entry:
             names = [Path(e).stem for e in entry.get('contents') or [] if isinstance(e, str) and Path(e).stem in pages]
-            sections.append((entry['section'], names)); listed.update(names)
+            sections.append((entry['section'], names))
+            listed.update(names)
     rest = [n for n in pages if n not in listed and n != 'index']
     if rest:
         sections.append(('More', rest))
-    return ''.join(f"\n```{{toctree}}\n:hidden:\n:caption: {title}\n\n" + '\n'.join(pages[n] for n in names) + '\n```\n'
-                   for title, names in sections if names)
+    return ''.join(
+        f"\n```{{toctree}}\n:hidden:\n:caption: {title}\n\n" + '\n'.join(pages[n] for n in names) + '\n```\n'
+        for title, names in sections
+        if names
+    )
 
 
 def build_sources(proc: Path, src: Path) -> dict[str, str]:
     """Sphinx sources in `src` from the processed notebooks in `proc`; returns {notebook stem: page stem}."""
     shutil.rmtree(src, ignore_errors=True)
     shutil.copytree(proc, src, ignore=shutil.ignore_patterns('*.ipynb', '*.yml', '_*', '.*'))
-    nbs = sorted(p for p in proc.rglob('*.ipynb') if not any(s.startswith(('_', '.')) for s in p.relative_to(proc).parts))
+    nbs = sorted(
+        p for p in proc.rglob('*.ipynb') if not any(s.startswith(('_', '.')) for s in p.relative_to(proc).parts)
+    )
     loaded = {p: json.loads(p.read_text(encoding='utf-8')) for p in nbs}
     pages = {p.stem: page_name(nb, p) for p, nb in loaded.items()}
     leaflet = find_leaflet()
@@ -147,8 +163,22 @@ def main() -> int:
     build_sources(ROOT / '_proc', src)
     out = a.out.resolve()
     shutil.rmtree(out, ignore_errors=True)
-    r = subprocess.run([sys.executable, '-m', 'sphinx', '-b', 'html', '-q', '-E', '-c', str(ROOT / 'tools' / 'sphinx'),
-                        str(src), str(out)], cwd=ROOT)
+    r = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'sphinx',
+            '-b',
+            'html',
+            '-q',
+            '-E',
+            '-c',
+            str(ROOT / 'tools' / 'sphinx'),
+            str(src),
+            str(out),
+        ],
+        cwd=ROOT,
+    )
     if r.returncode == 0:
         print(f'site: {out / "index.html"}')
     return r.returncode

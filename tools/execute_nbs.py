@@ -3,6 +3,7 @@
 Cells flagged `#| cuda` run only where CUDA is available; `--skip slow` also skips `#| slow` cells
 (whose previous outputs are then kept). Usage: python tools/execute_nbs.py [--skip slow] nbs/00_ids.ipynb ...
 """
+
 import argparse
 import os
 import subprocess
@@ -45,6 +46,7 @@ def main() -> None:
     a = p.parse_args()
     skip = set(a.skip)
     import torch
+
     if not torch.cuda.is_available():
         skip.add('cuda')
     for nb in a.notebooks:

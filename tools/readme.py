@@ -4,6 +4,7 @@ Markdown cells are copied, code cells become ```python blocks followed by their 
 cells marked `#| hide` are left out, and image links into nbs/ are made relative to the root.
 Usage: python tools/readme.py [--check]
 """
+
 import json
 import re
 import sys
