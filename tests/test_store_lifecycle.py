@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import deepearth_training.prepare as store_mod
+import deepearth_training.vision_stream as stream_mod
 from deepearth_training.source import VISION_DIR, iter_shard, shard_name
 from deepearth_training.store import MANIFEST, PROGRESS, main, open_store, prepare_store, verify_store
 
@@ -24,7 +25,7 @@ def interrupted_prepare(src, dst, monkeypatch, after=1):
         yield from iter_shard(path, grid, batch_rows, check_float16)
 
     with monkeypatch.context() as m:
-        m.setattr(store_mod, 'iter_shard', fake)
+        m.setattr(stream_mod, 'iter_shard', fake)
         with pytest.raises(KeyboardInterrupt):
             prepare_store(src, dst, progress=False)
     return seen
@@ -37,7 +38,7 @@ def counting(monkeypatch):
         seen.append(path.name)
         yield from iter_shard(path, grid, batch_rows, check_float16)
 
-    monkeypatch.setattr(store_mod, 'iter_shard', fake)
+    monkeypatch.setattr(stream_mod, 'iter_shard', fake)
     return seen
 
 
