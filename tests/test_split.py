@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import deepearth_training.holdout as holdout
+import deepearth_training.regions as regions
 from deepearth_training.geo import geodesic_km
 from deepearth_training.split import (
     PUBLISHED_CENTRES,
@@ -432,7 +432,7 @@ def test_impossible_counts_rejected_before_any_square_is_counted(obs, monkeypatc
     def counting(*args):
         raise AssertionError('squares were counted')
 
-    monkeypatch.setattr(holdout, '_square_counts', counting)
+    monkeypatch.setattr(regions, '_square_counts', counting)
     with pytest.raises(ValueError, match=r'cannot place 2000 test regions .* where at most \d+ fit \(proven'):
         make_split(obs, SplitSpec(n_regions=2000))
 
@@ -441,7 +441,7 @@ def test_packing_bound_is_a_bound(obs):
     """No set of centres found by brute force beats the bound: greedy over many random orders."""
     lat, lon = obs.latitude.to_numpy()[:400], obs.longitude.to_numpy()[:400]
     d = geod_km(lat[:, None], lon[:, None], lat[None], lon[None])
-    bound = holdout.packing_bound(lat, lon, 30)
+    bound = regions.packing_bound(lat, lon, 30)
     rng = np.random.default_rng(0)
     for _ in range(50):
         chosen = []
