@@ -19,16 +19,23 @@ from scipy import stats
 from torch.utils.data import DataLoader
 
 # %% ../nbs/39_train_command.ipynb #39fba9eb
-from .cli import run_command
+from deepearth_training.cli import (
+    fraction,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    run_command,
+)
 from .distributed import process_group, world
 from .evaluation import evaluation_context, heldout_report, validation_split
 from .files import atomic_write
 from .loader import DeepEarthDataset
-from .metrics import headline, mode_label, with_interval
+from .metrics import headline, mode_label, results_table, with_interval
 from .registry import REGISTRY, dataset_mode
 from .split import load_train_test_split
 from .store import open_store
-from .train import TrainConfig, _parser as train_parser, _train, evaluate_model, fit, load_model
+from .train import TrainConfig, evaluate_model, fit, load_model
 
 # %% ../nbs/39_train_command.ipynb #2b3e548c
 def evaluate_checkpoint(
@@ -170,10 +177,96 @@ def format_cv(doc: dict) -> str:
             lines.append(f'| {subset} | {name} | {with_interval(s["mean"], s["ci95"])} | {folds} |')
     return '\n'.join(lines)
 
+# %% ../nbs/39_train_command.ipynb #c7e22083
+def _train_parser() -> argparse.ArgumentParser:
+    """The flags of one run of `deepearth-train` (`_parser` adds `--cv`)."""
+    p = argparse.ArgumentParser(
+        prog='deepearth-train', description='Train and evaluate a model on a prepared store and a split.'
+    )
+    p.add_argument('--store', required=True, help='prepared store directory (deepearth-prepare)')
+    p.add_argument('--split', help='split JSON (deepearth-split, or the published central_florida_split.json)')
+    p.add_argument('--mode', default='vision', choices=list(REGISTRY), help='model to train (default: vision)')
+    p.add_argument('--out', default='run', help='run directory for last.pt, metrics.json, curves.png (default: run)')
+    p.add_argument('--epochs', type=positive_int, default=10)
+    p.add_argument(
+        '--batch-size',
+        type=positive_int,
+        default=32,
+        help='global batch size, split over torchrun processes (default: 32)',
+    )
+    p.add_argument(
+        '--lr', type=positive_float, default=1e-3, help='peak learning rate of the cosine schedule (default: 1e-3)'
+    )
+    p.add_argument('--weight-decay', type=non_negative_float, default=0.01, help='AdamW weight decay (default: 0.01)')
+    p.add_argument('--grad-accum', type=positive_int, default=1, help='batches per optimizer step (default: 1)')
+    p.add_argument(
+        '--clip-grad', type=non_negative_float, default=1.0, help='max global gradient norm, 0 = off (default: 1.0)'
+    )
+    p.add_argument('--seed', type=non_negative_int, default=0)
+    p.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N (default: auto)')
+    p.add_argument('--no-amp', dest='amp', action='store_false', help='no bfloat16 mixed precision on CUDA')
+    p.add_argument(
+        '--full-vision', action='store_true', help='stream full [T, H, W, C] vision tensors instead of pooled vectors'
+    )
+    p.add_argument('--num-workers', type=non_negative_int, default=0, help='DataLoader worker processes (default: 0)')
+    p.add_argument(
+        '--threads',
+        type=non_negative_int,
+        default=0,
+        help='torch CPU threads per process (default: 0 = 1 on the CPU unless OMP_NUM_THREADS is set)',
+    )
+    p.add_argument('--hidden-dim', type=positive_int, default=128)
+    p.add_argument(
+        '--fusion-dim',
+        type=positive_int,
+        default=512,
+        help='shared space size of the multimodal autoencoder (default: 512)',
+    )
+    p.add_argument('--eval-batch-size', type=positive_int, default=256)
+    p.add_argument(
+        '--save-every',
+        type=non_negative_int,
+        default=0,
+        help='also keep epoch_NNN.pt every N epochs (default: 0, only last.pt)',
+    )
+    p.add_argument(
+        '--val-fraction',
+        type=fraction,
+        default=0.1,
+        help='training rows held out in 10 km blocks to choose the reported epoch; 0 = none, report the last (default: 0.1)',
+    )
+    p.add_argument(
+        '--resume',
+        nargs='?',
+        const='last',
+        default=None,
+        help='continue from RUN_DIR/last.pt, or from the checkpoint given',
+    )
+    p.add_argument('--no-progress', dest='progress', action='store_false', help='no progress bars')
+    return p
+
+# %% ../nbs/39_train_command.ipynb #2ad16e20
+def _train(a: argparse.Namespace) -> int:
+    """The work of `deepearth-train` once its flags are parsed."""
+    config = TrainConfig(**{f.name: getattr(a, f.name) for f in fields(TrainConfig)})
+    resume = None
+    if a.resume is not None:
+        resume = Path(config.out) / 'last.pt' if a.resume == 'last' else Path(a.resume)
+        if not resume.is_file():
+            raise FileNotFoundError(f'--resume: no checkpoint at {resume}')
+    metrics = fit(config, resume)
+    if world()[0] == 0:
+        print(results_table([metrics]))
+        print(
+            f'reported epoch {metrics["best_epoch"]} ({metrics["selection"]}); '
+            f'wrote {Path(config.out) / "last.pt"}, best.pt, metrics.json, curves.png'
+        )
+    return 0
+
 # %% ../nbs/39_train_command.ipynb #1bd1af95
 def _parser() -> argparse.ArgumentParser:
     """The flags of `deepearth-train`: those of `train` and `--cv`."""
-    p = train_parser()
+    p = _train_parser()
     p.add_argument(
         '--cv',
         help='cross-validation folder (deepearth-cv: fold_1.json … fold_K.json, cv.json): train every fold '
