@@ -115,3 +115,45 @@ def test_readme_agrees_with_index_notebook():
         [sys.executable, str(ROOT / 'tools' / 'readme.py'), '--check'], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+def package_imports() -> dict[str, tuple[int, set[str]]]:
+    """Every package module: (its notebook's number, the package modules it imports anywhere, function bodies included)."""
+    import ast
+    import re
+
+    modules = {p.stem: p for p in (ROOT / 'deepearth_training').glob('*.py') if p.stem not in ('__init__', '_modidx')}
+    out = {}
+    for name, path in modules.items():
+        text = path.read_text()
+        number = int(re.search(r'File to edit: \.\./nbs/(\d+)_', text)[1])
+        deps = set()
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                deps |= {node.module} if node.module else {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or '').startswith('deepearth_training.'):
+                deps.add(node.module.split('.', 1)[1])
+            elif isinstance(node, ast.Import):
+                deps |= {a.name.split('.', 1)[1] for a in node.names if a.name.startswith('deepearth_training.')}
+        out[name] = (number, deps & set(modules))
+    return out
+
+
+def test_imports_flow_one_way_by_notebook_number():
+    """foundations → data → split → training → apps: a module imports only modules of lower-numbered notebooks, so the
+    import graph, function-level imports included, has no cycle."""
+    graph = package_imports()
+    upward = [(m, d) for m, (n, deps) in graph.items() for d in deps if graph[d][0] >= n]
+    assert not upward, f'modules importing a module of an equal or higher notebook number: {upward}'
+    numbers = [n for n, _ in graph.values()]
+    assert len(numbers) == len(set(numbers)), 'two modules come from notebooks with the same number'
+
+
+def test_no_module_is_over_450_lines():
+    long = {
+        p.name: n
+        for p in (ROOT / 'deepearth_training').glob('*.py')
+        if p.name != '_modidx.py'
+        if (n := len(p.read_text().splitlines())) > 450
+    }
+    assert not long, f'modules over 450 lines: {long}'
