@@ -159,6 +159,9 @@ def main() -> int:
     a = p.parse_args()
     _build_modidx()  # what nbdev_proc_nbs does, without its Quarto install and `pip install -e`
     proc_nbs(ROOT / CFG.nbs_path, n_workers=2)
+    for stale in (ROOT / '_proc').glob('*.ipynb'):  # notebooks renamed or removed since the last build
+        if not (ROOT / CFG.nbs_path / stale.name).exists():
+            stale.unlink()
     src = ROOT / 'build' / 'sphinx_src'
     build_sources(ROOT / '_proc', src)
     out = a.out.resolve()
