@@ -178,19 +178,18 @@ def test_pages_load(built, site_url, browser):
 
 
 def _search(browser, site_url: str, word: str) -> list[str]:
-    """The result links the site's search page gives for `word` (waits for the search to finish)."""
+    """The result links the site's search page gives for `word`. Sphinx adds results one at a time and
+    writes the summary line only after the last, so the list is read once that line is there."""
     browser.get(f'{site_url}search.html?q={word}')
-    deadline, links = time.time() + 20, []
-    while time.time() < deadline:
-        links = browser.execute_script(
-            "return Array.from(document.querySelectorAll('#search-results li a')).map(a => a.href)"
-        )
-        done = browser.execute_script(
-            "const p = document.querySelector('#search-results p.search-summary'); return !!(p && p.textContent)"
-        )
-        if links or done:
-            break
+    deadline = time.time() + 30
+    while not browser.execute_script(
+        "const p = document.querySelector('#search-results p.search-summary'); return !!(p && p.textContent)"
+    ):
+        assert time.time() < deadline, f'the search for {word!r} did not finish in 30 s'
         time.sleep(0.2)
+    links = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#search-results li a')).map(a => a.href)"
+    )
     return [l[len(site_url) :].split('#')[0].split('?')[0] for l in links]
 
 
