@@ -27,7 +27,7 @@ from deepearth_training.cli import (
 from .files import atomic_write
 from .geo import _lat_at_arc, meridian_arc_km, parallel_radius_km
 from .holdout import SplitResult, SplitSpec, _check_observations, assign_split, split_result
-from .split import _json_default, split_document
+from .split import mapping_fields, save_split
 from .store import open_store
 
 # %% ../nbs/26_cv.ipynb #cc81cfad
@@ -228,9 +228,10 @@ def save_cv(
     """Write every fold's split file and cv.json into `out_dir`; returns the path of cv.json."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    shared = results[0].observations
+    fields = mapping_fields(shared)  # the folds of `cross_validation` share one observations table
     for k, r in enumerate(results, 1):
-        text = json.dumps(split_document(r), allow_nan=False, default=_json_default)
-        atomic_write(out / f'fold_{k}.json', lambda tmp: tmp.write_text(text + '\n'))
+        save_split(r, out / f'fold_{k}.json', fields=fields if r.observations is shared else None)
     doc = json.dumps(cv_document(results, spec), indent=1, allow_nan=False)
     return atomic_write(out / 'cv.json', lambda tmp: tmp.write_text(doc + '\n'))
 

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['WGS84_A', 'WGS84_F', 'WGS84_B', 'WGS84_E2', 'BOUNDS', 'geodesic_km', 'meridian_arc_km', 'parallel_radius_km',
            'square_region', 'in_region', 'distance_to_region_km', 'region_corners', 'region_separation_km',
-           'km_per_degree', 'local_xy_km', 'nearest_km', 'grown_bounds']
+           'km_per_degree', 'local_xy_km', 'ecef_km', 'nearest_km', 'grown_bounds']
 
 # %% ../nbs/02_geo.ipynb #65539182
 import numpy as np
@@ -190,24 +190,48 @@ def local_xy_km(
     return np.stack([np.radians(lon - lon0) * parallel_radius_km(lat), meridian_arc_km(lat)], axis=-1)
 
 # %% ../nbs/02_geo.ipynb #7bb8b5fb
+def ecef_km(
+    lat,
+    lon,  # points on the ellipsoid [N], degrees
+) -> np.ndarray:
+    """Earth-centred Cartesian coordinates [N, 3] in km of points on the WGS84 ellipsoid."""
+    phi, lam = np.radians(np.asarray(lat, np.float64)), np.radians(np.asarray(lon, np.float64))
+    s = np.sin(phi)
+    n = WGS84_A / np.sqrt(1 - WGS84_E2 * s**2)  # prime-vertical radius of curvature
+    nc = n * np.cos(phi)
+    return np.stack([nc * np.cos(lam), nc * np.sin(lam), n * (1 - WGS84_E2) * s], -1)
+
+
+def _cell_order(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """A permutation [N] that puts the points of each cell of a 256 × 256 grid over their bounding box next to
+    each other (a 16-bit cell number, which numpy sorts stably by radix, in linear time)."""
+
+    def cell(x):
+        span = np.ptp(x)
+        return np.minimum((x - x.min()) * (256 / span if span > 0 else 0), 255).astype(np.uint16)
+
+    return np.argsort((cell(lat) << 8) | cell(lon), kind='stable')
+
+
 def nearest_km(
     lat,
     lon,  # query points [N], degrees
     ref_lat,
     ref_lon,  # reference points [M], degrees
-    k: int = 8,  # candidates from the plane checked on the ellipsoid
 ) -> np.ndarray:
-    """Geodesic km [N] from each (lat, lon) to its nearest (ref_lat, ref_lon); KD-tree candidates, exact distance."""
+    """Geodesic km [N] from each (lat, lon) to its nearest (ref_lat, ref_lon): nearest by chord, exact distance."""
     lat, lon = np.asarray(lat, np.float64), np.asarray(lon, np.float64)
     ref_lat, ref_lon = np.asarray(ref_lat, np.float64), np.asarray(ref_lon, np.float64)
     if len(ref_lat) == 0 or len(lat) == 0:
         return np.full(len(lat), np.inf)
-    lon0 = float(np.median(ref_lon))
-    k = min(k, len(ref_lat))
-    tree = cKDTree(local_xy_km(ref_lat, ref_lon, lon0), balanced_tree=False, compact_nodes=False)
-    _, idx = tree.query(local_xy_km(lat, lon, lon0), k=k)
-    idx = idx.reshape(len(lat), k)
-    return geodesic_km(lat[:, None], lon[:, None], ref_lat[idx], ref_lon[idx]).min(axis=1)
+    r = _cell_order(ref_lat, ref_lon)
+    ref_lat, ref_lon = ref_lat[r], ref_lon[r]
+    tree = cKDTree(ecef_km(ref_lat, ref_lon), balanced_tree=False, compact_nodes=False)
+    q = _cell_order(lat, lon)
+    _, idx = tree.query(ecef_km(lat[q], lon[q]))
+    out = np.empty(len(lat))
+    out[q] = geodesic_km(lat[q], lon[q], ref_lat[idx], ref_lon[idx])
+    return out
 
 # %% ../nbs/02_geo.ipynb #bb70666d
 def grown_bounds(

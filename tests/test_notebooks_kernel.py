@@ -5,6 +5,11 @@ whose Python is this environment's but whose PATH lacks this environment's bin/,
 started by its full path. A notebook that calls a console command by name, or leans on the test runner's
 working directory, fails here. Cells flagged with settings.ini's tst_flags (slow, cuda, notest) or
 `#| eval: false` are left out, as nbdev_test leaves them out. Skipped only when nbclient is missing.
+
+The dev setup pins ipykernel below 7: under load, ipykernel 7.4's kernels sometimes stopped answering
+mid-notebook (kernel and client both idle for over ten minutes, on the map notebook with its widgets), a
+hang other projects report with ipykernel 7 too. A cell that still hangs fails after CELL_TIMEOUT seconds
+instead of holding CI for fifteen minutes.
 """
 
 import os
@@ -20,6 +25,7 @@ from nbdev.config import get_config  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 NBS = ROOT / 'nbs'
 SKIP_FLAGS = set(get_config(path=ROOT).tst_flags.split()) | {'eval: false', 'eval:false'}
+CELL_TIMEOUT = 300  # seconds; the slowest cell run here takes under a minute on a loaded 2-core machine
 NOTEBOOKS = sorted(p for p in NBS.glob('*.ipynb') if not p.name.startswith(('_', '.')))
 
 
@@ -40,7 +46,9 @@ def flags(cell) -> set[str]:
 
 def run(nb: nbformat.NotebookNode, cwd: Path = NBS) -> nbformat.NotebookNode:
     """Execute `nb` in a fresh python3 kernel started with `kernel_env()` in `cwd`; raises on the first failing cell."""
-    client = nbclient.NotebookClient(nb, timeout=900, kernel_name='python3', resources={'metadata': {'path': str(cwd)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=CELL_TIMEOUT, kernel_name='python3', resources={'metadata': {'path': str(cwd)}}
+    )
     return client.execute(env=kernel_env())
 
 
