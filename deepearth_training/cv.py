@@ -26,7 +26,14 @@ from deepearth_training.cli import (
 )
 from .files import atomic_write
 from .geo import _lat_at_arc, meridian_arc_km, parallel_radius_km
-from .holdout import SplitResult, SplitSpec, _check_observations, assign_split, split_result
+from deepearth_training.holdout import (
+    SplitResult,
+    SplitSpec,
+    _check_observations,
+    assign_split,
+    rows_to_split,
+    split_result,
+)
 from .split import mapping_fields, save_split
 from .store import open_store
 
@@ -156,9 +163,7 @@ def cross_validation(
     progress: bool = False,  # show a progress bar over the folds
 ) -> list[SplitResult]:
     """One SplitResult per fold of a spatial-block cross-validation of `observations`."""
-    obs = observations
-    if spec.vision_only and 'has_vision' in obs.columns:
-        obs = obs[obs['has_vision'].to_numpy(bool)]
+    obs = rows_to_split(observations, spec.vision_only)
     _check_observations(obs)
     if not len(obs):
         raise ValueError('cannot cross-validate an empty set of observations')
@@ -272,9 +277,7 @@ def _parser() -> argparse.ArgumentParser:
 # %% ../nbs/26_cv.ipynb #632d08c2
 def _run(a: argparse.Namespace) -> int:
     """Resolve `auto`, make the folds, write them, print one line per fold."""
-    obs = open_store(a.store).observations
-    if not a.all_rows and 'has_vision' in obs.columns:
-        obs = obs[obs['has_vision'].to_numpy(bool)]
+    obs = rows_to_split(open_store(a.store).observations, vision_only=not a.all_rows)
     block_km, buffer_km = a.block_km, a.buffer_km
     if 'auto' in (block_km, buffer_km):
         r = observations_autocorrelation(obs, seed=a.seed)['range_km']

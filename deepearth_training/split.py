@@ -8,7 +8,7 @@ __all__ = ['FORMAT', 'ID_COLUMNS', 'OUR_KEYS', 'mapping_fields', 'split_text', '
            'REQUIRED_COLUMNS', 'SPLITS', 'MAX_SAMPLE', 'MAX_CANDIDATES', 'MAX_ATTEMPTS', 'SplitSpec', 'published_spec',
            'local_xy_km', 'nearest_km', 'select_regions', 'check_region_centres', 'reason_names', 'grown_bounds',
            'assign_split', 'observation_days', 'nearest_from_regions_km', 'split_report', 'SplitResult',
-           'assignments_table', 'make_split', 'format_report', 'split_from_store']
+           'assignments_table', 'make_split', 'rows_to_split', 'format_report', 'split_from_store']
 
 # %% ../nbs/24_split.ipynb #5684c9e6
 import hashlib
@@ -37,6 +37,7 @@ from deepearth_training.holdout import (
     check_region_centres,
     make_split,
     published_spec,
+    rows_to_split,
     select_regions,
     split_from_store,
 )
@@ -64,6 +65,7 @@ _all_ = [
     'SplitResult',
     'assignments_table',
     'make_split',
+    'rows_to_split',
     'format_report',
     'split_from_store',
 ]

@@ -19,7 +19,7 @@ from deepearth_training.cli import (
     positive_int,
     run_command,
 )
-from .holdout import PUBLISHED_CENTRES, SplitSpec, split_from_store
+from .holdout import PUBLISHED_CENTRES, SplitSpec, rows_to_split, split_from_store
 from .maps import write_split_visuals
 from .split import read_region_centres, save_split, split_hash
 from .store import open_store
@@ -106,10 +106,7 @@ def _spec(a: argparse.Namespace) -> SplitSpec:
 # %% ../nbs/27_split_command.ipynb #b6f34ebc
 def _auto_buffer(store, spec: SplitSpec, seed: int) -> tuple[SplitSpec, dict]:
     """The spec with `buffer_km` set to the autocorrelation range of the rows to split, and the estimate."""
-    obs = store.observations
-    if spec.vision_only and 'has_vision' in obs.columns:
-        obs = obs[obs['has_vision'].to_numpy(bool)]
-    ac = observations_autocorrelation(obs, seed=seed)
+    ac = observations_autocorrelation(rows_to_split(store.observations, spec.vision_only), seed=seed)
     print(
         f"autocorrelation: species stay correlated to {'at least ' if ac['censored'] else ''}{ac['range_km']:g} km "
         f"(tolerance {ac['tolerance']:g}); buffer {ac['range_km']:g} km"
