@@ -6,10 +6,11 @@ started by its full path. A notebook that calls a console command by name, or le
 working directory, fails here. Cells flagged with settings.ini's tst_flags (slow, cuda, notest) or
 `#| eval: false` are left out, as nbdev_test leaves them out. Skipped only when nbclient is missing.
 
-The dev setup pins ipykernel below 7: under load, ipykernel 7.4's kernels sometimes stopped answering
-mid-notebook (kernel and client both idle for over ten minutes, on the map notebook with its widgets), a
-hang other projects report with ipykernel 7 too. A cell that still hangs fails after CELL_TIMEOUT seconds
-instead of holding CI for fifteen minutes.
+nbclient is not a widget frontend: after a cell that drives an ipywidgets Output widget (the split explorer of
+25_maps) the kernel is idle at once, but nbclient waits out its whole per-cell timeout before the next cell
+(measured: exactly CELL_TIMEOUT seconds per such cell, under load; 15 minutes each with the old 900 s). Such cells
+carry the `skip-execution` tag, which nbclient honours; nbdev_test still runs them, in-process. A cell that hangs
+for any other reason fails after CELL_TIMEOUT seconds instead of holding CI for a quarter of an hour.
 """
 
 import os
