@@ -219,8 +219,8 @@ def _document_head(result: SplitResult, autocorrelation: dict | None) -> dict:
 def _mapping_rows(fields: tuple, a: pd.DataFrame) -> list[str]:
     """Canonical JSON of every mapping [N] (`"id":{...}`, sorted keys), in the order of `fields` (`mapping_fields`)."""
     order, before, after = fields
-    codes, pairs = pd.factorize(a['split'].astype(str) + '\0' + a['split_reason'].astype(str))
-    middle = [json.dumps(s) + ',"split_reason":' + json.dumps(r) for s, r in (p.split('\0') for p in pairs)]
+    codes, pairs = pd.MultiIndex.from_arrays([a['split'].astype(str), a['split_reason'].astype(str)]).factorize()
+    middle = [json.dumps(s) + ',"split_reason":' + json.dumps(r) for s, r in pairs]
     mid = np.array(middle, dtype=object)[codes[order]].tolist()
     return [b + m + e for b, m, e in zip(before, mid, after)]
 
