@@ -252,15 +252,14 @@ class Store:
         if self._index is None:  # built once per store: observation_id -> row position
             self._index = {o: k for k, o in enumerate(self.observations.observation_id.tolist())}
         ids = [observation_ids] if isinstance(observation_ids, str) else list(observation_ids)
-        index = self._index
-        pos = np.fromiter((index.get(i, -1) for i in ids), np.int64, len(ids))
-        if (pos < 0).any():
-            unknown = [ids[k] for k in np.flatnonzero(pos < 0)]
+        try:  # one C-level pass: after a batch's large copy, every dict probe is a cache miss
+            return np.array([*map(self._index.__getitem__, ids)], dtype=np.int64)
+        except KeyError:
+            unknown = [i for i in ids if i not in self._index]
             raise KeyError(
                 f'{len(unknown)} unknown observation ID(s) in store {self.path}: {unknown[:10]}'
                 + (' ...' if len(unknown) > 10 else '')
-            )
-        return pos
+            ) from None
 
 
 def open_store(path) -> Store:

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 import torch
 
 # %% ../nbs/15_vision_stream.ipynb #aff9f496
-from .files import atomic_write
+from .files import atomic_write, drop_from_cache
 from .source import VISION_INDEX, Source, iter_shard
 from .store_format import PROGRESS, STORE_FILES, file_sha256 as _sha256
 
@@ -48,7 +48,7 @@ class _NpyRows:
             self.offset = f.tell()
         if found != tuple(shape) or found_dtype != np.dtype(dtype):
             raise ValueError(f'{path}: expected {dtype} {list(shape)}, found {found_dtype} {list(found)}')
-        self.fd = os.open(path, os.O_RDWR)
+        self.path, self.fd = path, os.open(path, os.O_RDWR)
 
     def write(self, row: int, data) -> None:
         """Write consecutive rows (bytes or a C-contiguous array of a whole number of rows) from row position `row` on."""
@@ -59,10 +59,10 @@ class _NpyRows:
             done += os.pwrite(self.fd, view[done:], at + done)
 
     def close(self, sync: bool = True) -> None:
-        """Flush to disk (fdatasync) and close."""
-        if sync:
-            os.fdatasync(self.fd)
+        """Close; with `sync`, flush the file to disk and drop it from the page cache (`files.drop_from_cache`)."""
         os.close(self.fd)
+        if sync:
+            drop_from_cache(self.path)
 
 # %% ../nbs/15_vision_stream.ipynb #96a58105
 def _prefetch(iterator, depth: int = 1):
