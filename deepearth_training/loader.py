@@ -100,6 +100,7 @@ class StoreTables:
     vision_row: np.ndarray  # int64 [N], -1 = no vision embedding
     language: np.ndarray  # float32 [S, 7168]
     pooled: np.ndarray  # float32 [Nv, C]
+    vision: np.ndarray  # [Nv, T, H, W, C], a plain ndarray view of the store's memory map
     on_device: dict = field(default_factory=dict)  # (name, device) -> tensor copy of a table
 
     def gather(self, name: str, idx: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -117,9 +118,10 @@ _TABLES = weakref.WeakKeyDictionary()
 # %% ../nbs/32_loader.ipynb #2c5ee607
 def store_tables(store) -> StoreTables:
     """The cached `StoreTables` of `store`, built on first call from its observations, species and tables."""
-    if store not in _TABLES:
+    tables = _TABLES.get(store)  # one lookup: this runs for every batch
+    if tables is None:
         obs = store.observations
-        _TABLES[store] = StoreTables(
+        tables = _TABLES[store] = StoreTables(
             species_idx=obs['species_idx'].to_numpy(dtype=np.int64),
             species_names=store.species['taxon_name'].to_numpy(dtype=object),
             locations=obs[['latitude', 'longitude']].to_numpy(dtype=np.float32),
@@ -127,8 +129,9 @@ def store_tables(store) -> StoreTables:
             vision_row=obs['vision_row'].to_numpy(dtype=np.int64),
             language=np.array(store.language, dtype=np.float32),
             pooled=np.array(store.pooled, dtype=np.float32),
+            vision=np.asarray(store.vision),
         )
-    return _TABLES[store]
+    return tables
 
 # %% ../nbs/32_loader.ipynb #1bc5aa8d
 def _listing(ids) -> str:
@@ -185,7 +188,7 @@ def batch_from_rows(
         if pooled:
             batch['vision_embeddings'] = t.gather('pooled', vrows, device)
         else:
-            batch['vision_embeddings'] = _to(take(store.vision, vrows, pin), device)
+            batch['vision_embeddings'] = _to(take(t.vision, vrows, pin), device)
     return batch
 
 
