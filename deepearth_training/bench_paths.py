@@ -273,15 +273,24 @@ class NumpyFloor:
         self.language = np.array(store.language)
         self.vision_row = obs['vision_row'].to_numpy(np.int64)
         self.vision = None if not include_vision else np.array(store.pooled if pooled else store.vision)
+        self.buffers = {}  # (name, batch size) -> the output array, reused by every batch of that size
+
+    def _take(self, name: str, table: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """`table[rows]` written into this floor's reused output array for `name` and len(rows)."""
+        key = (name, len(rows))
+        if key not in self.buffers:
+            self.buffers[key] = np.empty((len(rows),) + table.shape[1:], table.dtype)
+        return np.take(table, rows, axis=0, out=self.buffers[key], mode='clip')  # 'raise' would copy twice
 
     def batch(self, ids) -> dict:
-        """numpy arrays of the batch: `species_idx` [B], `locations` [B, 2], `timestamps` [B, 6], embeddings."""
-        rows = np.fromiter((self.pos[i] for i in ids), np.int64, len(ids))
-        out = {k: np.take(v, rows, axis=0) for k, v in self.columns.items()}
+        """numpy arrays of the batch (overwritten by the next batch of the same size): `species_idx` [B],
+        `locations` [B, 2], `timestamps` [B, 6], embeddings."""
+        rows = np.array([*map(self.pos.__getitem__, ids)], dtype=np.int64)
+        out = {k: self._take(k, v, rows) for k, v in self.columns.items()}
         if self.include_language:
-            out['language_embeddings'] = np.take(self.language, out['species_idx'], axis=0)
+            out['language_embeddings'] = self._take('language', self.language, out['species_idx'])
         if self.vision is not None:
-            out['vision_embeddings'] = np.take(self.vision, np.take(self.vision_row, rows), axis=0)
+            out['vision_embeddings'] = self._take('vision', self.vision, self.vision_row[rows])
         return out
 
 # %% ../nbs/40_bench_paths.ipynb #85b071db

@@ -202,3 +202,25 @@ def test_no_vision_needs_grid(tiny_source, tmp_path):
     assert (
         len(s.vision) == 0 and s.vision_shape == (2, 2, 2, 1408) and not s.observations.has_vision.any() and len(s) > 0
     )
+
+
+def _page_cached(path, offset: int) -> bool:
+    """Whether the 4 KiB at `offset` of `path` are in the page cache (a read that may not wait for the disk succeeds)."""
+    with open(path, 'rb', buffering=0) as f:
+        try:
+            return os.preadv(f.fileno(), [bytearray(4096)], offset, os.RWF_NOWAIT) > 0
+        except BlockingIOError:
+            return False
+        except OSError as e:  # tmpfs keeps every page in memory and cannot say
+            pytest.skip(f'{path}: the file system cannot read without waiting ({e.strerror})')
+
+
+def test_prepare_leaves_its_files_out_of_the_page_cache(tiny_source, tmp_path):
+    """Written row by row, the store's files would stay cached in 4 KiB pages; prepare drops them once synced."""
+    store = open_store(prepare_store(tiny_source, tmp_path / 'store', progress=False))
+    vision = store.path / 'vision.npy'
+    middle = store.vision.nbytes // 2
+    page = (store.vision.offset + middle) // 4096 * 4096
+    assert not _page_cached(vision, page)
+    int(np.asarray(store.vision).reshape(-1).view(np.uint8)[middle])  # read back through the map
+    assert _page_cached(vision, page)
