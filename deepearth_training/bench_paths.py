@@ -263,7 +263,7 @@ class NumpyFloor:
     def __init__(self, store, mode: str):
         include_vision, self.include_language, pooled = MODES[mode]
         obs = store.observations
-        self.pos = {i: k for k, i in enumerate(obs['observation_id'])}
+        self.rows = store.rows  # the store's own dict of observation_id -> row position
         self.species_idx = obs['species_idx'].to_numpy(np.int64)
         self.columns = {
             'species_idx': self.species_idx,
@@ -285,7 +285,7 @@ class NumpyFloor:
     def batch(self, ids) -> dict:
         """numpy arrays of the batch (overwritten by the next batch of the same size): `species_idx` [B],
         `locations` [B, 2], `timestamps` [B, 6], embeddings."""
-        rows = np.array([*map(self.pos.__getitem__, ids)], dtype=np.int64)
+        rows = self.rows(ids)
         out = {k: self._take(k, v, rows) for k, v in self.columns.items()}
         if self.include_language:
             out['language_embeddings'] = self._take('language', self.language, out['species_idx'])
