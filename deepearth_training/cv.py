@@ -25,7 +25,7 @@ from deepearth_training.cli import (
     run_command,
 )
 from .files import atomic_write
-from .geo import _lat_at_arc, meridian_arc_km, parallel_radius_km
+from .geo import lat_at_arc as _lat_at_arc, meridian_arc_km, parallel_radius_km
 from deepearth_training.holdout import (
     SplitResult,
     SplitSpec,

@@ -12,7 +12,16 @@ import pandas as pd
 from scipy.spatial import ConvexHull, Delaunay
 from scipy.stats import wasserstein_distance
 
-from .geo import geodesic_km, grown_bounds, in_region, nearest_km, region_separation_km
+from deepearth_training.geo import (
+    geodesic_km,
+    grown_bounds,
+    in_region,
+    lon_arc,
+    nearest_km,
+    region_separation_km,
+    unwrap_lon,
+    wrap_lon,
+)
 
 # %% ../nbs/21_split_report.ipynb #37cc5b83
 SPLITS = ('train', 'test', 'excluded')
@@ -41,14 +50,16 @@ def nearest_from_regions_km(
     q = np.flatnonzero(query)
     d = np.full(len(q), np.inf)
     todo = np.ones(len(q), bool)
-    while todo.any():
+    for _ in range(64):  # the reach doubles each pass: 64 passes outgrow the Earth, where every `ref` row is searched
         near = ref & np.any([in_region(lat, lon, b) for b in grown_bounds(bounds, reach_km)], axis=0)
         d[todo] = nearest_km(lat[q[todo]], lon[q[todo]], lat[near], lon[near])
         if near.sum() == ref.sum():
-            break
+            return d
         todo &= d > reach_km
+        if not todo.any():
+            return d
         reach_km *= 2
-    return d
+    raise RuntimeError(f'nearest_from_regions_km: {reach_km:g} km of reach did not cover every reference row')
 
 # %% ../nbs/21_split_report.ipynb #a55fb0ce
 def _hull_vertices(lat, lon, n_cells: int = 256) -> np.ndarray:
@@ -77,6 +88,7 @@ def domain_points(
     seed: int = 0,  # seeds the draw
 ) -> tuple[np.ndarray, np.ndarray]:
     """(lat [n], lon [n]) uniform by area inside the convex hull (in degrees) of the observations' grid cells."""
+    lon = unwrap_lon(lon, lon_arc(lon)[0])  # continuous across ±180, so the hull is the data's own
     ext = _hull_vertices(lat, lon)
     if len(ext) < 3:
         raise ValueError(
@@ -85,11 +97,13 @@ def domain_points(
     hull, rng = Delaunay(ext), np.random.default_rng(seed)
     (s0, w0), (s1, w1) = ext.min(0), ext.max(0)
     out = np.zeros((0, 2))
-    while len(out) < n:
+    for _ in range(1000):  # the hull of grid cells fills at least 1/256 of its box, so this is never reached
         z = rng.uniform(np.sin(np.radians(s0)), np.sin(np.radians(s1)), 4 * n)
         cand = np.column_stack([np.degrees(np.arcsin(z)), rng.uniform(w0, w1, 4 * n)])
         out = np.concatenate([out, cand[hull.find_simplex(cand) >= 0]])
-    return out[:n, 0], out[:n, 1]
+        if len(out) >= n:
+            return out[:n, 0], wrap_lon(out[:n, 1])
+    raise RuntimeError(f'domain_points: {len(out)} of {n} points drawn inside the hull after 1000 rounds')
 
 # %% ../nbs/21_split_report.ipynb #7ea0d783
 def nearest_train_distances(
