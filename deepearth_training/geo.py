@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['WGS84_A', 'WGS84_F', 'WGS84_B', 'WGS84_E2', 'BOUNDS', 'wrap_lon', 'lon_east_of', 'lon_width', 'in_lon_range',
-           'lon_arc', 'unwrap_lon', 'central_lon', 'geodesic_km', 'meridian_arc_km', 'parallel_radius_km', 'lat_at_arc',
-           'square_fits', 'square_region', 'in_region', 'distance_to_region_km', 'region_corners', 'boxes_overlap',
-           'region_separation_km', 'km_per_degree', 'local_xy_km', 'ecef_km', 'nearest_km', 'grown_bounds']
+           'lon_arc', 'unwrap_lon', 'central_lon', 'geodesic_km', 'meridian_arc_km', 'prime_vertical_radius_km',
+           'parallel_radius_km', 'lat_at_arc', 'square_fits', 'square_region', 'in_region', 'distance_to_region_km',
+           'region_corners', 'boxes_overlap', 'region_separation_km', 'km_per_degree', 'local_xy_km', 'ecef_km',
+           'nearest_km', 'grown_bounds']
 
 # %% ../nbs/02_geo.ipynb #65539182
 import numpy as np
@@ -164,10 +165,15 @@ def meridian_arc_km(lat) -> np.ndarray:
     )
 
 # %% ../nbs/02_geo.ipynb #e89092d0
+def prime_vertical_radius_km(lat) -> np.ndarray:
+    """Prime-vertical radius of curvature N(φ) in km [...] at latitude `lat` [...] (degrees)."""
+    p = np.radians(np.asarray(lat, np.float64))
+    return WGS84_A / np.sqrt(1 - WGS84_E2 * np.sin(p) ** 2)
+
+
 def parallel_radius_km(lat) -> np.ndarray:
     """Radius in km [...] of the parallel at latitude `lat` [...] (degrees): N(φ) cos φ."""
-    p = np.radians(np.asarray(lat, np.float64))
-    return WGS84_A * np.cos(p) / np.sqrt(1 - WGS84_E2 * np.sin(p) ** 2)
+    return prime_vertical_radius_km(lat) * np.cos(np.radians(np.asarray(lat, np.float64)))
 
 # %% ../nbs/02_geo.ipynb #37fb0380
 def lat_at_arc(
@@ -284,10 +290,9 @@ def ecef_km(
 ) -> np.ndarray:
     """Earth-centred Cartesian coordinates [N, 3] in km of points on the WGS84 ellipsoid."""
     phi, lam = np.radians(np.asarray(lat, np.float64)), np.radians(np.asarray(lon, np.float64))
-    s = np.sin(phi)
-    n = WGS84_A / np.sqrt(1 - WGS84_E2 * s**2)  # prime-vertical radius of curvature
+    n = prime_vertical_radius_km(lat)
     nc = n * np.cos(phi)
-    return np.stack([nc * np.cos(lam), nc * np.sin(lam), n * (1 - WGS84_E2) * s], -1)
+    return np.stack([nc * np.cos(lam), nc * np.sin(lam), n * (1 - WGS84_E2) * np.sin(phi)], -1)
 
 
 def _cell_order(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:

@@ -19,17 +19,16 @@ from deepearth_training.regions import (
     MAX_ATTEMPTS,  # noqa: F401 (re-exported)
     MAX_CANDIDATES,  # noqa: F401 (re-exported)
     MAX_SAMPLE,  # noqa: F401 (re-exported)
-    PUBLISHED_CENTRES,  # noqa: F401 (re-exported)
     REQUIRED_COLUMNS,
-    WEIGHTINGS,  # noqa: F401 (re-exported)
-    SplitSpec,
     check_region_centres,
-    packing_bound,  # noqa: F401 (re-exported)
-    published_spec,  # noqa: F401 (re-exported)
     select_regions,
 )
 from .split_report import SPLITS, reason_names, split_report
-from .store import open_store
+from deepearth_training.split_spec import (
+    PUBLISHED_CENTRES,  # noqa: F401 (re-exported)
+    SplitSpec,
+    published_spec,  # noqa: F401 (re-exported)
+)
 
 # %% ../nbs/23_holdout.ipynb #62d5edec
 def assign_split(
@@ -201,6 +200,8 @@ def split_from_store(
 ) -> SplitResult:
     """`make_split` on a store's observations; the source dataset's `repo_id` / `sha256` go into `dataset_info`."""
     if isinstance(store, (str, Path)):
+        from deepearth_training.store import open_store  # only for a path: the store module loads torch
+
         store = open_store(store)
     result = make_split(store.observations, spec, progress)
     source = store.manifest.get('source') or {}

@@ -12,7 +12,8 @@ import pytest
 
 from deepearth_training import regions
 from deepearth_training.geo import distance_to_region_km, grown_bounds, in_region, local_xy_km, square_region
-from deepearth_training.holdout import SplitSpec, assign_split, make_split
+from deepearth_training.holdout import assign_split, make_split
+from deepearth_training.split_spec import SplitSpec
 from deepearth_training.store import prepare_store
 from helpers import geod_km, observations
 
@@ -180,3 +181,11 @@ def test_an_observation_at_the_pole():
     lonely = obs.iloc[:20].assign(latitude=89.999, taxon_name='Polar species')
     with pytest.raises(ValueError, match='within 5 km of a pole, where no square fits'):
         make_split(lonely, SplitSpec(n_regions=1, min_region_observations=1, min_region_species=1))
+
+
+def test_split_layer_here_imports_no_torch():
+    """geo, split_spec, regions, split_report and holdout load without the training stack."""
+    mods = ', '.join(f'deepearth_training.{m}' for m in ('geo', 'split_spec', 'regions', 'split_report', 'holdout'))
+    code = f'import sys, {mods}; print(sorted(m for m in ("torch", "deepearth_training.store") if m in sys.modules))'
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True, cwd=os.getcwd())
+    assert out.stdout.strip() == '[]', out.stdout
