@@ -224,7 +224,7 @@ SCOPE = (
 
 def _domain_section(lat, lon, code, R: int, n_domain: int, seed: int) -> dict | None:
     """`domain_comparison` of the split, or None when there is no training row or no area to spread points over."""
-    if not (code == 0).any() or not (np.ptp(lat) > 0 and np.ptp(lon) > 0):
+    if not (code == 0).any() or not (np.ptp(lat) > 0 and np.ptp(unwrap_lon(lon, lon_arc(lon)[0])) > 0):
         return None
     return domain_comparison(nearest_train_distances(lat, lon, code, R, n_domain, seed=seed))
 
