@@ -173,7 +173,7 @@ def _resume(
     rank, world_size = world()
     ckpt = load_checkpoint(path)
     check_resume(ckpt, config, shash, store_id, mapping, world_size, path)
-    return restore_state(ckpt, core, optimizer, scheduler, device, rank)
+    return restore_state(ckpt, core, optimizer, scheduler, device, rank, path)
 
 # %% ../nbs/38_train.ipynb #232979bc
 CURVES_SECONDS = 60.0  # curves.png is redrawn at most this often during a run, and always after its last epoch

@@ -27,7 +27,9 @@ from deepearth_training.cli import (
     positive_int,
     run_command,
 )
+from .checkpoint import load_model, require_fields
 from .distributed import process_group, world
+from .epoch import evaluate_model
 from .evaluation import evaluation_context, heldout_report, validation_split
 from .files import atomic_write
 from .loader import DeepEarthDataset
@@ -35,7 +37,7 @@ from .metrics import headline, mode_label, results_table, with_interval
 from .registry import REGISTRY, dataset_mode
 from .split import load_train_test_split
 from .store import open_store
-from .train import TrainConfig, evaluate_model, fit, load_model
+from .train import TrainConfig, check_rows, fit
 
 # %% ../nbs/39_train_command.ipynb #2b3e548c
 def evaluate_checkpoint(
@@ -48,10 +50,12 @@ def evaluate_checkpoint(
 ) -> dict:
     """The test report {'temporal', 'spatial', 'all'} of the checkpoint at `path`, with `evaluation`'s evidence."""
     model, ckpt = load_model(path, device)
-    cfg, mapping = ckpt['config'], ckpt['species_to_idx']
+    mapping = require_fields(ckpt, ('config', 'species_to_idx'), path)['species_to_idx']
+    needs = ('seed', 'full_vision', 'amp') + ('store',) * (store is None) + ('split',) * (split is None)
+    cfg = require_fields(ckpt['config'], needs, path, "the checkpoint's config")
     store = open_store(store if store is not None else cfg['store'])
     split = split if split is not None else cfg['split']
-    train_ids, test_ids = load_train_test_split(split)
+    train_ids, test_ids = check_rows(split, *load_train_test_split(split))
     train_ids, _ = validation_split(store, train_ids, cfg.get('val_fraction', 0.0), cfg['seed'])
     test_ds = DeepEarthDataset(
         test_ids, store, mode=dataset_mode(ckpt['mode'], cfg['full_vision']), device=device, species_mapping=mapping
