@@ -16,18 +16,9 @@ import pandas as pd
 
 # %% ../nbs/42_benchmark.ipynb #c78b8d9a
 from .bench_paths import BENCH_MODES, PATHS
-from .bench_paths import hf_available  # noqa: F401 (re-exported)
 from .bench_run import run_benchmark
-from deepearth_training.bench_run import (  # noqa: F401 (re-exported)
-    check_targets,
-    h2d_rows,
-    pinned_h2d_floor,
-    time_block,
-    warm_files,
-    warm_store,
-)
 from .cli import non_negative_int, positive_float, positive_int, run_command
-from .files import atomic_write, drop_from_cache  # noqa: F401 (drop_from_cache re-exported)
+from .files import atomic_write
 from .store import open_store
 
 # %% ../nbs/42_benchmark.ipynb #7c6066ce

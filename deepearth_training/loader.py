@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import Dataset, get_worker_info
 
 # %% ../nbs/32_loader.ipynb #82dfbdb3
-from .dates import TIME_FIELDS, UNKNOWN_TIME, encode_timestamps  # noqa: F401 (UNKNOWN_TIME re-exported)
+from .dates import TIME_FIELDS, encode_timestamps
 from .registry import loader_modes
 
 # %% ../nbs/32_loader.ipynb #4eb11c32
