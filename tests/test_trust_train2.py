@@ -145,3 +145,11 @@ def test_vision_file_truncated_while_training_is_one_error(tiny_store, tmp_path)
     err = [line for line in r.stderr.splitlines() if line.strip()]
     assert r.returncode == 2 and len(err) == 1, (r.returncode, r.stderr[-2000:])
     assert err[0].startswith(f'error: {store / "vision.npy"}: ') and 'truncated' in err[0], err
+
+
+def test_evaluating_on_a_split_without_test_rows_names_the_split(finished_run, tiny_store, tmp_path):
+    split = save_split(
+        split_from_store(open_store(tiny_store), SplitSpec(n_regions=0, test_year=3000)), tmp_path / 'no_test.json'
+    )
+    with pytest.raises(ValueError, match=r'no_test\.json: the split has no test rows'):
+        evaluate_checkpoint(finished_run[1] / 'last.pt', split=split, progress=False)
