@@ -138,6 +138,8 @@ def evaluate_model(model: nn.Module, loader, criterion, device='cpu', amp: bool 
     local = {k: np.concatenate(v) for k, v in parts.items()}
     gathered = all_gather_objects(local)
     merged = {k: np.concatenate([g[k] for g in gathered if k in g]) for k in set().union(*gathered)}
+    if not merged:
+        raise ValueError('evaluate_model: the loader holds no rows to evaluate (an empty test or validation set)')
     position = {o: i for i, o in enumerate(loader.dataset.observation_ids)}
     order = np.argsort([position[o] for o in merged['observation_ids']], kind='stable')
     return {k: v[order] for k, v in merged.items()}

@@ -268,7 +268,7 @@ def plot_history(
     ax_loss.set(xlabel='epoch', ylabel='loss', title='loss')
     ax_acc.set(xlabel='epoch', ylabel=name, title=name, ylim=(0, 1))
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=10, parse_math=False)  # a store or path name is text, never math
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format='png'))
 
 # %% ../nbs/33_metrics.ipynb #f44522a3

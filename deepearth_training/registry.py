@@ -61,9 +61,10 @@ def autoencoder_loss(
     ]
 
 # %% ../nbs/31_registry.ipynb #1d467766
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelSpec:
-    """What one training mode is: model class, input batch keys, loader needs, loss, and constructor arguments."""
+    """What one training mode is: model class, input batch keys, loader needs, loss, and constructor arguments
+    (keyword-only: every construction names its fields)."""
 
     model: type  # the `nn.Module` class
     inputs: tuple[str, ...]  # batch keys passed positionally to the model ('coords' is derived, see `batch_inputs`)
@@ -86,49 +87,51 @@ def _dims(store) -> tuple[int, int]:
 # %% ../nbs/31_registry.ipynb #5ceeebea
 REGISTRY = {
     'language': ModelSpec(
-        LanguageClassifier,
-        ('language_embeddings',),
-        False,
-        True,
-        False,
-        classification_loss,
-        lambda k, store, c: dict(num_classes=k, embedding_dim=_dims(store)[1], hidden_dim=c.hidden_dim),
+        model=LanguageClassifier,
+        inputs=('language_embeddings',),
+        include_vision=False,
+        include_language=True,
+        pooled=False,
+        loss=classification_loss,
+        build=lambda k, store, c: dict(num_classes=k, embedding_dim=_dims(store)[1], hidden_dim=c.hidden_dim),
     ),
     'vision': ModelSpec(
-        VisionClassifier,
-        ('vision_embeddings',),
-        True,
-        False,
-        True,
-        classification_loss,
-        lambda k, store, c: dict(num_classes=k, hidden_dim=c.hidden_dim, vision_dim=_dims(store)[0]),
+        model=VisionClassifier,
+        inputs=('vision_embeddings',),
+        include_vision=True,
+        include_language=False,
+        pooled=True,
+        loss=classification_loss,
+        build=lambda k, store, c: dict(num_classes=k, hidden_dim=c.hidden_dim, vision_dim=_dims(store)[0]),
     ),
     'multimodal': ModelSpec(
-        MultimodalMaskedAutoencoder,
-        ('vision_embeddings', 'language_embeddings'),
-        True,
-        True,
-        True,
-        autoencoder_loss,
-        lambda k, store, c: dict(vision_dim=_dims(store)[0], language_dim=_dims(store)[1], fusion_dim=c.fusion_dim),
+        model=MultimodalMaskedAutoencoder,
+        inputs=('vision_embeddings', 'language_embeddings'),
+        include_vision=True,
+        include_language=True,
+        pooled=True,
+        loss=autoencoder_loss,
+        build=lambda k, store, c: dict(
+            vision_dim=_dims(store)[0], language_dim=_dims(store)[1], fusion_dim=c.fusion_dim
+        ),
     ),
     'geo': ModelSpec(
-        GeoClassifier,
-        ('coords',),
-        False,
-        False,
-        False,
-        classification_loss,
-        lambda k, store, c: dict(num_classes=k, hidden_dim=c.hidden_dim),
+        model=GeoClassifier,
+        inputs=('coords',),
+        include_vision=False,
+        include_language=False,
+        pooled=False,
+        loss=classification_loss,
+        build=lambda k, store, c: dict(num_classes=k, hidden_dim=c.hidden_dim),
     ),
     'fusion': ModelSpec(
-        GeoVisionClassifier,
-        ('vision_embeddings', 'coords'),
-        True,
-        False,
-        True,
-        classification_loss,
-        lambda k, store, c: dict(num_classes=k, hidden_dim=c.hidden_dim, vision_dim=_dims(store)[0]),
+        model=GeoVisionClassifier,
+        inputs=('vision_embeddings', 'coords'),
+        include_vision=True,
+        include_language=False,
+        pooled=True,
+        loss=classification_loss,
+        build=lambda k, store, c: dict(num_classes=k, hidden_dim=c.hidden_dim, vision_dim=_dims(store)[0]),
     ),
 }
 

@@ -5,7 +5,9 @@ import subprocess
 
 import pytest
 
-from deepearth_training.benchmark import PATHS, hf_available, main, run_benchmark
+from deepearth_training.bench_paths import PATHS, hf_available
+from deepearth_training.bench_run import run_benchmark
+from deepearth_training.benchmark import main
 from deepearth_training.store import open_store
 
 

@@ -8,7 +8,8 @@ import torch
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from deepearth_training.loader import TIME_FIELDS, UNKNOWN_TIME, DeepEarthDataset, get_training_batch, species_mapping
+from deepearth_training.dates import TIME_FIELDS, UNKNOWN_TIME
+from deepearth_training.loader import DeepEarthDataset, get_training_batch, species_mapping
 from deepearth_training.store import open_store
 
 

@@ -15,7 +15,8 @@ from deepearth_training.metrics import classification_report
 from deepearth_training.registry import space_time_coords
 from deepearth_training.split import save_split, split_from_store
 from deepearth_training.store import open_store
-from deepearth_training.train import TrainConfig, fit, load_model
+from deepearth_training.checkpoint import load_model
+from deepearth_training.train import TrainConfig, fit
 from deepearth_training.train_command import evaluate_checkpoint, main
 
 
