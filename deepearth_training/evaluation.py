@@ -17,7 +17,7 @@ from scipy import stats
 from torch import nn
 
 # %% ../nbs/37_evaluation.ipynb #e5e07993
-from .metrics import accuracy_summary, model_hits, split_subsets, subset_report
+from .metrics import accuracy_summary, model_hits, population, split_subsets, subset_report
 from .split import load_split_assignments, local_xy_km, nearest_km
 
 # %% ../nbs/37_evaluation.ipynb #278b9884
@@ -255,16 +255,23 @@ def subset_evidence(
     mask: np.ndarray,  # rows of the subset, bool [N]
     context: EvalContext,  # the run's evaluation context
 ) -> dict:
-    """{'ci95', 'n_units', 'by_distance', 'per_occurrence', 'unseen_as_errors'} of one subset of a classifier's results."""
+    """{'ci95', 'n_units', 'by_distance', 'per_occurrence', 'unseen_as_errors', 'population'} of one subset of a classifier's results."""
     y = results['label'][mask]
     h1, h5 = model_hits(results['topk'][mask], y)
-    seen = y >= 0
+    seen, units = y >= 0, context.units[mask]
+    occurrences = occurrence_summary(results['logits'][mask], y, context.gbif_id[mask])
+    n_units = int(len(np.unique(units[seen])))
     return {
-        'ci95': unit_ci(h1[seen], h5[seen], y[seen], context.units[mask][seen]),
-        'n_units': int(len(np.unique(context.units[mask][seen]))),
+        'ci95': unit_ci(h1[seen], h5[seen], y[seen], units[seen]),
+        'n_units': n_units,
         'by_distance': by_distance(h1[seen], context.distance_km[mask][seen]),
-        'per_occurrence': occurrence_summary(results['logits'][mask], y, context.gbif_id[mask]),
+        'per_occurrence': occurrences,
         'unseen_as_errors': unseen_as_errors(h1, h5, y, context.species_idx[mask]),
+        'population': {
+            'model': population('model', seen.sum(), n_units),
+            'unseen_as_errors': population('unseen_as_errors', len(y), int(len(np.unique(units)))),
+            'per_occurrence': population('per_occurrence', occurrences['n'], n_units),
+        },
     }
 
 
