@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['POPULATIONS', 'LOOKUP_MODES', 'accuracy_summary', 'model_hits', 'majority_hits', 'prior_hits', 'split_subsets',
            'population', 'classification_report', 'recall_at_k', 'chance_recall', 'autoencoder_report', 'subset_report',
-           'headline', 'plot_history', 'mode_label', 'with_interval', 'results_table']
+           'headline', 'plot_history', 'mode_label', 'with_interval', 'paired_table', 'seeds_table', 'results_table']
 
 # %% ../nbs/33_metrics.ipynb #cccfaddb
 import math
@@ -363,9 +363,52 @@ def _autoencoder_rows(r: dict) -> list[str]:
         )
     return rows
 
+# %% ../nbs/33_metrics.ipynb #1570dff4
+def _points(x) -> str:
+    """A difference of fractions in signed percentage points, '–' when undefined."""
+    return '–' if x is None else f'{100 * x:+.1f}'
+
+
+def paired_table(
+    paired: list[dict],  # [{'run', 'reference', 'subset', 'difference', 'ci95', 'n', 'n_units'}]
+) -> str:
+    """Markdown table of paired top-1 differences (run − reference on the same rows), in points."""
+    lines = [
+        '| run − reference (same test rows) | subset | population | top-1 difference, points [95 % CI] | n rows | n units |',
+        '|---|---|---|---|---|---|',
+    ]
+    for p in paired:
+        ci = '' if not p['ci95'] else f" [{_points(p['ci95'][0])}, {_points(p['ci95'][1])}]"
+        lines.append(
+            f"| {mode_label(p['run'])} − {mode_label(p['reference'])} | {p['subset']} | {POPULATIONS['model']} | "
+            f"{_points(p['difference'])}{ci} | {p['n']} | {p['n_units']} |"
+        )
+    return '\n'.join(lines)
+
+
+def seeds_table(
+    seeds: list[dict],  # [{'mode', 'subset', 'n_seeds', 'mean', 'sd_seeds', 'half_width_units', 'n_units'}]
+) -> str:
+    """Markdown table: top-1 over training seeds beside the spread over places (half-width of the unit interval)."""
+    lines = [
+        '| mode | subset | seeds | top-1 mean over seeds | sd over seeds | ± over places (95 % CI half-width) | n units |',
+        '|---|---|---|---|---|---|---|',
+    ]
+    for s in seeds:
+        lines.append(
+            f"| {mode_label(s['mode'])} | {s['subset']} | {s['n_seeds']} | {_pct(s['mean'])} | {_pct(s['sd_seeds'])} | "
+            f"{_pct(s['half_width_units'])} | {'–' if s['n_units'] is None else s['n_units']} |"
+        )
+    return '\n'.join(lines)
+
 # %% ../nbs/33_metrics.ipynb #f5e312ae
-def results_table(runs: list[dict]) -> str:
-    """Markdown tables of the final test figures of `runs` (metrics dicts from `fit`), per mode and test subset."""
+def results_table(
+    runs: list[dict],  # metrics documents from `fit`
+    paired: list[dict] = (),  # paired differences (`evaluation.compare_runs`)
+    seeds: list[dict] = (),  # spreads over training seeds (`evaluation.seed_summary`)
+) -> str:
+    """Markdown tables of the final test figures of `runs` per mode, test subset and population; then paired
+    differences and seed spreads when given."""
     cls = [r for r in runs if REGISTRY[r['mode']].classifier]
     ae = [r for r in runs if not REGISTRY[r['mode']].classifier]
     blocks = []
@@ -397,4 +440,8 @@ def results_table(runs: list[dict]) -> str:
                 + [row for r in ae for row in _autoencoder_rows(r)]
             )
         )
+    if paired:
+        blocks.append(paired_table(paired))
+    if seeds:
+        blocks.append(seeds_table(seeds))
     return '\n\n'.join(blocks)

@@ -50,6 +50,7 @@ from deepearth_training.evaluation import (
     best_epoch,
     evaluation_context,
     heldout_report,
+    save_predictions,
     validation_report,
     validation_split,
 )
@@ -340,6 +341,7 @@ def _fit(config: TrainConfig, resume) -> dict:
             val = evaluate_model(model, val_loader, criterion, device, config.amp, config.progress)
             entry['val'] = validation_report(core, store, val, train_ids, train_counts, device, config.seed)
         history.append(dict(entry, eval_seconds=time.perf_counter() - t0))
+        save_predictions(config.out, results, context, history)
         t_val, s_val = headline(test, 'temporal')[1], headline(test, 'spatial')[1]
         bar.set_postfix(
             loss=f'{tr["loss"]:.3f}',
