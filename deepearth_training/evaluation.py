@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['BLOCK_KM', 'DISTANCE_EDGES_KM', 'PREDICTIONS', 'grid_blocks', 'validation_split', 'holdout_units', 'unit_icc',
            'cr2_interval', 'cluster_ci', 'unit_ci', 'by_distance', 'occurrence_summary', 'unseen_as_errors',
-           'EvalContext', 'evaluation_context', 'subset_evidence', 'heldout_report', 'validation_report', 'best_epoch',
-           'prediction_table', 'save_predictions', 'load_predictions', 'paired_difference', 'compare_runs',
-           'seed_summary']
+           'EvalContext', 'split_ids', 'evaluation_context', 'subset_evidence', 'heldout_report', 'validation_report',
+           'best_epoch', 'prediction_table', 'save_predictions', 'load_predictions', 'paired_difference',
+           'compare_runs', 'seed_summary']
 
 # %% ../nbs/37_evaluation.ipynb #d8e35f64
 from dataclasses import dataclass
@@ -24,7 +24,7 @@ from torch import nn
 from .distributed import world
 from .files import atomic_write
 from .metrics import accuracy_summary, model_hits, population, split_subsets, subset_report
-from .split import load_split_assignments, local_xy_km, nearest_km
+from .split import local_xy_km, nearest_km
 
 # %% ../nbs/37_evaluation.ipynb #278b9884
 BLOCK_KM = 10.0  # side of the grid blocks of the validation set and of the temporal test's bootstrap units
@@ -233,17 +233,25 @@ class EvalContext:
     species_idx: np.ndarray  # [N] store species index
 
 
+def split_ids(
+    assignments: pd.DataFrame,  # the split's mapping fields by observation_id (`split.load_split_assignments`)
+) -> tuple[list[str], list[str]]:
+    """(train_ids, test_ids) of a loaded split, in file order."""
+    s = assignments['split']
+    return s.index[s == 'train'].tolist(), s.index[s == 'test'].tolist()
+
+
 def evaluation_context(
     store,  # the store
-    split,  # path of the split file (for split_reason)
+    assignments: pd.DataFrame,  # the split's mapping fields (`split.load_split_assignments`), loaded once per run
     train_ids,  # the IDs the model trains on
     test_ids,  # the test IDs, in the order of the results
-    block_km: float = BLOCK_KM,  # side of the temporal test's bootstrap blocks
+    block_km: float = BLOCK_KM,  # side of the temporal test's blocks
 ) -> EvalContext:
     """The `EvalContext` of a run's test set."""
     test_ids = [str(i) for i in test_ids]
-    subsets = split_subsets(split, test_ids)
-    reasons = load_split_assignments(split)['split_reason'].reindex(test_ids).to_numpy()
+    subsets = split_subsets(assignments, test_ids)
+    reasons = assignments['split_reason'].reindex(test_ids).to_numpy()
     obs, rows, ref = store.observations, store.rows(test_ids), store.rows(list(train_ids))
     lat, lon = obs.latitude.to_numpy(), obs.longitude.to_numpy()
     return EvalContext(

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 # %% ../nbs/33_metrics.ipynb #68efdbde
 import torch
@@ -22,7 +23,6 @@ from matplotlib.figure import Figure
 # %% ../nbs/33_metrics.ipynb #16d9b63f
 from .files import atomic_write
 from .registry import REGISTRY, spec_for
-from .split import load_split_assignments
 
 # %% ../nbs/33_metrics.ipynb #dd845fed
 def accuracy_summary(hit1: np.ndarray, hit5: np.ndarray, labels: np.ndarray) -> dict:
@@ -59,11 +59,14 @@ def prior_hits(
     return p[labels], in_top5[labels]
 
 # %% ../nbs/33_metrics.ipynb #7a789207
-def split_subsets(split_path, test_ids) -> dict[str, np.ndarray]:
+def split_subsets(
+    assignments: pd.DataFrame,  # the split's mapping fields by observation_id (`split.load_split_assignments`)
+    test_ids,  # test observation IDs [N]
+) -> dict[str, np.ndarray]:
     """Boolean masks [N] over `test_ids`: 'temporal', 'spatial' (from the split's `split_reason`) and 'all'."""
-    reason = load_split_assignments(split_path)['split_reason'].reindex(list(test_ids))
+    reason = assignments['split_reason'].reindex(list(test_ids))
     if reason.isna().any():
-        raise ValueError(f'{split_path}: no split_reason for test IDs {list(reason.index[reason.isna()][:10])}')
+        raise ValueError(f'split assignments: no split_reason for test IDs {list(reason.index[reason.isna()][:10])}')
     reason = reason.astype(str).to_numpy()
     masks = {'temporal': reason == 'temporal_test', 'spatial': np.char.startswith(reason.astype(str), 'spatial_test')}
     masks['all'] = np.ones(len(reason), bool)
