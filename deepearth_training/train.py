@@ -50,12 +50,14 @@ from deepearth_training.evaluation import (
     best_epoch,
     evaluation_context,
     heldout_report,
+    save_predictions,
+    split_ids,
     validation_report,
     validation_split,
 )
 from .metrics import headline, plot_history
 from .registry import REGISTRY, build_model, dataset_mode, spec_of
-from .split import load_train_test_split, split_hash
+from .split import load_split_assignments, split_hash
 from .store import open_store
 
 # %% ../nbs/38_train.ipynb #ea17a3b5
@@ -307,9 +309,10 @@ def _fit(config: TrainConfig, resume) -> dict:
     if config.batch_size % world_size:
         raise ValueError(f'batch size {config.batch_size} is not divisible by the {world_size} processes')
     store = open_store(config.store)
-    train_ids, test_ids = check_rows(config.split, *load_train_test_split(config.split))
+    assignments = load_split_assignments(config.split)  # the one parse of the split's assignments
+    train_ids, test_ids = check_rows(config.split, *split_ids(assignments))
     train_ids, val_ids = validation_split(store, train_ids, config.val_fraction, config.seed)
-    shash, context = split_hash(config.split), evaluation_context(store, config.split, train_ids, test_ids)
+    shash, context = split_hash(config.split), evaluation_context(store, assignments, train_ids, test_ids)
     mapping = species_mapping(store, train_ids)
     train_ds, test_ds, sampler, train_loader, test_loader, val_loader = _data(
         config, store, train_ids, test_ids, val_ids, mapping, device
@@ -378,6 +381,7 @@ def _fit(config: TrainConfig, resume) -> dict:
             val = evaluate_model(model, val_loader, criterion, device, config.amp, config.progress)
             entry['val'] = validation_report(core, store, val, train_ids, train_counts, device, config.seed)
         history.append(dict(entry, eval_seconds=time.perf_counter() - t0))
+        save_predictions(config.out, results, context, history)
         t_val, s_val = headline(test, 'temporal')[1], headline(test, 'spatial')[1]
         bar.set_postfix(
             loss=f'{tr["loss"]:.3f}',

@@ -25,12 +25,12 @@ from .cli import run_command
 from .checkpoint import load_model, require_fields
 from .distributed import cpu_threads, process_group, world
 from .epoch import evaluate_model
-from .evaluation import evaluation_context, heldout_report, validation_split
+from .evaluation import evaluation_context, heldout_report, split_ids, validation_split
 from .files import atomic_write
 from .loader import DeepEarthDataset
 from .metrics import headline, mode_label, results_table, with_interval
 from .registry import REGISTRY, dataset_mode
-from .split import load_train_test_split
+from .split import load_split_assignments
 from .store import open_store
 from .train import TrainConfig, check_rows, fit
 
@@ -50,7 +50,8 @@ def evaluate_checkpoint(
     cfg = require_fields(ckpt['config'], needs, path, "the checkpoint's config")
     store = open_store(store if store is not None else cfg['store'])
     split = split if split is not None else cfg['split']
-    train_ids, test_ids = check_rows(split, *load_train_test_split(split))
+    assignments = load_split_assignments(split)
+    train_ids, test_ids = check_rows(split, *split_ids(assignments))
     train_ids, _ = validation_split(store, train_ids, cfg.get('val_fraction', 0.0), cfg['seed'])
     test_ds = DeepEarthDataset(
         test_ids, store, mode=dataset_mode(ckpt['mode'], cfg['full_vision']), device=device, species_mapping=mapping
@@ -63,7 +64,7 @@ def evaluate_checkpoint(
         model,
         store,
         results,
-        evaluation_context(store, split, train_ids, test_ids),
+        evaluation_context(store, assignments, train_ids, test_ids),
         train_ids,
         np.bincount(labels, minlength=len(mapping)),
         device,

@@ -40,7 +40,9 @@ def test_demo_runs_every_stage_and_can_be_rerun(demo):
         assert {'ci95', 'by_distance'} <= set(summary['train'][mode]['final']['spatial'])
     assert 'deepearth-demo finished' in r.stdout and '| vision | spatial |' in r.stdout
     # the summary table shows intervals, and the language model as a sanity check
-    assert 'top-1 % [95 % interval' in r.stdout and 'language (lookup sanity check)' in r.stdout
+    assert 'top-1 % of seen species [95 % interval' in r.stdout and 'language (lookup sanity check)' in r.stdout
+    # fusion and vision compared on the same rows, and the spread over the two seeds
+    assert '| fusion − vision | spatial | seen species only |' in r.stdout and 'over 2 seeds' in r.stdout
     t = summary['train']['vision']['final']['temporal']
     lo, hi = t['ci95']['top1']
     assert f'temporal {100 * t["model"]["top1"]:.1f} [{100 * lo:.1f}–{100 * hi:.1f}]' in r.stdout

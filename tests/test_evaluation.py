@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from deepearth_training.evaluation import (
-    bootstrap_ci,
     by_distance,
     grid_blocks,
     holdout_units,
@@ -18,39 +17,6 @@ from deepearth_training.evaluation import (
 from deepearth_training.split import SplitSpec, load_train_test_split, make_split, nearest_km, save_split
 from deepearth_training.store import open_store
 from deepearth_training.train_command import cv_summary, fold_paths, main, t_interval
-
-
-def slow_bootstrap(hit1, labels, units, n_boot, seed):
-    """Reference: resample units one at a time with the same multinomial draws, concatenate rows, score."""
-    names, unit = np.unique(units, return_inverse=True)
-    w = np.random.default_rng(seed).multinomial(len(names), np.full(len(names), 1 / len(names)), size=n_boot)
-    top1, macro = [], []
-    for counts in w:
-        rows = np.concatenate(
-            [np.repeat(np.flatnonzero(unit == u)[None], c, axis=0).ravel() for u, c in enumerate(counts)]
-        )
-        top1.append(hit1[rows].mean())
-        macro.append(np.mean([hit1[rows][labels[rows] == c].mean() for c in np.unique(labels[rows])]))
-    return np.quantile(top1, [0.025, 0.975]), np.quantile(macro, [0.025, 0.975])
-
-
-def test_vectorised_bootstrap_matches_a_loop_over_resamples():
-    rng = np.random.default_rng(3)
-    units = rng.integers(0, 7, 200)
-    labels = rng.integers(0, 5, 200)
-    hit1 = (rng.random(200) < 0.3 + 0.08 * units).astype(float)
-    ci = bootstrap_ci(hit1, hit1, labels, units, n_boot=300, seed=5)
-    ref_top1, ref_macro = slow_bootstrap(hit1, labels, units, 300, 5)
-    assert ci['top1'] == pytest.approx(list(ref_top1)) and ci['macro'] == pytest.approx(list(ref_macro))
-
-
-def test_unit_bootstrap_is_wider_than_a_row_bootstrap_when_units_differ():
-    units = np.repeat(np.arange(6), 50)
-    hit1 = (units < 3).astype(float)  # three units all right, three all wrong
-    labels = np.zeros(300, int)
-    by_unit, by_row = bootstrap_ci(hit1, hit1, labels, units), bootstrap_ci(hit1, hit1, labels, np.arange(300))
-    assert (by_unit['top1'][1] - by_unit['top1'][0]) > 3 * (by_row['top1'][1] - by_row['top1'][0])
-    assert bootstrap_ci(hit1, hit1, labels, units, seed=1) == bootstrap_ci(hit1, hit1, labels, units, seed=1)
 
 
 def test_holdout_units_are_regions_for_spatial_rows_and_blocks_otherwise():

@@ -50,7 +50,8 @@ def test_each_mode_trains_and_writes_outputs(mode, tiny_store, tiny_split, tmp_p
     m = fit(config(tiny_store, tiny_split, tmp_path, mode=mode, epochs=2))
     losses = [h['train']['loss'] for h in m['history']]
     assert losses[-1] < losses[0]
-    assert {p.name for p in tmp_path.iterdir()} == {'last.pt', 'best.pt', 'metrics.json', 'curves.png'}
+    per_row = {'predictions.parquet'} if mode != 'multimodal' else set()  # classifiers keep per-row test results
+    assert {p.name for p in tmp_path.iterdir()} == {'last.pt', 'best.pt', 'metrics.json', 'curves.png'} | per_row
     doc = json.loads((tmp_path / 'metrics.json').read_text())
     assert doc['final'] == json.loads(json.dumps(m['final'])) and doc['best_epoch'] == m['best_epoch']
     assert m['final'] == m['history'][m['best_epoch'] - 1]['test'] and m['n_val'] > 0
