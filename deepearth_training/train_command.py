@@ -28,7 +28,7 @@ from deepearth_training.cli import (
     run_command,
 )
 from .distributed import process_group, world
-from .evaluation import evaluation_context, heldout_report, validation_split
+from .evaluation import evaluation_context, heldout_report, run_baselines, validation_split
 from .files import atomic_write
 from .loader import DeepEarthDataset
 from .metrics import headline, mode_label, results_table, with_interval
@@ -52,22 +52,25 @@ def evaluate_checkpoint(
     store = open_store(store if store is not None else cfg['store'])
     split = split if split is not None else cfg['split']
     train_ids, test_ids = load_train_test_split(split)
-    train_ids, _ = validation_split(store, train_ids, cfg.get('val_fraction', 0.0), cfg['seed'])
+    train_ids, val_ids = validation_split(store, train_ids, cfg.get('val_fraction', 0.0), cfg['seed'])
     test_ds = DeepEarthDataset(
         test_ids, store, mode=dataset_mode(ckpt['mode'], cfg['full_vision']), device=device, species_mapping=mapping
     )
     loader = DataLoader(test_ds, batch_size=batch_size, collate_fn=DeepEarthDataset.collate)
     results = evaluate_model(model, loader, REGISTRY[ckpt['mode']].loss, device, cfg['amp'], progress)
     labels = DeepEarthDataset(train_ids, store, mode='geo', species_mapping=mapping).labels
+    context = evaluation_context(store, split, train_ids, test_ids)
+    baselines = run_baselines(store, context, train_ids, val_ids) if REGISTRY[ckpt['mode']].classifier else None
     return heldout_report(
         model,
         store,
         results,
-        evaluation_context(store, split, train_ids, test_ids),
+        context,
         train_ids,
         np.bincount(labels, minlength=len(mapping)),
         device,
         cfg['seed'],
+        baselines,
     )
 
 # %% ../nbs/39_train_command.ipynb #9e904c13
