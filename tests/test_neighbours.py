@@ -36,10 +36,21 @@ def test_vectorised_knn_matches_a_loop(k):
     np.testing.assert_array_equal(knn_rank(species[near], k), loop_knn(ref, species, query, k, 20))
 
 
+@pytest.mark.parametrize('k', [1, 5])
+def test_many_exact_ties_match_the_loop(k):
+    rng = np.random.default_rng(k)
+    ref = rng.integers(1, 3, size=(300, 3)).astype(float)  # 8 distinct directions: ties everywhere
+    species = rng.integers(0, 12, 300)
+    query = rng.integers(1, 3, size=(30, 3)).astype(float)
+    near = nearest_rows(unit_rows(ref), unit_rows(query), n=20, chunk=7)
+    np.testing.assert_array_equal(knn_rank(species[near], k), loop_knn(ref, species, query, k, 20))
+
+
 def test_exact_ties_go_to_the_lower_row_and_repeat():
     ref = unit_rows(np.array([[1.0, 0], [1.0, 0], [0, 1.0], [1.0, 0]]))  # three identical rows
     near = nearest_rows(ref, unit_rows(np.array([[1.0, 0.0]])), n=4)
     np.testing.assert_array_equal(near, [[0, 1, 3, 2]])
+    np.testing.assert_array_equal(nearest_rows(ref, unit_rows(np.array([[1.0, 0.0]])), n=2), [[0, 1]])
     species = np.array([5, 4, 9, 4])
     np.testing.assert_array_equal(knn_rank(species[near], 2), [[5, 4, 9, -1, -1]])  # 1 vote each: nearer row wins
     np.testing.assert_array_equal(knn_rank(species[near], 3), [[4, 5, 9, -1, -1]])
