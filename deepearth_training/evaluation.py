@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['BLOCK_KM', 'DISTANCE_EDGES_KM', 'PREDICTIONS', 'grid_blocks', 'validation_split', 'holdout_units', 'unit_icc',
            'cr2_interval', 'cluster_ci', 'unit_ci', 'by_distance', 'occurrence_summary', 'unseen_as_errors',
-           'EvalContext', 'split_ids', 'evaluation_context', 'subset_evidence', 'heldout_report', 'validation_report',
-           'best_epoch', 'prediction_table', 'save_predictions', 'load_predictions', 'paired_difference',
-           'compare_runs', 'seed_summary']
+           'EvalContext', 'split_ids', 'evaluation_context', 'subset_evidence', 'heldout_report', 'Baselines',
+           'run_baselines', 'baseline_evidence', 'validation_report', 'best_epoch', 'prediction_table',
+           'save_predictions', 'load_predictions', 'paired_difference', 'compare_runs', 'seed_summary']
 
 # %% ../nbs/37_evaluation.ipynb #d8e35f64
 from dataclasses import dataclass
@@ -22,7 +22,9 @@ from torch import nn
 
 # %% ../nbs/37_evaluation.ipynb #e5e07993
 from .distributed import world
+from .applicability import store_applicability
 from .files import atomic_write
+from .neighbours import KnnBaseline, knn_baseline
 from .metrics import accuracy_summary, model_hits, population, split_subsets, subset_report
 from .split import local_xy_km, nearest_km
 
@@ -298,15 +300,67 @@ def heldout_report(
     train_counts: np.ndarray,  # training rows per label [K]
     device='cpu',  # where the model is
     seed: int = 0,  # seed of the baselines' draws
+    baselines=None,  # the run's `Baselines` (vision kNN, AOA); None: no 'knn' and 'aoa' entries
 ) -> dict:
-    """`subset_report` plus, for classifiers, each subset's `subset_evidence`."""
+    """`subset_report` plus, for classifiers, each subset's `subset_evidence` (and `baseline_evidence`)."""
     if list(results['observation_ids']) != context.observation_ids:
         raise ValueError('results and evaluation context hold different test IDs (or a different order)')
     report = subset_report(model, store, results, context.subsets, train_ids, train_counts, device, seed)
     if 'topk' in results:
         for name, mask in context.subsets.items():
             report[name].update(subset_evidence(results, mask, context))
+            report[name].update(baseline_evidence(results, mask, baselines) if baselines else {})
     return report
+
+# %% ../nbs/37_evaluation.ipynb #4c48cac2
+@dataclass
+class Baselines:
+    """What a run's test reports compare the model with, computed once (see `run_baselines`)."""
+
+    knn: KnnBaseline  # the vision kNN of the run
+    knn_hits: tuple  # (top-1 [N], top-5 [N]) hits of the kNN per test row
+    aoa: dict  # predictor space -> `applicability.Applicability` of the test rows
+
+
+def run_baselines(
+    store,  # the store
+    context: EvalContext,  # the run's evaluation context
+    train_ids,  # the IDs the model trains on
+    val_ids,  # the run's validation IDs (choose the kNN's k)
+    block_km: float = BLOCK_KM,  # side of the grid blocks that are the AOA's cross-validation folds
+) -> Baselines | None:
+    """The vision kNN baseline and the AOA of the context's test rows; None when a row has no vision embedding
+    (a split made with `--all-rows`): both need one per row."""
+    obs, tr = store.observations, store.rows(list(train_ids))
+    rows = np.concatenate([tr, store.rows(list(val_ids)), store.rows(context.observation_ids)])
+    if (obs['vision_row'].to_numpy()[rows] < 0).any():
+        return None
+    knn = knn_baseline(store, train_ids, val_ids, context.observation_ids)
+    folds = grid_blocks(obs.latitude.to_numpy()[tr], obs.longitude.to_numpy()[tr], block_km)
+    aoa = store_applicability(store, train_ids, context.observation_ids, folds)
+    return Baselines(knn, model_hits(knn.topk, context.species_idx), aoa)
+
+
+def baseline_evidence(
+    results: dict,  # classifier results of `evaluate_model`
+    mask: np.ndarray,  # rows of the subset, bool [N]
+    baselines: Baselines,  # the run's baselines
+) -> dict:
+    """{'knn', 'aoa'} of one subset, over its rows of species seen in training."""
+    seen = mask & (results['label'] >= 0)
+    y = results['label'][seen]
+    h1, h5 = model_hits(results['topk'][seen], y)
+    knn = accuracy_summary(*(h[seen] for h in baselines.knn_hits), y)
+    aoa = {}
+    for space, a in baselines.aoa.items():
+        inside = a.inside[seen]
+        aoa[space] = {
+            'inside': accuracy_summary(h1[inside], h5[inside], y[inside]),
+            'outside': accuracy_summary(h1[~inside], h5[~inside], y[~inside]),
+            'fraction_outside': float((~inside).mean()) if len(y) else None,
+            'threshold': a.threshold,
+        }
+    return {'knn': dict(knn, k=baselines.knn.k, chosen_on=baselines.knn.chosen_on), 'aoa': aoa}
 
 # %% ../nbs/37_evaluation.ipynb #c2cb3621
 def validation_report(

@@ -50,6 +50,7 @@ from deepearth_training.evaluation import (
     best_epoch,
     evaluation_context,
     heldout_report,
+    run_baselines,
     save_predictions,
     split_ids,
     validation_report,
@@ -318,6 +319,7 @@ def _fit(config: TrainConfig, resume) -> dict:
         config, store, train_ids, test_ids, val_ids, mapping, device
     )
     train_counts = np.bincount(train_ds.labels, minlength=len(mapping))
+    baselines = run_baselines(store, context, train_ids, val_ids) if REGISTRY[config.mode].classifier else None
 
     torch.manual_seed(config.seed)  # same initial weights in every process
     core, kwargs = build_model(config.mode, len(mapping), store, config)
@@ -375,7 +377,7 @@ def _fit(config: TrainConfig, resume) -> dict:
         )
         t0 = time.perf_counter()
         results = evaluate_model(model, test_loader, criterion, device, config.amp, config.progress)
-        test = heldout_report(core, store, results, context, train_ids, train_counts, device, config.seed)
+        test = heldout_report(core, store, results, context, train_ids, train_counts, device, config.seed, baselines)
         entry = {'epoch': epoch + 1, 'lr': lr, 'train': tr, 'test': test}
         if val_loader is not None:
             val = evaluate_model(model, val_loader, criterion, device, config.amp, config.progress)

@@ -25,7 +25,7 @@ from .cli import run_command
 from .checkpoint import load_model, require_fields
 from .distributed import cpu_threads, process_group, world
 from .epoch import evaluate_model
-from .evaluation import evaluation_context, heldout_report, split_ids, validation_split
+from .evaluation import evaluation_context, heldout_report, run_baselines, split_ids, validation_split
 from .files import atomic_write
 from .loader import DeepEarthDataset
 from .metrics import headline, mode_label, results_table, with_interval
@@ -52,7 +52,7 @@ def evaluate_checkpoint(
     split = split if split is not None else cfg['split']
     assignments = load_split_assignments(split)
     train_ids, test_ids = check_rows(split, *split_ids(assignments))
-    train_ids, _ = validation_split(store, train_ids, cfg.get('val_fraction', 0.0), cfg['seed'])
+    train_ids, val_ids = validation_split(store, train_ids, cfg.get('val_fraction', 0.0), cfg['seed'])
     test_ds = DeepEarthDataset(
         test_ids, store, mode=dataset_mode(ckpt['mode'], cfg['full_vision']), device=device, species_mapping=mapping
     )
@@ -60,15 +60,18 @@ def evaluate_checkpoint(
     with cpu_threads(cfg.get('threads', 0), torch.device(device)):  # the run's thread count: the run's sums
         results = evaluate_model(model, loader, REGISTRY[ckpt['mode']].loss, device, cfg['amp'], progress)
     labels = DeepEarthDataset(train_ids, store, mode='geo', species_mapping=mapping).labels
+    context = evaluation_context(store, assignments, train_ids, test_ids)
+    baselines = run_baselines(store, context, train_ids, val_ids) if REGISTRY[ckpt['mode']].classifier else None
     return heldout_report(
         model,
         store,
         results,
-        evaluation_context(store, assignments, train_ids, test_ids),
+        context,
         train_ids,
         np.bincount(labels, minlength=len(mapping)),
         device,
         cfg['seed'],
+        baselines,
     )
 
 # %% ../nbs/39_train_command.ipynb #9e904c13
