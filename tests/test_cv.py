@@ -103,3 +103,27 @@ def test_cli_errors_are_one_line(tiny_store, tmp_path, capsys, args, message):
         assert code == 2
     err = capsys.readouterr().err
     assert message in err and 'Traceback' not in err
+
+
+def test_an_observation_at_a_pole_is_a_clear_error():
+    obs = observations(300, seed=1)
+    obs.loc[obs.index[0], 'latitude'] = 90.0
+    with pytest.raises(ValueError, match='latitude 90.0000 lies within one 10 km block of the north pole'):
+        cross_validation(obs, CVSpec(folds=3, block_km=10))
+
+
+def test_blocks_wrap_the_antimeridian():
+    """The same cluster of points centred on longitude 180 and on longitude 0 gets the same blocks and folds."""
+    obs = observations(600, seed=2)
+    lon = obs.longitude.to_numpy()
+    at_zero = obs.assign(longitude=lon - lon.mean())
+    at_180 = obs.assign(longitude=np.mod(lon - lon.mean() + 360.0, 360.0) - 180.0)  # straddles ±180
+    a = cross_validation(at_zero, CVSpec(folds=3, block_km=10, seed=1))
+    b = cross_validation(at_180, CVSpec(folds=3, block_km=10, seed=1))
+    assert (at_180.longitude > 179).any() and (at_180.longitude < -179).any()
+    for x, y in zip(a, b):
+        assert (x.assignments.region_id.to_numpy() == y.assignments.region_id.to_numpy()).all()
+        assert len(x.regions) == len(y.regions)
+    west, east = np.concatenate([r.regions.west for r in b]), np.concatenate([r.regions.east for r in b])
+    assert ((west >= -180) & (west < 180) & (east >= -180) & (east < 180)).all()
+    assert (np.mod(east - west, 360.0) < 1).all()  # every block is 10 km wide, also across ±180
