@@ -123,13 +123,25 @@ def group_boxes(
     lon: np.ndarray,  # longitudes [N], degrees
     group: np.ndarray,  # group [N], 0..G-1
 ) -> pd.DataFrame:
-    """The bounding box [G] of each group's rows (south, north, west, east, centre, size_km: its longer side)."""
-    g = pd.DataFrame({'g': group, 'lat': lat, 'lon': lon}).groupby('g')
-    s, n, w, e = g.lat.min().to_numpy(), g.lat.max().to_numpy(), g.lon.min().to_numpy(), g.lon.max().to_numpy()
+    """The bounding box [G] of each group's rows (south, north, west, east, centre, size_km: its longer side);
+    longitudes are taken relative to one row of the group, so a group across ±180 gets west > east, not the globe."""
+    first = np.unique(group, return_index=True)[1]  # [G] one row of each group
+    ref = lon[first]
+    g = pd.DataFrame({'g': group, 'lat': lat, 'dlon': _wrap(lon - ref[group])}).groupby('g')
+    s, n = g.lat.min().to_numpy(), g.lat.max().to_numpy()
+    w, e = g.dlon.min().to_numpy(), g.dlon.max().to_numpy()  # degrees east of `ref`
     cl = (s + n) / 2
     size = np.maximum(meridian_arc_km(n) - meridian_arc_km(s), np.radians(e - w) * parallel_radius_km(cl))
     return pd.DataFrame(
-        {'center_lat': cl, 'center_lng': (w + e) / 2, 'south': s, 'north': n, 'west': w, 'east': e, 'size_km': size}
+        {
+            'center_lat': cl,
+            'center_lng': _wrap(ref + (w + e) / 2),
+            'south': s,
+            'north': n,
+            'west': _wrap(ref + w),
+            'east': _wrap(ref + e),
+            'size_km': size,
+        }
     )
 
 

@@ -189,3 +189,12 @@ def test_knndm_refuses_a_buffer(tiny_store, tmp_path, capsys):
     assert cv['spec']['buffer_km'] == 0 and set(cv['distances']) == {'knndm', 'random', 'blocks'}
     with pytest.raises(ValueError, match='buffer_km=2 is out of range'):
         CVSpec(design='knndm', buffer_km=2)
+
+
+def test_knndm_group_boxes_wrap_the_antimeridian():
+    obs = observations(600, seed=2)
+    lon = obs.longitude.to_numpy()
+    at_180 = obs.assign(longitude=np.mod(lon - lon.mean() + 360.0, 360.0) - 180.0)
+    folds = cross_validation(at_180, CVSpec(folds=3, design='knndm', seed=1))
+    sizes = np.concatenate([f.regions.size_km.to_numpy() for f in folds])
+    assert sizes.max() < 200  # the data span ~100 km; a box over the globe would be ~20,000 km
