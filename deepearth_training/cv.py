@@ -32,11 +32,11 @@ from .files import atomic_write
 from .geo import nearest_km
 from deepearth_training.holdout import (
     SplitResult,
-    SplitSpec,
     _check_observations,
     rows_to_split,
     split_result,
 )
+from .regions import SplitSpec
 from .split import mapping_fields, save_split
 from deepearth_training.splitters import (
     BlockKFold,
