@@ -1,7 +1,5 @@
 """Evaluation as evidence: the held-out-unit bootstrap, scores by distance, per-occurrence pooling, the validation
-blocks, and cross-validation over fold files through `deepearth-train --cv`."""
-
-import json
+blocks (cross-validation over fold files: test_cv_run.py)."""
 
 import numpy as np
 import pytest
@@ -14,9 +12,8 @@ from deepearth_training.evaluation import (
     unseen_as_errors,
     validation_split,
 )
-from deepearth_training.split import SplitSpec, load_train_test_split, make_split, nearest_km, save_split
+from deepearth_training.split import load_train_test_split, make_split, nearest_km, save_split
 from deepearth_training.store import open_store
-from deepearth_training.train_command import cv_summary, fold_paths, main, t_interval
 
 
 def test_holdout_units_are_regions_for_spatial_rows_and_blocks_otherwise():
@@ -62,69 +59,3 @@ def test_validation_blocks_are_whole_and_seeded(tiny_store, tmp_path):
         == (fit_ids, val_ids)
         != validation_split(store, train_ids, 0.2, seed=5)
     )
-
-
-def test_t_interval_over_folds():
-    s = t_interval([0.4, 0.5, 0.6, 0.5])
-    half = 3.182446 * np.std([0.4, 0.5, 0.6, 0.5], ddof=1) / 2  # t(0.975, 3)
-    assert s['mean'] == pytest.approx(0.5) and s['ci95'] == pytest.approx([0.5 - half, 0.5 + half], rel=1e-5)
-    summary = cv_summary([{'spatial': {'model': {'top1': x, 'top5': 1.0, 'macro': x}, 'n': 1}} for x in (0.4, 0.6)])
-    assert summary['spatial']['top1']['n_folds'] == 2 and summary['temporal'] == {}
-
-
-@pytest.fixture(scope='module')
-def cv_dir(tiny_store, tmp_path_factory):
-    """Three fold files (splits drawn with different seeds) and a cv.json, laid out as deepearth-cv writes them."""
-    out = tmp_path_factory.mktemp('cv')
-    obs = open_store(tiny_store).observations
-    for k in (1, 2, 3):
-        save_split(make_split(obs, SplitSpec(seed=10 + k)), out / f'fold_{k}.json')
-    (out / 'cv.json').write_text(json.dumps({'folds': 3}))
-    return out
-
-
-def test_train_cv_writes_every_fold_and_the_summary(tiny_store, cv_dir, tmp_path, capsys):
-    assert (
-        main(
-            [
-                '--cv',
-                str(cv_dir),
-                '--store',
-                str(tiny_store),
-                '--mode',
-                'vision',
-                '--epochs',
-                '2',
-                '--out',
-                str(tmp_path / 'run'),
-                '--no-progress',
-            ]
-        )
-        == 0
-    )
-    doc = json.loads((tmp_path / 'run' / 'cv_metrics.json').read_text())
-    assert [f['fold'] for f in doc['folds']] == [1, 2, 3] and doc['n_folds'] == 3
-    for k, f in enumerate(doc['folds'], 1):
-        metrics = json.loads((tmp_path / 'run' / f'fold_{k}' / 'metrics.json').read_text())
-        assert f['final'] == metrics['final'] and f['best_epoch'] == metrics['best_epoch']
-        assert f['split'] == str(cv_dir / f'fold_{k}.json')
-    for subset in ('temporal', 'spatial'):
-        for name in ('top1', 'top5', 'macro', 'unseen_as_errors_top1', 'per_occurrence_top1'):
-            s = doc['summary'][subset][name]
-            values = [
-                f['final'][subset]['model'][name]
-                if name in ('top1', 'top5', 'macro')
-                else f['final'][subset][name.replace('_top1', '')]['top1']
-                for f in doc['folds']
-            ]
-            assert s['mean'] == pytest.approx(np.mean(values)) and s['n_folds'] == 3
-            assert s['ci95'][0] <= s['mean'] <= s['ci95'][1]
-    assert '| spatial | top1 |' in capsys.readouterr().out
-
-
-def test_train_cv_refuses_a_folder_without_folds(tiny_store, tmp_path, capsys):
-    assert main(['--cv', str(tmp_path), '--store', str(tiny_store), '--out', str(tmp_path / 'run')]) == 2
-    assert 'no cv.json' in capsys.readouterr().err
-    (tmp_path / 'cv.json').write_text('{}')
-    with pytest.raises(ValueError, match='found folds'):
-        fold_paths(tmp_path)

@@ -126,7 +126,8 @@ def package_imports() -> dict[str, tuple[int, set[str]]]:
     out = {}
     for name, path in modules.items():
         text = path.read_text()
-        number = int(re.search(r'File to edit: \.\./nbs/(\d+)_', text)[1])
+        m = re.search(r'File to edit: \.\./nbs/(\d+)([a-z]?)_', text)
+        number = (int(m[1]), m[2])  # 38a sorts between 38 and 39
         deps = set()
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, ast.ImportFrom) and node.level == 1:
