@@ -9,6 +9,7 @@ __all__ = ['process_umask', 'remove_stale_temporaries', 'atomic_write', 'drop_fr
 import fcntl
 import glob
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -104,6 +105,22 @@ def _same_file(path: Path, fd: int) -> bool:
         return False
 
 
+def _open_lock(path: Path) -> int:
+    """A read-write descriptor of lock file `path`, created if absent; a symlink, a non-regular file or a file with
+    other hard links is a RuntimeError naming `path` (and is left as it is)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+    except OSError as e:
+        what = 'a symbolic link' if path.is_symlink() else f'not usable ({e.strerror})'
+        raise RuntimeError(f'{path}: lock file is {what}; remove it if it is not yours') from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        os.close(fd)
+        what = 'not a regular file' if not stat.S_ISREG(st.st_mode) else 'a hard link to another file'
+        raise RuntimeError(f'{path}: lock file is {what}; remove it if it is not yours')
+    return fd
+
+
 @contextmanager
 def pid_lock(
     path,  # the lock file, e.g. `.STORE.lock` beside the store it guards
@@ -113,7 +130,7 @@ def pid_lock(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = _open_lock(path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
