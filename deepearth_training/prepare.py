@@ -21,7 +21,15 @@ import pandas as pd
 # %% ../nbs/16_prepare.ipynb #2f404bc3
 from . import __version__
 from .cli import run_command
-from .files import atomic_write, pid_lock
+from deepearth_training.files import (
+    atomic_write,
+    finish_partial,
+    is_partial,
+    new_partial,
+    partial_path,
+    pid_lock,
+    remove_partial,
+)
 from .ids import create_observation_ids
 from deepearth_training.source import (
     LANGUAGE_DIM,
@@ -121,13 +129,13 @@ def _check_places(source_dir, store_dir: Path) -> None:
         )
 
 
-def _check_removable(path: Path, names: set, marker: bool = True) -> None:
-    """Raise unless `path` holds only `names` (and temporaries) and, with `marker`, a manifest prepare wrote."""
+def _check_removable(path: Path, names: set) -> None:
+    """Raise unless `path` holds only `names` (and temporaries) and a manifest prepare wrote."""
     try:
         m = json.loads((path / MANIFEST).read_text())
     except (OSError, ValueError):
         m = None
-    if marker and not (isinstance(m, dict) and isinstance(m.get('fingerprint'), dict)):
+    if not (isinstance(m, dict) and isinstance(m.get('fingerprint'), dict)):
         raise FileExistsError(
             f'{path} is not a store made by deepearth-prepare (no store manifest), so it is not replaced; '
             'choose another --store or remove it yourself'
@@ -145,7 +153,7 @@ def _swap(part: Path, store_dir: Path, trash: Path) -> None:
     crash in between, the next prepare removes `trash`)."""
     if store_dir.exists():
         store_dir.rename(trash)
-    part.rename(store_dir)
+    finish_partial(part, store_dir)
     shutil.rmtree(trash, ignore_errors=True)
 
 # %% ../nbs/16_prepare.ipynb #478faaa0
@@ -184,14 +192,16 @@ def _manifest(
     }
 
 
-def _build(source: Source, part: Path, dtype: str, fp: dict, batch_rows: int | None, progress: bool, repo_id) -> None:
-    """Steps 3-5 of prepare_store in `part`: tables, language, preallocated arrays (unless resuming), vision, manifest."""
-    state = json.loads((part / PROGRESS).read_text()) if (part / PROGRESS).is_file() else None
+def _build(
+    source: Source, store_dir: Path, dtype: str, fp: dict, batch_rows: int | None, progress: bool, repo_id
+) -> None:
+    """Steps 3-5 of prepare_store in `store_dir`'s partial folder: tables, language, preallocated arrays (unless
+    resuming one of this project's partial folders), vision, manifest."""
+    part = partial_path(store_dir)
+    resumable = is_partial(part) and (part / PROGRESS).is_file()
+    state = json.loads((part / PROGRESS).read_text()) if resumable else None
     if state is None or state['fingerprint'] != fp:
-        if part.exists():
-            _check_removable(part, STORE_NAMES | {PROGRESS}, marker=False)
-            shutil.rmtree(part)
-        part.mkdir(parents=True)
+        new_partial(store_dir)
     tables, species = build_tables(source)
     if state is None or state['fingerprint'] != fp:
         tables.to_parquet(part / 'observations.parquet', index=False)
@@ -222,7 +232,7 @@ def _prepare_locked(
     repo_id: str | None,
 ) -> Path:
     """prepare_store's work once it holds the store's lock."""
-    part, trash = store_dir.parent / f'.{store_dir.name}.partial', store_dir.parent / f'.{store_dir.name}.old'
+    part, trash = partial_path(store_dir), store_dir.parent / f'.{store_dir.name}.old'
     if trash.exists():
         _check_removable(trash, STORE_NAMES)
         shutil.rmtree(trash)
@@ -242,9 +252,9 @@ def _prepare_locked(
     finished = (part / MANIFEST).is_file() and not (part / PROGRESS).exists()
     if not (finished and json.loads((part / MANIFEST).read_text()).get('fingerprint') == fp):
         try:
-            _build(source, part, dtype, fp, batch_rows, progress, repo_id)
+            _build(source, store_dir, dtype, fp, batch_rows, progress, repo_id)
         except ValueError:
-            shutil.rmtree(part, ignore_errors=True)
+            remove_partial(part)
             raise
     _swap(part, store_dir, trash)
     return store_dir
