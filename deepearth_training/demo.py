@@ -21,7 +21,8 @@ from .files import atomic_write
 from .benchmark import format_table, plot_report, run_benchmark, write_report
 from .maps import write_split_visuals
 from .split import SplitSpec, format_report, save_split, split_from_store
-from .store import open_store, prepare_store
+from .prepare import prepare_store
+from .store import open_store
 from .synthetic import PRESETS, make_synthetic_dataset
 from .metrics import mode_label, results_table, with_interval
 from .train import train_modes

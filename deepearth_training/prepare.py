@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 # %% ../nbs/16_prepare.ipynb #2f404bc3
-from . import __version__
 from .cli import run_command
 from deepearth_training.files import (
     atomic_write,
@@ -41,21 +40,29 @@ from deepearth_training.source import (
     read_source,
     shard_name,
 )
-from deepearth_training.store_format import (
+from deepearth_training.store import (
+    ARRAY_FILES,
     DTYPES,
     FORMAT_VERSION,
+    LANGUAGE_FILE,
     MANIFEST,
+    OBSERVATIONS_FILE,
     PROGRESS,
+    SPECIES_FILE,
     STORE_FILES,
-    file_sha256 as _sha256,
+    VISION_ARRAYS,
+    array_layout,
+    file_sha256,
     open_store,
     seal_manifest,
+    store_checksums,
     store_location,
+    store_manifest,
     verify_store,
 )
 
 # %% ../nbs/16_prepare.ipynb #f4d3f56f
-from .vision_stream import _NpyRows, _checksums, _stream_vision
+from .vision_stream import NpyRows, stream_vision
 
 # %% ../nbs/16_prepare.ipynb #777775b9
 def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -157,39 +164,31 @@ def _swap(part: Path, store_dir: Path, trash: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 # %% ../nbs/16_prepare.ipynb #478faaa0
+def _layout(source: Source, tables: pd.DataFrame, species: pd.DataFrame, dtype: str) -> dict:
+    """`store.array_layout` of the store built from `source` with these tables."""
+    return array_layout(int(tables.has_vision.sum()), len(species), source.grid, dtype, LANGUAGE_DIM)
+
+
 def _manifest(
     source: Source, tables: pd.DataFrame, species: pd.DataFrame, part: Path, dtype: str, fp: dict, repo_id: str | None
 ) -> dict:
     """The manifest of the store built in `part` (before `seal_manifest` adds the stamps)."""
-    nv, S, grid = int(tables.has_vision.sum()), len(species), list(source.grid)
-    return {
-        'format_version': FORMAT_VERSION,
-        'library_version': __version__,
-        'counts': {
-            'observations': len(tables),
-            'gbif_observations': int(tables.gbif_id.nunique()),
-            'species': S,
-            'vision': nv,
-            'shards': len(source.shards),
-            'left_out_gbif_observations': int(len(source.left_out)),
-            'unlisted_shard_rows': int(len(source.unlisted)),
-        },
-        'shapes': {
-            'vision': [nv, *grid],
-            'pooled': [nv, grid[3]],
-            'language': [S, LANGUAGE_DIM],
-            'vision_digests': [nv, 16],
-        },
-        'dtypes': {'vision': dtype, 'pooled': 'float32', 'language': 'float32', 'vision_digests': 'uint8'},
-        'source': {
-            'path': str(source.path.resolve()),
-            'repo_id': repo_id,
-            'shards': fp['shards'],
-            'sha256': {n: _sha256(source.path / n) for n in (OBSERVATIONS, VISION_INDEX)},
-        },
-        'fingerprint': fp,
-        'checksums': _checksums(part),
+    counts = {
+        'observations': len(tables),
+        'gbif_observations': int(tables.gbif_id.nunique()),
+        'species': len(species),
+        'vision': int(tables.has_vision.sum()),
+        'shards': len(source.shards),
+        'left_out_gbif_observations': int(len(source.left_out)),
+        'unlisted_shard_rows': int(len(source.unlisted)),
     }
+    origin = {
+        'path': str(source.path.resolve()),
+        'repo_id': repo_id,
+        'shards': fp['shards'],
+        'sha256': {n: file_sha256(source.path / n) for n in (OBSERVATIONS, VISION_INDEX)},
+    }
+    return store_manifest(counts, _layout(source, tables, species, dtype), origin, fp, store_checksums(part))
 
 
 def _build(
@@ -201,22 +200,19 @@ def _build(
     resumable = is_partial(part) and (part / PROGRESS).is_file()
     state = json.loads((part / PROGRESS).read_text()) if resumable else None
     if state is None or state['fingerprint'] != fp:
+        state = None
         new_partial(store_dir)
     tables, species = build_tables(source)
-    if state is None or state['fingerprint'] != fp:
-        tables.to_parquet(part / 'observations.parquet', index=False)
-        species.to_parquet(part / 'species.parquet', index=False)
-        np.save(part / 'language.npy', language_matrix(source.path, species.taxon_id, progress=progress))
-        nv, (T, H, W, C) = int(tables.has_vision.sum()), source.grid
-        for n, s, d in (
-            ('vision.npy', (nv, T, H, W, C), dtype),
-            ('pooled.npy', (nv, C), 'float32'),
-            ('vision_digests.npy', (nv, 16), 'uint8'),
-        ):
-            _NpyRows(part / n, s, d, create=True).close()
+    layout = _layout(source, tables, species, dtype)
+    if state is None:
+        tables.to_parquet(part / OBSERVATIONS_FILE, index=False)
+        species.to_parquet(part / SPECIES_FILE, index=False)
+        np.save(part / LANGUAGE_FILE, language_matrix(source.path, species.taxon_id, progress=progress))
+        for k in VISION_ARRAYS:
+            NpyRows(part / ARRAY_FILES[k], *layout[k], create=True).close()
         state = {'fingerprint': fp, 'done_shards': []}
         atomic_write(part / PROGRESS, lambda p: p.write_text(json.dumps(state, indent=1)))
-    _stream_vision(source, tables, part, dtype, list(state['done_shards']), batch_rows, progress)
+    stream_vision(source, tables, part, layout, list(state['done_shards']), batch_rows, progress)
     seal_manifest(part, _manifest(source, tables, species, part, dtype, fp, repo_id))
     (part / PROGRESS).unlink()
 

@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from deepearth_training.source import OBSERVATIONS, VISION_DIR, VISION_INDEX, read_source, shard_name
-from deepearth_training.store import open_store, prepare_store
+from deepearth_training.prepare import prepare_store
+from deepearth_training.store import open_store
 from deepearth_training.split import load_split_assignments, load_train_test_split
 from deepearth_training.split_command import main as split_main
 from deepearth_training.synthetic import (

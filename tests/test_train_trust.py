@@ -13,7 +13,8 @@ import torch
 
 import deepearth_training
 from deepearth_training.split import SplitSpec, save_split, split_from_store
-from deepearth_training.store import open_store, prepare_store
+from deepearth_training.prepare import prepare_store
+from deepearth_training.store import open_store
 from deepearth_training.train import TrainConfig, fit, load_model
 from deepearth_training.train_command import evaluate_checkpoint, main
 
