@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['FORMAT_VERSION', 'MANIFEST', 'PROGRESS', 'OBSERVATIONS_FILE', 'SPECIES_FILE', 'LANGUAGE_FILE', 'VISION_FILE',
            'POOLED_FILE', 'DIGESTS_FILE', 'STORE_FILES', 'ARRAY_FILES', 'VISION_ARRAYS', 'DTYPES',
-           'OBSERVATION_COLUMNS', 'EDGE_BYTES', 'StoreCorrupt', 'npy_layout', 'load_mapped', 'store_location',
-           'file_sha256', 'manifest_digest', 'seal_manifest', 'read_manifest', 'check_store_files', 'array_layout',
-           'store_manifest', 'store_checksums', 'Store', 'open_store', 'verify_store']
+           'OBSERVATION_COLUMNS', 'EDGE_BYTES', 'MANIFEST_FIELDS', 'StoreCorrupt', 'npy_layout', 'load_mapped',
+           'store_location', 'file_sha256', 'manifest_digest', 'seal_manifest', 'read_manifest', 'check_store_files',
+           'array_layout', 'store_manifest', 'store_checksums', 'Store', 'open_store', 'verify_store']
 
 # %% ../nbs/14_store.ipynb #9da11d8e
 import hashlib
@@ -149,6 +149,23 @@ def seal_manifest(
     return m
 
 # %% ../nbs/14_store.ipynb #227226b3
+MANIFEST_FIELDS = {  # what a reader of the manifest relies on, section by section
+    'counts': ('observations', 'species', 'vision'),
+    'shapes': tuple(ARRAY_FILES),
+    'dtypes': tuple(ARRAY_FILES),
+}
+
+
+def _check_fields(f: Path, m: dict, fields: dict) -> None:
+    """StoreCorrupt naming manifest `f` and the first section or field of `fields` that `m` lacks."""
+    for section, names in fields.items():
+        if not isinstance(m.get(section), dict):
+            raise StoreCorrupt(f'{f}: no {section!r} section (an object with {", ".join(names)})')
+        missing = [n for n in names if n not in m[section]]
+        if missing:
+            raise StoreCorrupt(f'{f}: {section!r} has no {missing[0]!r} field')
+
+
 def read_manifest(
     path: Path,  # a store directory
     sealed: bool = True,  # require the manifest's own digest (False: `verify_store` checks every file instead)
@@ -173,6 +190,7 @@ def read_manifest(
         )
     if sealed and m['manifest_sha256'] != manifest_digest(m):
         raise StoreCorrupt(f'{f}: edited since prepare (its own checksum does not match)')
+    _check_fields(f, m, {**MANIFEST_FIELDS, **({'stamps': STORE_FILES} if sealed else {})})
     return m
 
 
