@@ -249,7 +249,7 @@ def _prepare_locked(
     if not (finished and json.loads((part / MANIFEST).read_text()).get('fingerprint') == fp):
         try:
             _build(source, store_dir, dtype, fp, batch_rows, progress, repo_id)
-        except ValueError:
+        except Exception:  # bad input or a failure: nothing half-made stays (an interrupt keeps it, to resume)
             remove_partial(part)
             raise
     _swap(part, store_dir, trash)
