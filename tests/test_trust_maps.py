@@ -46,3 +46,29 @@ def test_template_payloads_show_literally_in_the_browser(browser, serve_director
         )
         time.sleep(0.2)
     assert sorted(set(species)) == sorted(NAMES)
+
+
+def test_split_command_visuals_with_hostile_species(tiny_source, tmp_path, monkeypatch):
+    """The reported path: deepearth-split --visuals on a store whose species carry the payloads."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from deepearth_training.prepare import prepare_store
+    from deepearth_training.source import OBSERVATIONS
+    from deepearth_training.split_command import main
+
+    src = shutil.copytree(tiny_source, tmp_path / 'src')
+    t = pq.read_table(src / OBSERVATIONS)
+    names = t.column('taxon_name').to_pylist()
+    renamed = dict(zip(sorted(set(names)), NAMES))  # four species, every row of each
+    k = t.schema.get_field_index('taxon_name')
+    pq.write_table(t.set_column(k, 'taxon_name', pa.array([renamed.get(n, n) for n in names])), src / OBSERVATIONS)
+    store = prepare_store(src, tmp_path / 'store', progress=False)
+    monkeypatch.chdir(tmp_path)
+    argv = ['--store', str(store), '--out', 'split.json', '--visuals', 'vis', '--all-rows', '--n-regions', '1']
+    assert main([*argv, '--min-region-species', '1', '--min-region-observations', '1']) == 0
+    assert not (tmp_path / 'Cycler').exists()
+    html = (tmp_path / 'vis' / 'split_map.html').read_text()
+    assert all(n in html for n in NAMES) and 'Plantago 49 major' not in html
