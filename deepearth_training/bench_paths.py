@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset
 from .dates import TIME_FIELDS, encode_timestamps
 from .ids import parse_observation_ids
 from .loader import MODES, get_training_batch
-from .source import shard_name
+from .source_tables import shard_name
 
 # %% ../nbs/40_bench_paths.ipynb #fb0825b0
 BENCH_MODES = ('language', 'pooled', 'multimodal_pooled', 'vision')

@@ -37,7 +37,7 @@ from deepearth_training.bench_paths import (
 )
 from .files import drop_from_cache
 from .loader import MODES
-from .source import VJEPA2_PATCHES
+from .source_tables import VJEPA2_PATCHES
 from .store import open_store
 
 # %% ../nbs/41_bench_run.ipynb #d9449122

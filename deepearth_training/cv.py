@@ -36,7 +36,7 @@ from deepearth_training.holdout import (
     rows_to_split,
     split_result,
 )
-from .regions import SplitSpec
+from .split_spec import SplitSpec
 from .split import mapping_fields, save_split
 from deepearth_training.splitters import (
     BlockKFold,

@@ -18,11 +18,17 @@ from tqdm.auto import tqdm
 # %% ../nbs/45_demo.ipynb #fa8712b7
 from .cli import non_negative_int, positive_int, run_command
 from .files import atomic_write
-from .benchmark import format_table, plot_report, run_benchmark, write_report
+from .benchmark import format_table, plot_report, write_report
+from .bench_run import run_benchmark
 from .maps import write_split_visuals
-from .split import SplitSpec, format_report, save_split, split_from_store
-from .store import open_store, prepare_store
-from .synthetic import PRESETS, make_synthetic_dataset
+from .split_spec import SplitSpec
+from .split_report import format_report
+from .split import save_split
+from .holdout import split_from_store
+from .prepare import prepare_store
+from .store import open_store
+from .occurrences import PRESETS
+from .synthetic import make_synthetic_dataset
 from .evaluation import compare_runs, seed_summary
 from .metrics import mode_label, results_table, with_interval
 from .train import train_modes

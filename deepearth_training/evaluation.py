@@ -26,7 +26,7 @@ from .applicability import store_applicability
 from .files import atomic_write
 from .neighbours import KnnBaseline, knn_baseline
 from .metrics import accuracy_summary, model_hits, population, split_subsets, subset_report
-from .split import local_xy_km, nearest_km
+from .geo import local_xy_km, nearest_km
 
 # %% ../nbs/37_evaluation.ipynb #278b9884
 BLOCK_KM = 10.0  # side of the grid blocks of the validation set and of the temporal test's bootstrap units

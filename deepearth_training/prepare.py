@@ -19,35 +19,42 @@ import numpy as np
 import pandas as pd
 
 # %% ../nbs/16_prepare.ipynb #2f404bc3
-from . import __version__
 from .cli import run_command
-from .files import atomic_write, pid_lock
-from .ids import create_observation_ids
-from deepearth_training.source import (
-    LANGUAGE_DIM,
-    OBSERVATIONS,
-    VISION_INDEX,
-    Source,
-    download_source,
-    language_matrix,
-    read_source,
-    shard_name,
+from deepearth_training.files import (
+    atomic_write,
+    finish_partial,
+    is_partial,
+    new_partial,
+    partial_path,
+    pid_lock,
+    remove_partial,
 )
-from deepearth_training.store_format import (
+from .ids import create_observation_ids
+from .source_tables import LANGUAGE_DIM, OBSERVATIONS, VISION_INDEX, language_matrix, shard_name
+from .source import Source, download_source, read_source
+from deepearth_training.store import (
+    ARRAY_FILES,
     DTYPES,
     FORMAT_VERSION,
+    LANGUAGE_FILE,
     MANIFEST,
+    OBSERVATIONS_FILE,
     PROGRESS,
+    SPECIES_FILE,
     STORE_FILES,
-    file_sha256 as _sha256,
+    VISION_ARRAYS,
+    array_layout,
+    file_sha256,
     open_store,
     seal_manifest,
+    store_checksums,
     store_location,
+    store_manifest,
     verify_store,
 )
 
 # %% ../nbs/16_prepare.ipynb #f4d3f56f
-from .vision_stream import _NpyRows, _checksums, _stream_vision
+from .vision_stream import NpyRows, stream_vision
 
 # %% ../nbs/16_prepare.ipynb #777775b9
 def build_tables(source: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -121,13 +128,13 @@ def _check_places(source_dir, store_dir: Path) -> None:
         )
 
 
-def _check_removable(path: Path, names: set, marker: bool = True) -> None:
-    """Raise unless `path` holds only `names` (and temporaries) and, with `marker`, a manifest prepare wrote."""
+def _check_removable(path: Path, names: set) -> None:
+    """Raise unless `path` holds only `names` (and temporaries) and a manifest prepare wrote."""
     try:
         m = json.loads((path / MANIFEST).read_text())
     except (OSError, ValueError):
         m = None
-    if marker and not (isinstance(m, dict) and isinstance(m.get('fingerprint'), dict)):
+    if not (isinstance(m, dict) and isinstance(m.get('fingerprint'), dict)):
         raise FileExistsError(
             f'{path} is not a store made by deepearth-prepare (no store manifest), so it is not replaced; '
             'choose another --store or remove it yourself'
@@ -145,68 +152,59 @@ def _swap(part: Path, store_dir: Path, trash: Path) -> None:
     crash in between, the next prepare removes `trash`)."""
     if store_dir.exists():
         store_dir.rename(trash)
-    part.rename(store_dir)
+    finish_partial(part, store_dir)
     shutil.rmtree(trash, ignore_errors=True)
 
 # %% ../nbs/16_prepare.ipynb #478faaa0
+def _layout(source: Source, tables: pd.DataFrame, species: pd.DataFrame, dtype: str) -> dict:
+    """`store.array_layout` of the store built from `source` with these tables."""
+    return array_layout(int(tables.has_vision.sum()), len(species), source.grid, dtype, LANGUAGE_DIM)
+
+
 def _manifest(
     source: Source, tables: pd.DataFrame, species: pd.DataFrame, part: Path, dtype: str, fp: dict, repo_id: str | None
 ) -> dict:
     """The manifest of the store built in `part` (before `seal_manifest` adds the stamps)."""
-    nv, S, grid = int(tables.has_vision.sum()), len(species), list(source.grid)
-    return {
-        'format_version': FORMAT_VERSION,
-        'library_version': __version__,
-        'counts': {
-            'observations': len(tables),
-            'gbif_observations': int(tables.gbif_id.nunique()),
-            'species': S,
-            'vision': nv,
-            'shards': len(source.shards),
-            'left_out_gbif_observations': int(len(source.left_out)),
-            'unlisted_shard_rows': int(len(source.unlisted)),
-        },
-        'shapes': {
-            'vision': [nv, *grid],
-            'pooled': [nv, grid[3]],
-            'language': [S, LANGUAGE_DIM],
-            'vision_digests': [nv, 16],
-        },
-        'dtypes': {'vision': dtype, 'pooled': 'float32', 'language': 'float32', 'vision_digests': 'uint8'},
-        'source': {
-            'path': str(source.path.resolve()),
-            'repo_id': repo_id,
-            'shards': fp['shards'],
-            'sha256': {n: _sha256(source.path / n) for n in (OBSERVATIONS, VISION_INDEX)},
-        },
-        'fingerprint': fp,
-        'checksums': _checksums(part),
+    counts = {
+        'observations': len(tables),
+        'gbif_observations': int(tables.gbif_id.nunique()),
+        'species': len(species),
+        'vision': int(tables.has_vision.sum()),
+        'shards': len(source.shards),
+        'left_out_gbif_observations': int(len(source.left_out)),
+        'unlisted_shard_rows': int(len(source.unlisted)),
     }
+    origin = {
+        'path': str(source.path.resolve()),
+        'repo_id': repo_id,
+        'shards': fp['shards'],
+        'sha256': {n: file_sha256(source.path / n) for n in (OBSERVATIONS, VISION_INDEX)},
+    }
+    return store_manifest(counts, _layout(source, tables, species, dtype), origin, fp, store_checksums(part))
 
 
-def _build(source: Source, part: Path, dtype: str, fp: dict, batch_rows: int | None, progress: bool, repo_id) -> None:
-    """Steps 3-5 of prepare_store in `part`: tables, language, preallocated arrays (unless resuming), vision, manifest."""
-    state = json.loads((part / PROGRESS).read_text()) if (part / PROGRESS).is_file() else None
+def _build(
+    source: Source, store_dir: Path, dtype: str, fp: dict, batch_rows: int | None, progress: bool, repo_id
+) -> None:
+    """Steps 3-5 of prepare_store in `store_dir`'s partial folder: tables, language, preallocated arrays (unless
+    resuming one of this project's partial folders), vision, manifest."""
+    part = partial_path(store_dir)
+    resumable = is_partial(part) and (part / PROGRESS).is_file()
+    state = json.loads((part / PROGRESS).read_text()) if resumable else None
     if state is None or state['fingerprint'] != fp:
-        if part.exists():
-            _check_removable(part, STORE_NAMES | {PROGRESS}, marker=False)
-            shutil.rmtree(part)
-        part.mkdir(parents=True)
+        state = None
+        new_partial(store_dir)
     tables, species = build_tables(source)
-    if state is None or state['fingerprint'] != fp:
-        tables.to_parquet(part / 'observations.parquet', index=False)
-        species.to_parquet(part / 'species.parquet', index=False)
-        np.save(part / 'language.npy', language_matrix(source.path, species.taxon_id, progress=progress))
-        nv, (T, H, W, C) = int(tables.has_vision.sum()), source.grid
-        for n, s, d in (
-            ('vision.npy', (nv, T, H, W, C), dtype),
-            ('pooled.npy', (nv, C), 'float32'),
-            ('vision_digests.npy', (nv, 16), 'uint8'),
-        ):
-            _NpyRows(part / n, s, d, create=True).close()
+    layout = _layout(source, tables, species, dtype)
+    if state is None:
+        tables.to_parquet(part / OBSERVATIONS_FILE, index=False)
+        species.to_parquet(part / SPECIES_FILE, index=False)
+        np.save(part / LANGUAGE_FILE, language_matrix(source.path, species.taxon_id, progress=progress))
+        for k in VISION_ARRAYS:
+            NpyRows(part / ARRAY_FILES[k], *layout[k], create=True).close()
         state = {'fingerprint': fp, 'done_shards': []}
         atomic_write(part / PROGRESS, lambda p: p.write_text(json.dumps(state, indent=1)))
-    _stream_vision(source, tables, part, dtype, list(state['done_shards']), batch_rows, progress)
+    stream_vision(source, tables, part, layout, list(state['done_shards']), batch_rows, progress)
     seal_manifest(part, _manifest(source, tables, species, part, dtype, fp, repo_id))
     (part / PROGRESS).unlink()
 
@@ -222,7 +220,7 @@ def _prepare_locked(
     repo_id: str | None,
 ) -> Path:
     """prepare_store's work once it holds the store's lock."""
-    part, trash = store_dir.parent / f'.{store_dir.name}.partial', store_dir.parent / f'.{store_dir.name}.old'
+    part, trash = partial_path(store_dir), store_dir.parent / f'.{store_dir.name}.old'
     if trash.exists():
         _check_removable(trash, STORE_NAMES)
         shutil.rmtree(trash)
@@ -242,9 +240,9 @@ def _prepare_locked(
     finished = (part / MANIFEST).is_file() and not (part / PROGRESS).exists()
     if not (finished and json.loads((part / MANIFEST).read_text()).get('fingerprint') == fp):
         try:
-            _build(source, part, dtype, fp, batch_rows, progress, repo_id)
-        except ValueError:
-            shutil.rmtree(part, ignore_errors=True)
+            _build(source, store_dir, dtype, fp, batch_rows, progress, repo_id)
+        except Exception:  # bad input or a failure: nothing half-made stays (an interrupt keeps it, to resume)
+            remove_partial(part)
             raise
     _swap(part, store_dir, trash)
     return store_dir

@@ -19,9 +19,10 @@ from deepearth_training.cli import (
     positive_int,
     run_command,
 )
-from .holdout import PUBLISHED_CENTRES, SplitSpec, rows_to_split, split_from_store
+from .split_spec import PUBLISHED_CENTRES, SplitSpec
+from .holdout import rows_to_split, split_from_store
 from .maps import write_split_visuals
-from .split import read_region_centres, save_split, split_hash
+from .split import read_region_centres, save_split, split_differences, split_hash
 from .store import open_store
 from .split_report import format_report
 
@@ -33,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     d = SplitSpec()
     p.add_argument('--store', required=True, help='prepared store directory')
-    p.add_argument('--out', required=True, help='split JSON file to write')
+    p.add_argument('--out', help='split JSON file to write (required unless --check)')
     p.add_argument(
         '--test-year', type=positive_int, default=d.test_year, help='first held-out year (default %(default)s)'
     )
@@ -79,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument('--regions', default=None, help="'published' or a file of centres (CSV latitude,longitude / JSON)")
     p.add_argument('--all-rows', action='store_true', help='split every row, not only rows with vision')
     p.add_argument('--visuals', default=None, help='also write the figure (PNG) and the map (HTML) into this directory')
+    p.add_argument(
+        '--check',
+        metavar='FILE',
+        help='instead of splitting, re-derive FILE from its recorded spec on --store; exit 1 listing rows that differ',
+    )
     return p
 
 # %% ../nbs/27_split_command.ipynb #b1ede6af
@@ -114,8 +120,27 @@ def _auto_buffer(store, spec: SplitSpec, seed: int) -> tuple[SplitSpec, dict]:
     return dataclasses.replace(spec, buffer_km=ac['range_km']), ac
 
 
+def _check(a: argparse.Namespace, shown: int = 10) -> int:
+    """--check: 0 when the split file is exactly what its spec gives on the store, else 1, printing the rows that differ."""
+    diff = split_differences(a.check, open_store(a.store))
+    if diff.empty:
+        print(f'{a.check}: every row agrees with the split re-derived from its spec on {a.store}')
+        return 0
+    print(
+        f'{a.check}: {len(diff)} row(s) differ from the split re-derived from its spec on {a.store}'
+        f'{f" (first {shown})" if len(diff) > shown else ""}:'
+    )
+    print(diff.head(shown).to_string())
+    return 1
+
+
 def _run(a: argparse.Namespace) -> int:
-    """Split the store (buffer from the autocorrelation range with --buffer-km auto), write the file, print the report."""
+    """Split the store (buffer from the autocorrelation range with --buffer-km auto), write the file, print the report;
+    or, with --check, check a split file against the store."""
+    if a.check is not None:
+        return _check(a)
+    if a.out is None:
+        raise ValueError('--out FILE is required (or --check FILE to check a split file)')
     store, spec, ac = open_store(a.store), _spec(a), None
     if a.buffer_km == 'auto':
         spec, ac = _auto_buffer(store, spec, a.seed)

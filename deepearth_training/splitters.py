@@ -15,7 +15,7 @@ import pandas as pd
 # %% ../nbs/23b_splitters.ipynb #605d0d33
 from .geo import lat_at_arc, meridian_arc_km, nearest_km, parallel_radius_km
 from .holdout import assign_split, make_split
-from .regions import SplitSpec
+from .split_spec import SplitSpec
 from .knndm import knndm_folds
 from .split_report import domain_points
 

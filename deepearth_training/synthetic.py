@@ -8,7 +8,6 @@ __all__ = ['EmbeddingModel', 'synthetic_occurrences', 'make_synthetic_dataset', 
 # %% ../nbs/13_synthetic.ipynb #560ad6d7
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,8 @@ from tqdm.auto import tqdm
 
 # %% ../nbs/13_synthetic.ipynb #ba1c731d
 from .cli import non_negative_int, positive_float, positive_int, run_command
-from .source import LANGUAGE_DIM, GRID_METADATA_KEY, shard_name
+from .files import finish_partial, new_partial
+from .source_tables import LANGUAGE_DIM, GRID_METADATA_KEY, shard_name
 
 # %% ../nbs/13_synthetic.ipynb #f6adc0ed
 from deepearth_training.occurrences import (
@@ -253,9 +253,7 @@ def make_synthetic_dataset(
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f'{out} exists and is not an empty directory')
-    tmp = out.parent / f'.{out.name}.partial'
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    tmp = new_partial(out)  # .NAME.partial, marked as ours; a folder of that name without the marker is refused
     rng = np.random.default_rng(seed)
     w = _draw_world(rng, cfg)
     N, grid = len(w['gbif']), cfg['grid']
@@ -279,7 +277,7 @@ def make_synthetic_dataset(
             dtype=object,
         ),
     )
-    (tmp / 'vision_embeddings').mkdir(parents=True)
+    (tmp / 'vision_embeddings').mkdir()
     _write_observations(tmp / 'observations.parquet', obs, w['language'])
     pq.write_table(
         pa.table(
@@ -288,10 +286,7 @@ def make_synthetic_dataset(
         tmp / 'vision_index.parquet',
     )
     _write_shards(tmp / 'vision_embeddings', rng, w, owner, file_idx, grid, source_dtype, progress)
-    if out.exists():
-        out.rmdir()
-    tmp.rename(out)
-    return out
+    return finish_partial(tmp, out)
 
 # %% ../nbs/13_synthetic.ipynb #25d7f58d
 def _parser() -> argparse.ArgumentParser:

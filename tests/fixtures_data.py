@@ -2,7 +2,7 @@
 
 import pytest
 
-from deepearth_training.store import prepare_store
+from deepearth_training.prepare import prepare_store
 from deepearth_training.synthetic import make_synthetic_dataset
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from pyproj import Geod
 
-from deepearth_training.source import OBSERVATIONS, VISION_DIR, VISION_INDEX, shard_name
+from deepearth_training.source_tables import OBSERVATIONS, VISION_DIR, VISION_INDEX, shard_name
 from deepearth_training.store import open_store
 
 GEOD = Geod(ellps='WGS84')

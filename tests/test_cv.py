@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from deepearth_training.cv import CVSpec, cross_validation, design_figures, main, prediction_domain_km, save_cv
-from deepearth_training.regions import SplitSpec
+from deepearth_training.split_spec import SplitSpec
 from deepearth_training.splitters import BlockKFold, KNNDMKFold, RandomKFold, RegionHoldout
 from deepearth_training.split import load_split, load_split_assignments, load_train_test_split
 from deepearth_training.store import open_store

@@ -12,7 +12,9 @@ from deepearth_training.evaluation import (
     unseen_as_errors,
     validation_split,
 )
-from deepearth_training.split import load_train_test_split, make_split, nearest_km, save_split
+from deepearth_training.split import load_train_test_split, save_split
+from deepearth_training.holdout import make_split
+from deepearth_training.geo import nearest_km
 from deepearth_training.store import open_store
 
 

@@ -18,7 +18,9 @@ from deepearth_training.maps import (
     split_map,
     write_split_visuals,
 )
-from deepearth_training.split import SplitSpec, load_split, make_split, save_split
+from deepearth_training.split_spec import SplitSpec
+from deepearth_training.split import load_split, save_split
+from deepearth_training.holdout import make_split
 from helpers import geod_km, observations
 
 matplotlib.use('Agg')

@@ -5,7 +5,8 @@ import time
 import pytest
 
 from deepearth_training.maps import save_map, split_map
-from deepearth_training.split import SplitSpec, make_split
+from deepearth_training.split_spec import SplitSpec
+from deepearth_training.holdout import make_split
 from helpers import POPUP_JS, STATE_JS, observations
 
 

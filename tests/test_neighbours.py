@@ -90,7 +90,8 @@ def test_knn_baseline_is_deterministic_and_beats_chance(tiny_store):
 
 
 def test_run_metrics_carry_knn_and_aoa(tiny_store, tmp_path):
-    from deepearth_training.split import save_split, split_from_store
+    from deepearth_training.split import save_split
+    from deepearth_training.holdout import split_from_store
     from deepearth_training.train import TrainConfig, fit
 
     split = save_split(split_from_store(open_store(tiny_store)), tmp_path / 'split.json')
@@ -111,7 +112,9 @@ def test_run_metrics_carry_knn_and_aoa(tiny_store, tmp_path):
 
 def test_a_language_run_on_every_row_has_no_vision_baselines(tiny_store, tmp_path):
     from deepearth_training.evaluation import evaluation_context, run_baselines, validation_split
-    from deepearth_training.split import SplitSpec, load_train_test_split, save_split, split_from_store
+    from deepearth_training.split_spec import SplitSpec
+    from deepearth_training.split import load_train_test_split, save_split
+    from deepearth_training.holdout import split_from_store
 
     store = open_store(tiny_store)
     split = save_split(split_from_store(store, SplitSpec(vision_only=False)), tmp_path / 'split.json')

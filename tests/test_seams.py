@@ -7,7 +7,8 @@ import deepearth_training.evaluation as evaluation_module
 import deepearth_training.metrics as metrics_module
 import deepearth_training.split as split_module
 import deepearth_training.train as train_module
-from deepearth_training.split import save_split, split_from_store
+from deepearth_training.split import save_split
+from deepearth_training.holdout import split_from_store
 from deepearth_training.store import open_store
 from deepearth_training.train import TrainConfig, fit
 

@@ -3,7 +3,8 @@
 import pytest
 
 from deepearth_training.source import download_source
-from deepearth_training.store import main, open_store
+from deepearth_training.prepare import main
+from deepearth_training.store import open_store
 
 hub = pytest.importorskip('huggingface_hub')
 

@@ -7,16 +7,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from deepearth_training.source import (
-    OBSERVATIONS,
-    VISION_DIR,
-    VISION_INDEX,
-    check_columns,
-    parse_original_shape,
-    read_source,
-    shard_name,
-)
-from deepearth_training.store import prepare_store
+from deepearth_training.source_tables import OBSERVATIONS, VISION_DIR, VISION_INDEX, check_columns, shard_name
+from deepearth_training.source import parse_original_shape, read_source
+from deepearth_training.prepare import prepare_store
 
 
 @pytest.fixture
@@ -263,7 +256,8 @@ def test_unlisted_shard_row(src, tmp_path, capsys):
     assert read_source(src).unlisted.gbif_id.tolist() == [777]
     with pytest.warns(UserWarning, match=r'1 shard row\(s\) are not listed.*gbif_id 777'):
         s = prepare_store(src, tmp_path / 'store', progress=False)
-    from deepearth_training.store import main, open_store
+    from deepearth_training.prepare import main
+    from deepearth_training.store import open_store
 
     store = open_store(s)
     assert store.manifest['counts']['unlisted_shard_rows'] == 1 and 777 not in store.observations.gbif_id.tolist()

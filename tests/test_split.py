@@ -10,20 +10,18 @@ from hypothesis import strategies as st
 
 import deepearth_training.regions as regions
 from deepearth_training.geo import geodesic_km
+from deepearth_training.split_spec import PUBLISHED_CENTRES, SplitSpec, published_spec
+from deepearth_training.regions import check_region_centres
 from deepearth_training.split import (
-    PUBLISHED_CENTRES,
-    SplitSpec,
-    check_region_centres,
     load_split,
     load_split_assignments,
     load_train_test_split,
-    make_split,
-    nearest_km,
-    published_spec,
     read_region_centres,
     save_split,
     split_hash,
 )
+from deepearth_training.holdout import make_split
+from deepearth_training.geo import nearest_km
 from helpers import GEOD, geod_km, observations
 
 SPEC = SplitSpec(buffer_km=1.5, seed=7)

@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from deepearth_training.source import LANGUAGE_DIM
+from deepearth_training.source_tables import LANGUAGE_DIM
 from deepearth_training.store import OBSERVATION_COLUMNS, Store, open_store
 
 

@@ -10,8 +10,10 @@ import pytest
 
 import deepearth_training.prepare as store_mod
 import deepearth_training.vision_stream as stream_mod
-from deepearth_training.source import VISION_DIR, iter_shard, shard_name
-from deepearth_training.store import MANIFEST, PROGRESS, main, open_store, prepare_store, verify_store
+from deepearth_training.source_tables import VISION_DIR, shard_name
+from deepearth_training.source import iter_shard
+from deepearth_training.prepare import main, prepare_store
+from deepearth_training.store import MANIFEST, PROGRESS, open_store, verify_store
 
 
 def interrupted_prepare(src, dst, monkeypatch, after=1):

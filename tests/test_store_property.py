@@ -3,7 +3,7 @@
 import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from deepearth_training.store import prepare_store
+from deepearth_training.prepare import prepare_store
 from deepearth_training.synthetic import make_synthetic_dataset
 from helpers import check_store
 

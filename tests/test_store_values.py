@@ -5,8 +5,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from deepearth_training.source import OBSERVATIONS, VISION_DIR, shard_name
-from deepearth_training.store import open_store, prepare_store, verify_store
+from deepearth_training.source_tables import OBSERVATIONS, VISION_DIR, shard_name
+from deepearth_training.prepare import prepare_store
+from deepearth_training.store import open_store, verify_store
 from deepearth_training.synthetic import make_synthetic_dataset
 from helpers import check_store
 

@@ -9,22 +9,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from deepearth_training.source import OBSERVATIONS, VISION_DIR, VISION_INDEX, read_source, shard_name
-from deepearth_training.store import open_store, prepare_store
+from deepearth_training.source_tables import OBSERVATIONS, VISION_DIR, VISION_INDEX, shard_name
+from deepearth_training.source import read_source
+from deepearth_training.prepare import prepare_store
+from deepearth_training.store import open_store
 from deepearth_training.split import load_split_assignments, load_train_test_split
 from deepearth_training.split_command import main as split_main
-from deepearth_training.synthetic import (
+from deepearth_training.occurrences import (
     DEFAULT_CORRELATION_KM,
     LAT_RANGE,
     LON_RANGE,
     PRESETS,
-    main,
-    make_synthetic_dataset,
     real_occurrences,
     species_counts,
-    synthetic_occurrences,
     year_probabilities,
 )
+from deepearth_training.synthetic import main, make_synthetic_dataset, synthetic_occurrences
 
 REAL_SPLIT = Path('/work/shared/real/central_florida_split.json')
 

@@ -13,7 +13,8 @@ import torch
 from deepearth_training.loader import DeepEarthDataset
 from deepearth_training.metrics import classification_report
 from deepearth_training.registry import space_time_coords
-from deepearth_training.split import save_split, split_from_store
+from deepearth_training.split import save_split
+from deepearth_training.holdout import split_from_store
 from deepearth_training.store import open_store
 from deepearth_training.checkpoint import load_model
 from deepearth_training.train import TrainConfig, fit

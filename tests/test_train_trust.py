@@ -12,10 +12,13 @@ import pytest
 import torch
 
 import deepearth_training
-from deepearth_training.split import SplitSpec, save_split, split_from_store
-from deepearth_training.store import open_store, prepare_store
-from deepearth_training.checkpoint import load_model
+from deepearth_training.split_spec import SplitSpec
+from deepearth_training.split import save_split
+from deepearth_training.holdout import split_from_store
+from deepearth_training.prepare import prepare_store
+from deepearth_training.store import open_store
 from deepearth_training.train import TrainConfig, fit
+from deepearth_training.checkpoint import load_model
 from deepearth_training.train_command import evaluate_checkpoint, main
 
 

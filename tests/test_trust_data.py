@@ -13,8 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from deepearth_training.ids import INT64_MAX, create_observation_ids
-from deepearth_training.source import OBSERVATIONS
-from deepearth_training.store import main, open_store
+from deepearth_training.source_tables import OBSERVATIONS
+from deepearth_training.prepare import main
+from deepearth_training.store import open_store
 
 ROW = 4  # the row each bad-source case damages
 

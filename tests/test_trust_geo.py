@@ -14,7 +14,7 @@ from deepearth_training import regions
 from deepearth_training.geo import distance_to_region_km, grown_bounds, in_region, local_xy_km, square_region
 from deepearth_training.holdout import assign_split, make_split
 from deepearth_training.split_spec import SplitSpec
-from deepearth_training.store import prepare_store
+from deepearth_training.prepare import prepare_store
 from helpers import geod_km, observations
 
 

@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from deepearth_training.split import SplitSpec, save_split, split_from_store
+from deepearth_training.split_spec import SplitSpec
+from deepearth_training.split import save_split
+from deepearth_training.holdout import split_from_store
 from deepearth_training.store import open_store
 from deepearth_training.benchmark import plot_report
 from deepearth_training.checkpoint import load_checkpoint, save_checkpoint
