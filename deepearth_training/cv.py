@@ -32,7 +32,7 @@ from .files import atomic_write
 from .geo import nearest_km
 from deepearth_training.holdout import (
     SplitResult,
-    _check_observations,
+    check_observations,
     rows_to_split,
     split_result,
 )
@@ -130,7 +130,7 @@ def cross_validation(
 ) -> list[SplitResult]:
     """One SplitResult per fold of a cross-validation of `observations` by `spec.design`."""
     obs = rows_to_split(observations, spec.vision_only)
-    _check_observations(obs)
+    check_observations(obs)
     past = obs['year'].to_numpy(np.float64) < spec.test_year
     if not past.any():
         raise ValueError(f'cannot cross-validate: no observation before the test year {spec.test_year}')

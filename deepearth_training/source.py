@@ -28,18 +28,12 @@ from deepearth_training.source_tables import (
     VISION_DIR,
     VISION_INDEX,
     VJEPA2_PATCHES,
-    _first,
-    _float_rows,
+    first_where,
+    float_rows,
     check_columns,
     read_observations,
     read_vision_index,
     shard_name,
-    LANGUAGE_DIM,  # noqa: F401 (re-exported)
-    OBSERVATION_COLUMNS,  # noqa: F401 (re-exported)
-    TIME_COLUMNS,  # noqa: F401 (re-exported)
-    VISION_INDEX_COLUMNS,  # noqa: F401 (re-exported)
-    iter_language,  # noqa: F401 (re-exported)
-    language_matrix,  # noqa: F401 (re-exported)
 )
 
 # %% ../nbs/11_source.ipynb #039a0c98
@@ -145,7 +139,7 @@ def iter_shard(path, grid: tuple, batch_rows: int | None = None, check_float16: 
         batch_size=batch_rows or batch_rows_for(grid), columns=['gbif_id', 'embedding'], use_threads=False
     ):
         g = b.column(0).to_numpy(zero_copy_only=False).astype(np.int64)
-        yield first, g, _float_rows(b.column(1), path, g, 'embedding', n, check_float16)
+        yield first, g, float_rows(b.column(1), path, g, 'embedding', n, check_float16)
         first += len(g)
 
 # %% ../nbs/11_source.ipynb #d7fc33b0
@@ -203,7 +197,7 @@ def read_source(source_dir, grid: tuple | None = None, shards=None, progress: bo
         beyond = (part.row_idx >= len(g)).to_numpy()
         if beyond.any():
             raise ValueError(
-                f'{p}: gbif_id {_first(beyond, part.gbif_id)}: row_idx {_first(beyond, part.row_idx)} but the shard has {len(g)} rows'
+                f'{p}: gbif_id {first_where(beyond, part.gbif_id)}: row_idx {first_where(beyond, part.row_idx)} but the shard has {len(g)} rows'
             )
         wrong = g[part.row_idx.to_numpy()] != part.gbif_id.to_numpy()
         if wrong.any():

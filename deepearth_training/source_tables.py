@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['LANGUAGE_DIM', 'VJEPA2_PATCHES', 'GRID_METADATA_KEY', 'OBSERVATIONS', 'VISION_INDEX', 'VISION_DIR',
            'OBSERVATION_COLUMNS', 'VISION_INDEX_COLUMNS', 'SHARD_COLUMNS', 'TIME_COLUMNS', 'shard_name',
-           'check_columns', 'read_observations', 'iter_language', 'language_matrix', 'read_vision_index']
+           'check_columns', 'first_where', 'read_observations', 'float_rows', 'iter_language', 'language_matrix',
+           'read_vision_index']
 
 # %% ../nbs/10_source_tables.ipynb #2edfc635
 from pathlib import Path
@@ -100,7 +101,7 @@ def check_columns(path: Path, required: dict) -> pa.Schema:
     return schema
 
 # %% ../nbs/10_source_tables.ipynb #93a925c3
-def _first(mask: np.ndarray, values) -> object:
+def first_where(mask: np.ndarray, values) -> object:
     """The value at the first True of `mask`."""
     return np.asarray(values)[np.flatnonzero(mask)[0]]
 
@@ -117,7 +118,7 @@ def _check_taxa(df: pd.DataFrame, path: Path) -> None:
     for c in ('taxon_id', 'taxon_name'):
         blank = (df[c].str.strip() == '').to_numpy()
         if blank.any():
-            raise ValueError(f'{path}: gbif_id {_first(blank, df.gbif_id)}: {c} is empty')
+            raise ValueError(f'{path}: gbif_id {first_where(blank, df.gbif_id)}: {c} is empty')
     pairs = df.drop_duplicates(['taxon_id', 'taxon_name'])  # first row of each distinct pair, in file order
     for key, other in (('taxon_id', 'taxon_name'), ('taxon_name', 'taxon_id')):
         again = pairs[key].duplicated().to_numpy()
@@ -160,7 +161,7 @@ def read_observations(source_dir) -> pd.DataFrame:
     for c in ('gbif_id', 'year', 'has_vision', 'num_vision_embeddings', 'taxon_name', 'latitude', 'longitude'):
         if t.column(c).null_count:
             bad = pc.is_null(t.column(c)).to_numpy(zero_copy_only=False)
-            raise ValueError(f'{path}: gbif_id {_first(bad, gbif.to_numpy(zero_copy_only=False))}: {c} is null')
+            raise ValueError(f'{path}: gbif_id {first_where(bad, gbif.to_numpy(zero_copy_only=False))}: {c} is null')
     g = gbif.to_numpy().astype(np.int64)
     df = pd.DataFrame(
         {
@@ -170,7 +171,7 @@ def read_observations(source_dir) -> pd.DataFrame:
         }
     )
     if (df.taxon_id.isna()).any():
-        raise ValueError(f'{path}: gbif_id {_first(df.taxon_id.isna().to_numpy(), g)}: taxon_id is null')
+        raise ValueError(f'{path}: gbif_id {first_where(df.taxon_id.isna().to_numpy(), g)}: taxon_id is null')
     for c in ('latitude', 'longitude', *TIME_COLUMNS):
         df[c] = t.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
     df.insert(5, 'year', t.column('year').to_numpy().astype(np.int64))
@@ -181,7 +182,7 @@ def read_observations(source_dir) -> pd.DataFrame:
     dup = df.gbif_id.duplicated(keep=False).to_numpy()
     if dup.any():
         raise ValueError(
-            f'{path}: gbif_id {_first(dup, g)} appears in {dup[g == _first(dup, g)].sum()} rows (must be unique)'
+            f'{path}: gbif_id {first_where(dup, g)} appears in {dup[g == first_where(dup, g)].sum()} rows (must be unique)'
         )
     bad = ~(
         np.isfinite(df.latitude) & np.isfinite(df.longitude) & (df.latitude.abs() <= 90) & (df.longitude.abs() <= 180)
@@ -200,14 +201,14 @@ def read_observations(source_dir) -> pd.DataFrame:
     return df
 
 # %% ../nbs/10_source_tables.ipynb #041a2a8f
-def _float_rows(
+def float_rows(
     col: pa.Array, path: Path, gbif: np.ndarray, what: str, length: int | None = None, check_float16: bool = False
 ) -> np.ndarray:
     """Values of a list<float> array as [rows, length]; raises naming file and gbif_id on nulls, wrong lengths,
     non-finite values or (with `check_float16`) values outside the float16 range."""
     if col.null_count:
         raise ValueError(
-            f'{path}: gbif_id {_first(col.is_null().to_numpy(zero_copy_only=False), gbif)}: {what} is null'
+            f'{path}: gbif_id {first_where(col.is_null().to_numpy(zero_copy_only=False), gbif)}: {what} is null'
         )
     lengths = pc.list_value_length(col).to_numpy(zero_copy_only=False)
     expected = lengths[0] if length is None else length
@@ -247,7 +248,7 @@ def iter_language(source_dir, batch_rows: int = 512):
         yield (
             g,
             _taxon_str(pa.chunked_array([b.column(1)])),
-            _float_rows(b.column(2), path, g, 'language_embedding', LANGUAGE_DIM).astype(np.float32),
+            float_rows(b.column(2), path, g, 'language_embedding', LANGUAGE_DIM).astype(np.float32),
         )
 
 # %% ../nbs/10_source_tables.ipynb #8674cbfa
@@ -304,7 +305,7 @@ def read_vision_index(source_dir, observations: pd.DataFrame | None = None) -> p
         o = observations.set_index('gbif_id')
         known = vi.gbif_id.isin(o.index).to_numpy()
         if not known.all():
-            raise ValueError(f'{path}: gbif_id {_first(~known, vi.gbif_id)} is not in {OBSERVATIONS}')
+            raise ValueError(f'{path}: gbif_id {first_where(~known, vi.gbif_id)} is not in {OBSERVATIONS}')
         n = vi.groupby('gbif_id').size().reindex(o.index, fill_value=0)
         bad = (n != o.num_vision_embeddings).to_numpy()
         if bad.any():
