@@ -1,4 +1,4 @@
-"""The docs site: tools/docs.py builds it with Sphinx once per session, then headless Chromium opens every page.
+"""The docs site: tools/docs.py builds it with Sphinx once per session (on one pytest-xdist worker), then headless Chromium opens every page.
 
 Uses the `browser` and `serve_directory` fixtures of tests/fixtures_browser.py. Checks that each notebook has
 a page, that each page loads with no console error and no script or stylesheet from the internet, that
@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NBS = ROOT / 'nbs'
 SITE_TITLE = 'deepearth_training'
 SEARCH_WORDS = {'torchrun': 'train.html', 'bfloat16': 'train.html', 'buffer_km': 'split.html'}
+
+pytestmark = pytest.mark.xdist_group('docs')  # one worker builds the site once for every test here
 
 
 def notebooks() -> list[str]:
