@@ -83,7 +83,9 @@ def code_notebook(sources: list[str]) -> nbformat.NotebookNode:
 
 
 def test_kernel_is_this_python_without_its_bin_on_path():
-    nb = code_notebook(['import os, shutil, sys\nprint(sys.executable, shutil.which("deepearth-prepare"), os.getcwd())'])
+    nb = code_notebook(
+        ['import os, shutil, sys\nprint(sys.executable, shutil.which("deepearth-prepare"), os.getcwd())']
+    )
     out = run(nb).cells[0].outputs[0]['text'].split()
     assert Path(out[0]).resolve() == Path(sys.executable).resolve()
     assert out[1] == 'None', 'the kernel should not find the console commands through PATH'
