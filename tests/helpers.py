@@ -10,6 +10,7 @@ from deepearth_training.source import OBSERVATIONS, VISION_DIR, VISION_INDEX, sh
 from deepearth_training.store import open_store
 
 GEOD = Geod(ellps='WGS84')
+PAGE_WAIT_S = 60  # how long a browser test waits for a page to finish drawing (generous: the machine may be loaded)
 
 
 def observations(n: int = 2500, seed: int = 0) -> pd.DataFrame:

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from deepearth_training.demo import prepare_work_dir
-from helpers import STATE_JS
+from helpers import PAGE_WAIT_S, STATE_JS
 
 
 def run(*args) -> subprocess.CompletedProcess:
     code = 'import sys; from deepearth_training.demo import main; sys.exit(main(sys.argv[1:]))'
-    return subprocess.run([sys.executable, '-c', code, *args], capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, '-c', code, *args], capture_output=True, text=True, timeout=1800)
 
 
 pytestmark = pytest.mark.xdist_group('demo')  # one worker runs the demo once for every test here
@@ -60,7 +60,7 @@ def test_demo_map_draws_its_regions_without_the_network(demo, browser, serve_dir
     name = re.search(r'var (map_[0-9a-f]+) = L\.map', page.read_text())[1]
     base = serve_directory(page.parent)
     browser.get(base + page.name)
-    deadline, state = time.time() + 20, None
+    deadline, state = time.time() + PAGE_WAIT_S, None
     while time.time() < deadline and not (state and state['drawn'] >= len(regions)):
         state = browser.execute_script(STATE_JS, name)
         time.sleep(0.2)

@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from helpers import PAGE_WAIT_S
+
 ROOT = Path(__file__).resolve().parent.parent
 NBS = ROOT / 'nbs'
 SITE_TITLE = 'deepearth_training'
@@ -40,7 +42,7 @@ def built(tmp_path_factory) -> tuple[Path, dict]:
     pytest.importorskip('myst_nb', reason='the docs need the dev setup: bash tools/setup.sh --dev')
     out = tmp_path_factory.mktemp('site') / '_docs'
     r = subprocess.run(
-        [sys.executable, 'tools/docs.py', '--out', str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900
+        [sys.executable, 'tools/docs.py', '--out', str(out)], cwd=ROOT, capture_output=True, text=True, timeout=1800
     )
     assert r.returncode == 0, f'docs build failed:\n{r.stdout}\n{r.stderr}'
     assert 'WARNING' not in r.stderr, r.stderr
@@ -183,11 +185,11 @@ def _search(browser, site_url: str, word: str) -> list[str]:
     """The result links the site's search page gives for `word`. Sphinx adds results one at a time and
     writes the summary line only after the last, so the list is read once that line is there."""
     browser.get(f'{site_url}search.html?q={word}')
-    deadline = time.time() + 30
+    deadline = time.time() + PAGE_WAIT_S
     while not browser.execute_script(
         "const p = document.querySelector('#search-results p.search-summary'); return !!(p && p.textContent)"
     ):
-        assert time.time() < deadline, f'the search for {word!r} did not finish in 30 s'
+        assert time.time() < deadline, f'the search for {word!r} did not finish in {PAGE_WAIT_S} s'
         time.sleep(0.2)
     links = browser.execute_script(
         "return Array.from(document.querySelectorAll('#search-results li a')).map(a => a.href)"
@@ -240,7 +242,7 @@ def test_split_map_draws_regions(built, site_url, browser):
             continue
         browser.switch_to.frame(frame)
         try:
-            deadline, state = time.time() + 20, None
+            deadline, state = time.time() + PAGE_WAIT_S, None
             while time.time() < deadline:
                 state = browser.execute_script(_MAP_STATE_JS, False)
                 if state and len(state['rects']) >= n_regions:
