@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from deepearth_training.demo import prepare_work_dir
-from helpers import PAGE_WAIT_S, STATE_JS
+from helpers import PAGE_WAIT_S, STATE_JS, once_per_run
 
 
 def run(*args) -> subprocess.CompletedProcess:
@@ -20,16 +20,17 @@ def run(*args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, '-c', code, *args], capture_output=True, text=True, timeout=1800)
 
 
-pytestmark = pytest.mark.xdist_group('demo')  # one worker runs the demo once for every test here
-
-
 @pytest.fixture(scope='session')
 def demo(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    """The demo's folder after one run on the tiny preset, and the run's output."""
-    out = tmp_path_factory.mktemp('demo') / 'demo'
-    r = run('--out', str(out), '--preset', 'tiny', '--epochs', '1', '--bench-runs', '1')
-    assert r.returncode == 0, r.stderr[-2000:]
-    return out, r
+    """The demo's folder after one run on the tiny preset (one for all pytest-xdist workers), and the run's output."""
+
+    def build(folder: Path) -> dict:
+        r = run('--out', str(folder / 'demo'), '--preset', 'tiny', '--epochs', '1', '--bench-runs', '1')
+        assert r.returncode == 0, r.stderr[-2000:]
+        return {'out': str(folder / 'demo'), 'stdout': r.stdout, 'stderr': r.stderr}
+
+    done = once_per_run(tmp_path_factory, 'demo', build)
+    return Path(done['out']), subprocess.CompletedProcess([], 0, done['stdout'], done['stderr'])
 
 
 def test_demo_runs_every_stage(demo):

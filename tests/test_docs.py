@@ -1,4 +1,4 @@
-"""The docs site: tools/docs.py builds it with Sphinx once per session (on one pytest-xdist worker), then headless Chromium opens every page.
+"""The docs site: tools/docs.py builds it with Sphinx once per session (one build for all pytest-xdist workers), then headless Chromium opens every page.
 
 Uses the `browser` and `serve_directory` fixtures of tests/fixtures_browser.py. Checks that each notebook has
 a page, that each page loads with no console error and no script or stylesheet from the internet, that
@@ -16,14 +16,12 @@ from urllib.parse import urlparse
 
 import pytest
 
-from helpers import PAGE_WAIT_S
+from helpers import PAGE_WAIT_S, once_per_run
 
 ROOT = Path(__file__).resolve().parent.parent
 NBS = ROOT / 'nbs'
 SITE_TITLE = 'deepearth_training'
 SEARCH_WORDS = {'torchrun': 'train.html', 'bfloat16': 'train.html', 'buffer_km': 'split.html'}
-
-pytestmark = pytest.mark.xdist_group('docs')  # one worker builds the site once for every test here
 
 
 def notebooks() -> list[str]:
@@ -37,17 +35,23 @@ def notebooks() -> list[str]:
 
 @pytest.fixture(scope='session')
 def built(tmp_path_factory) -> tuple[Path, dict]:
-    """Build the site into a temporary folder; return it and {notebook: page} from the build's report."""
+    """Build the site into a temporary folder, once for all workers; return it and {notebook: page} from the build's
+    report."""
     pytest.importorskip('sphinx', reason='the docs need the dev setup: bash tools/setup.sh --dev')
     pytest.importorskip('myst_nb', reason='the docs need the dev setup: bash tools/setup.sh --dev')
-    out = tmp_path_factory.mktemp('site') / '_docs'
-    r = subprocess.run(
-        [sys.executable, 'tools/docs.py', '--out', str(out)], cwd=ROOT, capture_output=True, text=True, timeout=1800
-    )
-    assert r.returncode == 0, f'docs build failed:\n{r.stdout}\n{r.stderr}'
-    assert 'WARNING' not in r.stderr, r.stderr
-    pages = dict((nb, page) for page, nb in re.findall(r'^\s+(\S+\.html) <- nbs/(\S+)', r.stdout, re.M))
-    return out, pages
+
+    def build(folder: Path) -> dict:
+        out = folder / '_docs'
+        r = subprocess.run(
+            [sys.executable, 'tools/docs.py', '--out', str(out)], cwd=ROOT, capture_output=True, text=True, timeout=1800
+        )
+        assert r.returncode == 0, f'docs build failed:\n{r.stdout}\n{r.stderr}'
+        assert 'WARNING' not in r.stderr, r.stderr
+        pages = dict((nb, page) for page, nb in re.findall(r'^\s+(\S+\.html) <- nbs/(\S+)', r.stdout, re.M))
+        return {'out': str(out), 'pages': pages}
+
+    done = once_per_run(tmp_path_factory, 'site', build)
+    return Path(done['out']), done['pages']
 
 
 @pytest.fixture

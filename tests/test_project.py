@@ -11,13 +11,20 @@ from pathlib import Path
 
 import pytest
 
+from helpers import once_per_run
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def installed_python(tmp_path_factory) -> Path:
-    """A fresh virtual environment with the package installed from a wheel; its dependencies come from this environment."""
-    tmp = tmp_path_factory.mktemp('installed')
+    """A fresh virtual environment with the package installed from a wheel (one for all pytest-xdist workers); its
+    dependencies come from this environment."""
+    return Path(once_per_run(tmp_path_factory, 'installed', install_from_wheel))
+
+
+def install_from_wheel(tmp: Path) -> str:
+    """Make a virtual environment in `tmp` with the package installed from a wheel; return its python."""
     subprocess.run(
         [
             sys.executable,
@@ -44,7 +51,12 @@ def installed_python(tmp_path_factory) -> Path:
     (Path(purelib) / 'dependencies.pth').write_text(sysconfig.get_paths()['purelib'] + '\n')
     wheel = next((tmp / 'dist').glob('deepearth_training-*.whl'))
     subprocess.run([str(py), '-m', 'pip', 'install', '-q', '--no-deps', '--force-reinstall', str(wheel)], check=True)
-    return py
+    return str(py)
+
+
+def outside_env() -> dict:
+    """This environment without PYTHONPATH, which would put a checkout before the installed package."""
+    return {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
 
 
 def test_installed_package_imports_outside_the_repository(installed_python, tmp_path):
@@ -54,13 +66,15 @@ def test_installed_package_imports_outside_the_repository(installed_python, tmp_
         'assert ids.parse_observation_id(ids.create_observation_id(4171912265, 2)) == (4171912265, 2);'
         'print(round(float(geo.geodesic_km(0, 0, 1, 0)), 3))'
     )
-    out = subprocess.run([str(installed_python), '-c', code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(installed_python), '-c', code], cwd=tmp_path, env=outside_env(), capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == '110.574'
 
 
 def test_installed_package_does_not_import_nbdev(installed_python, tmp_path):
     code = 'import sys, deepearth_training.ids, deepearth_training.geo; assert "nbdev" not in sys.modules and "fastcore" not in sys.modules'
-    subprocess.run([str(installed_python), '-c', code], cwd=tmp_path, check=True)
+    subprocess.run([str(installed_python), '-c', code], cwd=tmp_path, env=outside_env(), check=True)
 
 
 def _copy_tree(tmp_path: Path) -> Path:
