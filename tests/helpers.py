@@ -1,5 +1,13 @@
 """Helpers shared by several test modules: synthetic observation tables, an independent geodesic, a store-equals-source
-check, and the JavaScript that reads a Leaflet map's state in the browser."""
+check, the JavaScript that reads a Leaflet map's state in the browser, and `once_per_run` for what is built once
+for all pytest-xdist workers."""
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,6 +18,32 @@ from deepearth_training.source_tables import OBSERVATIONS, VISION_DIR, VISION_IN
 from deepearth_training.store import open_store
 
 GEOD = Geod(ellps='WGS84')
+
+
+def once_per_run(
+    tmp_path_factory,  # pytest's session tmp_path_factory
+    name: str,  # names the shared folder and lock file
+    build: Callable[[Path], object],  # writes into the new, empty folder it is given; returns JSON-serialisable data
+):
+    """`build`'s result, computed once per test run however many pytest-xdist workers ask: the first builds into a
+    folder all workers share, under a file lock; the others wait for it, then read its saved result. A failed build
+    saves nothing, so the next worker to ask builds again (and fails the same way)."""
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if os.environ.get('PYTEST_XDIST_WORKER') else root
+    done = root / f'{name}.json'
+    with open(root / f'{name}.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(root / name, ignore_errors=True)
+            (root / name).mkdir()
+            result = build(root / name)
+            tmp = done.with_suffix('.partial')
+            tmp.write_text(json.dumps(result))
+            tmp.rename(done)
+    return json.loads(done.read_text())
+
+
+PAGE_WAIT_S = 60  # how long a browser test waits for a page to finish drawing (generous: the machine may be loaded)
 
 
 def observations(n: int = 2500, seed: int = 0) -> pd.DataFrame:

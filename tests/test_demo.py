@@ -1,8 +1,9 @@
-"""deepearth-demo end to end on the tiny preset, its map opened offline, and its refusal to write into a folder it
-does not own."""
+"""deepearth-demo end to end on the tiny preset (run once for the whole session), its map opened offline, a rerun into
+its folder, and its refusal to write into a folder it does not own."""
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -10,25 +11,29 @@ from pathlib import Path
 
 import pytest
 
-from helpers import STATE_JS
+from deepearth_training.demo import prepare_work_dir
+from helpers import PAGE_WAIT_S, STATE_JS, once_per_run
 
 
 def run(*args) -> subprocess.CompletedProcess:
     code = 'import sys; from deepearth_training.demo import main; sys.exit(main(sys.argv[1:]))'
-    return subprocess.run([sys.executable, '-c', code, *args], capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, '-c', code, *args], capture_output=True, text=True, timeout=1800)
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def demo(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    """The demo's folder after a run and a rerun into it, and the rerun's output."""
-    out = tmp_path_factory.mktemp('demo') / 'demo'
-    for _ in range(2):
-        r = run('--out', str(out), '--preset', 'tiny', '--epochs', '1', '--bench-runs', '1')
+    """The demo's folder after one run on the tiny preset (one for all pytest-xdist workers), and the run's output."""
+
+    def build(folder: Path) -> dict:
+        r = run('--out', str(folder / 'demo'), '--preset', 'tiny', '--epochs', '1', '--bench-runs', '1')
         assert r.returncode == 0, r.stderr[-2000:]
-    return out, r
+        return {'out': str(folder / 'demo'), 'stdout': r.stdout, 'stderr': r.stderr}
+
+    done = once_per_run(tmp_path_factory, 'demo', build)
+    return Path(done['out']), subprocess.CompletedProcess([], 0, done['stdout'], done['stderr'])
 
 
-def test_demo_runs_every_stage_and_can_be_rerun(demo):
+def test_demo_runs_every_stage(demo):
     out, r = demo
     summary = json.loads((out / 'demo.json').read_text())
     for key in ('split', 'figure', 'map'):
@@ -58,7 +63,7 @@ def test_demo_map_draws_its_regions_without_the_network(demo, browser, serve_dir
     name = re.search(r'var (map_[0-9a-f]+) = L\.map', page.read_text())[1]
     base = serve_directory(page.parent)
     browser.get(base + page.name)
-    deadline, state = time.time() + 20, None
+    deadline, state = time.time() + PAGE_WAIT_S, None
     while time.time() < deadline and not (state and state['drawn'] >= len(regions)):
         state = browser.execute_script(STATE_JS, name)
         time.sleep(0.2)
@@ -66,6 +71,14 @@ def test_demo_map_draws_its_regions_without_the_network(demo, browser, serve_dir
     assert state['rects'] == state['drawn'] == len(regions) > 0
     assert not [u for u in state['resources'] if not u.startswith(base) and 'tile.openstreetmap' not in u]
     assert not any(q.startswith('/leaflet/') for q in serve_directory.requests)  # Leaflet is inside the page
+
+
+def test_a_previous_demo_folder_is_cleared_for_a_rerun(demo, tmp_path):
+    """A rerun into a previous demo's folder is accepted: its stages and summary are removed, other files kept."""
+    again = shutil.copytree(demo[0], tmp_path / 'demo')
+    (again / 'notes.txt').write_text('mine')
+    assert prepare_work_dir(again) == again
+    assert sorted(p.name for p in again.iterdir()) == ['notes.txt']
 
 
 def test_demo_refuses_a_folder_that_is_not_a_previous_demo(tmp_path):

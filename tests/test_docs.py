@@ -1,4 +1,4 @@
-"""The docs site: tools/docs.py builds it with Sphinx once per session, then headless Chromium opens every page.
+"""The docs site: tools/docs.py builds it with Sphinx once per session (one build for all pytest-xdist workers), then headless Chromium opens every page.
 
 Uses the `browser` and `serve_directory` fixtures of tests/fixtures_browser.py. Checks that each notebook has
 a page, that each page loads with no console error and no script or stylesheet from the internet, that
@@ -15,6 +15,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+
+from helpers import PAGE_WAIT_S, once_per_run
 
 ROOT = Path(__file__).resolve().parent.parent
 NBS = ROOT / 'nbs'
@@ -33,17 +35,23 @@ def notebooks() -> list[str]:
 
 @pytest.fixture(scope='session')
 def built(tmp_path_factory) -> tuple[Path, dict]:
-    """Build the site into a temporary folder; return it and {notebook: page} from the build's report."""
+    """Build the site into a temporary folder, once for all workers; return it and {notebook: page} from the build's
+    report."""
     pytest.importorskip('sphinx', reason='the docs need the dev setup: bash tools/setup.sh --dev')
     pytest.importorskip('myst_nb', reason='the docs need the dev setup: bash tools/setup.sh --dev')
-    out = tmp_path_factory.mktemp('site') / '_docs'
-    r = subprocess.run(
-        [sys.executable, 'tools/docs.py', '--out', str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900
-    )
-    assert r.returncode == 0, f'docs build failed:\n{r.stdout}\n{r.stderr}'
-    assert 'WARNING' not in r.stderr, r.stderr
-    pages = dict((nb, page) for page, nb in re.findall(r'^\s+(\S+\.html) <- nbs/(\S+)', r.stdout, re.M))
-    return out, pages
+
+    def build(folder: Path) -> dict:
+        out = folder / '_docs'
+        r = subprocess.run(
+            [sys.executable, 'tools/docs.py', '--out', str(out)], cwd=ROOT, capture_output=True, text=True, timeout=1800
+        )
+        assert r.returncode == 0, f'docs build failed:\n{r.stdout}\n{r.stderr}'
+        assert 'WARNING' not in r.stderr, r.stderr
+        pages = dict((nb, page) for page, nb in re.findall(r'^\s+(\S+\.html) <- nbs/(\S+)', r.stdout, re.M))
+        return {'out': str(out), 'pages': pages}
+
+    done = once_per_run(tmp_path_factory, 'site', build)
+    return Path(done['out']), done['pages']
 
 
 @pytest.fixture
@@ -181,11 +189,11 @@ def _search(browser, site_url: str, word: str) -> list[str]:
     """The result links the site's search page gives for `word`. Sphinx adds results one at a time and
     writes the summary line only after the last, so the list is read once that line is there."""
     browser.get(f'{site_url}search.html?q={word}')
-    deadline = time.time() + 30
+    deadline = time.time() + PAGE_WAIT_S
     while not browser.execute_script(
         "const p = document.querySelector('#search-results p.search-summary'); return !!(p && p.textContent)"
     ):
-        assert time.time() < deadline, f'the search for {word!r} did not finish in 30 s'
+        assert time.time() < deadline, f'the search for {word!r} did not finish in {PAGE_WAIT_S} s'
         time.sleep(0.2)
     links = browser.execute_script(
         "return Array.from(document.querySelectorAll('#search-results li a')).map(a => a.href)"
@@ -238,7 +246,7 @@ def test_split_map_draws_regions(built, site_url, browser):
             continue
         browser.switch_to.frame(frame)
         try:
-            deadline, state = time.time() + 20, None
+            deadline, state = time.time() + PAGE_WAIT_S, None
             while time.time() < deadline:
                 state = browser.execute_script(_MAP_STATE_JS, False)
                 if state and len(state['rects']) >= n_regions:

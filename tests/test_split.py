@@ -3,7 +3,6 @@
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -399,18 +398,6 @@ def test_constraints_hold_or_the_split_says_why(seed, n_regions, size, gap, buff
     for r in reg.itertuples():
         inside |= (o.latitude.between(r.south, r.north) & o.longitude.between(r.west, r.east)).to_numpy()
     assert (split[inside] == 'test').all() and ((a.region_id.to_numpy() > 0) == inside).all()
-
-
-@pytest.fixture(scope='module')
-def default_obs(tmp_path_factory):
-    """Observations of the `default` synthetic preset (seed 0)."""
-    from deepearth_training.synthetic import make_synthetic_dataset
-
-    src = make_synthetic_dataset(tmp_path_factory.mktemp('default') / 'src', 'default', seed=0, progress=False)
-    return pd.read_parquet(
-        src / 'observations.parquet',
-        columns=['gbif_id', 'taxon_name', 'latitude', 'longitude', 'year', 'month', 'day', 'has_vision'],
-    )
 
 
 def test_default_preset_places_twenty_regions_twenty_km_apart(default_obs):

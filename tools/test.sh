@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # One command for the tests: set up .venv with the development tools, then check that notebooks
 # are clean and exported, that README.md matches nbs/index.ipynb, lint and formatting (ruff, notebooks
-# included), run the notebooks (nbdev_test) and the pytest suite. Exits non-zero on the first failure.
+# included), and run the pytest suite, which runs every notebook once in a real Jupyter kernel with the
+# cells nbdev_test would run (tests/test_notebooks_kernel.py). pytest-xdist spreads the tests over one
+# worker per CPU (TEST_WORKERS overrides, e.g. TEST_WORKERS=0 for none), an idle worker taking queued tests
+# from a busy one; the demo, the docs site and the installed wheel are built once for all workers. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh --dev
@@ -9,5 +12,4 @@ export PATH="$PWD/.venv/bin:$PATH"
 echo "== notebooks clean and exported"; bash tools/check_notebooks.sh
 echo "== README";                        python tools/readme.py --check
 echo "== lint and format (ruff)";         ruff check . && ruff format --check .
-echo "== notebooks (nbdev_test)";        nbdev_test
-echo "== pytest";                        python -m pytest -q tests
+echo "== pytest (notebooks included)";   python -m pytest -q -n "${TEST_WORKERS:-logical}" --dist worksteal tests
