@@ -6,7 +6,7 @@
 __all__ = ['DEFAULT_CORRELATION_KM', 'WIDESPREAD_SHARE', 'REVISIT_SHARE', 'REVISIT_KM', 'PRESETS', 'REAL_OCCURRENCES',
            'LAT_RANGE', 'LON_RANGE', 'YEARS', 'LATENT_DIM', 'INDIVIDUAL_SD', 'LOCATION_WEIGHT', 'KM_PER_DEG_LAT',
            'KM_PER_DEG_LON', 'make_hotspots', 'sample_points', 'species_counts', 'species_names', 'year_probabilities',
-           'sample_dates', 'distinct_integers', 'real_occurrences']
+           'sample_dates', 'distinct_integers', 'real_occurrences', 'preset_config', 'synthetic_rows', 'real_rows']
 
 # %% ../nbs/12_occurrences.ipynb #0b9d5b5c
 from importlib import resources
@@ -214,7 +214,7 @@ def real_occurrences() -> pd.DataFrame:
         return pd.read_csv(f, compression='gzip', dtype={'taxon_name': str, 'split': str, 'split_reason': str})
 
 # %% ../nbs/12_occurrences.ipynb #26a118a9
-def _config(preset: str, n_observations, n_species, grid, correlation_km) -> dict:
+def preset_config(preset: str, n_observations, n_species, grid, correlation_km) -> dict:
     """The preset's settings with the given overrides (None keeps the preset's), checked."""
     if preset not in PRESETS:
         raise ValueError(f'unknown preset {preset!r}; choose one of {sorted(PRESETS)}')
@@ -233,7 +233,7 @@ def _config(preset: str, n_observations, n_species, grid, correlation_km) -> dic
     return cfg
 
 # %% ../nbs/12_occurrences.ipynb #6b4fbc43
-def _synthetic_rows(rng: np.random.Generator, hot: dict, N: int, S: int, correlation_km: float) -> dict:
+def synthetic_rows(rng: np.random.Generator, hot: dict, N: int, S: int, correlation_km: float) -> dict:
     """Synthetic species, places and dates of N observations of S species (range radii 0.4-1.6 x correlation_km)."""
     names = species_names(rng, S)
     taxon_ids = distinct_integers(rng, 100_000, 10_000_000, S)
@@ -263,7 +263,7 @@ def _synthetic_rows(rng: np.random.Generator, hot: dict, N: int, S: int, correla
     )
 
 
-def _real_rows(rng: np.random.Generator) -> dict:
+def real_rows(rng: np.random.Generator) -> dict:
     """The real occurrences as rows (grouped by species, then gbif_id) with drawn species latents z."""
     occ = real_occurrences()
     names, sp = np.unique(occ.taxon_name.to_numpy(str), return_inverse=True)

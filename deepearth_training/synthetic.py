@@ -31,22 +31,10 @@ from deepearth_training.occurrences import (
     LATENT_DIM,
     LOCATION_WEIGHT,
     PRESETS,
-    _config,
-    _real_rows,
-    _synthetic_rows,
+    preset_config,
+    real_rows,
+    synthetic_rows,
     make_hotspots,
-    DEFAULT_CORRELATION_KM,  # noqa: F401 (re-exported)
-    LAT_RANGE,  # noqa: F401 (re-exported)
-    LON_RANGE,  # noqa: F401 (re-exported)
-    REAL_OCCURRENCES,  # noqa: F401 (re-exported)
-    YEARS,  # noqa: F401 (re-exported)
-    distinct_integers,  # noqa: F401 (re-exported)
-    real_occurrences,  # noqa: F401 (re-exported)
-    sample_dates,  # noqa: F401 (re-exported)
-    sample_points,  # noqa: F401 (re-exported)
-    species_counts,  # noqa: F401 (re-exported)
-    species_names,  # noqa: F401 (re-exported)
-    year_probabilities,  # noqa: F401 (re-exported)
 )
 
 # %% ../nbs/13_synthetic.ipynb #cd895484
@@ -153,9 +141,9 @@ def _draw_world(rng: np.random.Generator, cfg: dict) -> dict:
     hot = make_hotspots(rng)
     em = EmbeddingModel(rng, cfg['grid'])
     if cfg['correlation_km'] is None:
-        w = _real_rows(rng)
+        w = real_rows(rng)
     else:
-        w = _synthetic_rows(rng, hot, int(cfg['n_observations']), int(cfg['n_species']), float(cfg['correlation_km']))
+        w = synthetic_rows(rng, hot, int(cfg['n_observations']), int(cfg['n_species']), float(cfg['correlation_km']))
     N = len(w['gbif'])
     w.update(em=em, language=np.stack([em.language(zs) for zs in w['z']]))
     if cfg['correlation_km'] is None:
@@ -231,7 +219,7 @@ def synthetic_occurrences(
     correlation_km: float | None = None,  # override the preset's spatial correlation scale, km
 ) -> pd.DataFrame:
     """Observation rows [N] (gbif_id, taxon_id, taxon_name, latitude, longitude, year, month, day, ..., has_vision) of a preset."""
-    cfg = _config(preset, n_observations, n_species, None, correlation_km)
+    cfg = preset_config(preset, n_observations, n_species, None, correlation_km)
     return pd.DataFrame(_observation_columns(_draw_world(np.random.default_rng(seed), cfg)))
 
 # %% ../nbs/13_synthetic.ipynb #f1c1d6e0
@@ -249,7 +237,7 @@ def make_synthetic_dataset(
     """Write a synthetic dataset in the published layout to `out_dir` (created) and return its path."""
     if source_dtype not in ('float32', 'float16'):
         raise ValueError(f"source_dtype must be 'float32' or 'float16', got {source_dtype!r}")
-    cfg = _config(preset, n_observations, n_species, grid, correlation_km)
+    cfg = preset_config(preset, n_observations, n_species, grid, correlation_km)
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f'{out} exists and is not an empty directory')
