@@ -383,7 +383,6 @@ def _fit(config: TrainConfig, resume) -> dict:
             val = evaluate_model(model, val_loader, criterion, device, config.amp, config.progress)
             entry['val'] = validation_report(core, store, val, train_ids, train_counts, device, config.seed)
         history.append(dict(entry, eval_seconds=time.perf_counter() - t0))
-        save_predictions(config.out, results, context, history)
         t_val, s_val = headline(test, 'temporal')[1], headline(test, 'spatial')[1]
         bar.set_postfix(
             loss=f'{tr["loss"]:.3f}',
@@ -391,6 +390,7 @@ def _fit(config: TrainConfig, resume) -> dict:
             spatial=f'{s_val:.3f}' if s_val is not None else '-',
         )
         drawn = _save(base, core, optimizer, scheduler, history, config, device, drawn)
+        save_predictions(config.out, results, context, history)  # after the checkpoint: a failed save leaves no run
     return run_metrics(base, history)
 
 # %% ../nbs/38_train.ipynb #2be894a1
