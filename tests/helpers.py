@@ -139,3 +139,16 @@ marker.fire('click', {latlng: marker.getLatLng()}, true);
 const el = document.querySelector('.leaflet-popup-content');
 return [marker.feature.properties.id, el ? el.textContent : null];
 """
+
+
+def train_flags(store, split, out, *more) -> list[str]:
+    """deepearth-train flags for a one-epoch language run without progress bars."""
+    return ['--store', str(store), '--split', str(split), '--mode', 'language', '--epochs', '1', '--out', str(out),
+            '--no-progress', *more]  # fmt: skip
+
+
+def one_error(capsys) -> str:
+    """The single `error:` line a command printed on stderr."""
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('error: '), err
+    return err[0]

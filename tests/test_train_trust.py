@@ -20,6 +20,7 @@ from deepearth_training.store import open_store
 from deepearth_training.train import TrainConfig, fit
 from deepearth_training.checkpoint import load_model
 from deepearth_training.train_command import evaluate_checkpoint, main
+from helpers import one_error, train_flags
 
 
 @pytest.fixture(scope='module')
@@ -52,31 +53,6 @@ def config(tiny_store, tiny_split, out, **kw):
             **kw,
         )
     )
-
-
-def args(tiny_store, tiny_split, out, *more):
-    """deepearth-train flags for a one-epoch language run."""
-    return [
-        '--store',
-        str(tiny_store),
-        '--split',
-        str(tiny_split),
-        '--mode',
-        'language',
-        '--epochs',
-        '1',
-        '--out',
-        str(out),
-        '--no-progress',
-        *more,
-    ]
-
-
-def one_error(capsys) -> str:
-    """The single `error:` line the command printed on stderr."""
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith('error: '), err
-    return err[0]
 
 
 class Evil:
@@ -112,7 +88,7 @@ def test_crafted_pickle_never_runs(tiny_store, tiny_split, tmp_path, capsys):
             ValueError, match=r'evil\.pt: refused, not a checkpoint: it asks to load the Python object posix\.system'
         ):
             load(tmp_path / 'evil.pt')
-    assert main(args(tiny_store, tiny_split, tmp_path / 'run', '--resume', str(tmp_path / 'evil.pt'))) == 2
+    assert main(train_flags(tiny_store, tiny_split, tmp_path / 'run', '--resume', str(tmp_path / 'evil.pt'))) == 2
     assert 'evil.pt: refused' in one_error(capsys)
     assert not marker.exists()
 
@@ -124,20 +100,20 @@ def test_crafted_pickle_never_runs(tiny_store, tiny_split, tmp_path, capsys):
 def test_broken_checkpoint_is_one_error(content, run_dir, tiny_store, tiny_split, tmp_path, capsys):
     bad = tmp_path / 'bad.pt'
     bad.write_bytes(run_dir.joinpath('last.pt').read_bytes()[:2000] if content == 'half' else content)
-    assert main(args(tiny_store, tiny_split, tmp_path / 'run', '--resume', str(bad))) == 2
+    assert main(train_flags(tiny_store, tiny_split, tmp_path / 'run', '--resume', str(bad))) == 2
     assert f'{bad}: not a readable checkpoint (truncated, or another kind of file)' in one_error(capsys)
 
 
 def test_resume_refuses_another_store(run_dir, tiny_source, tiny_split, tmp_path, capsys):
     other = prepare_store(tiny_source, tmp_path / 'other_store', dtype='float32', progress=False)
-    assert main(args(other, tiny_split, run_dir, '--resume')) == 2
+    assert main(train_flags(other, tiny_split, run_dir, '--resume')) == 2
     line = one_error(capsys)
     assert 'cannot resume, the checkpoint was trained on store' in line and f'not --store {other}' in line
 
 
 def test_resume_refuses_another_split(run_dir, tiny_store, tiny_split, tmp_path, capsys):
     other = save_split(split_from_store(open_store(tiny_store), SplitSpec(seed=1)), tmp_path / 'other.json')
-    assert main(args(tiny_store, other, run_dir, '--resume')) == 2
+    assert main(train_flags(tiny_store, other, run_dir, '--resume')) == 2
     line = one_error(capsys)
     assert f'trained on split {tiny_split} (' in line and f'not --split {other} (' in line
 
@@ -158,7 +134,7 @@ def test_resume_refuses_another_split(run_dir, tiny_store, tiny_split, tmp_path,
 )
 def test_impossible_flags_refused(flag, value, tiny_store, tiny_split, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
-        main(args(tiny_store, tiny_split, tmp_path / 'run', flag, value))
+        main(train_flags(tiny_store, tiny_split, tmp_path / 'run', flag, value))
     assert e.value.code == 2 and f'argument {flag}' in capsys.readouterr().err
     assert not (tmp_path / 'run').exists()
 
@@ -181,27 +157,27 @@ def test_impossible_config_refused(field, value, message, tiny_store, tiny_split
 
 def test_diverging_run_stops_with_error(tiny_store, tiny_split, tmp_path, capsys):
     out = tmp_path / 'run'
-    assert main(args(tiny_store, tiny_split, out, '--lr', '1e30', '--clip-grad', '0', '--epochs', '2')) == 2
+    assert main(train_flags(tiny_store, tiny_split, out, '--lr', '1e30', '--clip-grad', '0', '--epochs', '2')) == 2
     assert 'training diverged: the loss became' in one_error(capsys)
     if (out / 'metrics.json').exists():
         json.loads((out / 'metrics.json').read_text(), parse_constant=lambda c: pytest.fail(f'{c} in metrics.json'))
 
 
 def test_unknown_device_is_one_error(tiny_store, tiny_split, tmp_path, capsys):
-    assert main(args(tiny_store, tiny_split, tmp_path / 'run', '--device', 'foo')) == 2
+    assert main(train_flags(tiny_store, tiny_split, tmp_path / 'run', '--device', 'foo')) == 2
     assert "unknown device 'foo'; expected auto, cpu, cuda or cuda:N" in one_error(capsys)
 
 
 def test_out_that_is_a_file_refused(tiny_store, tiny_split, tmp_path, capsys):
     (tmp_path / 'notes.txt').write_text('mine')
-    assert main(args(tiny_store, tiny_split, tmp_path / 'notes.txt')) == 2
+    assert main(train_flags(tiny_store, tiny_split, tmp_path / 'notes.txt')) == 2
     assert 'notes.txt: is a file, not a run folder' in one_error(capsys)
     assert (tmp_path / 'notes.txt').read_text() == 'mine'
 
 
 def test_existing_run_not_overwritten(run_dir, tiny_store, tiny_split, capsys):
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
-    assert main(args(tiny_store, tiny_split, run_dir)) == 2
+    assert main(train_flags(tiny_store, tiny_split, run_dir)) == 2
     assert (
         'already holds a run (last.pt, metrics.json); continue it with --resume, or choose another --out'
         in one_error(capsys)
@@ -223,7 +199,7 @@ def test_disk_full_during_checkpoint(tiny_store, tiny_split, tmp_path, capsys, m
 
     monkeypatch.setattr(torch, 'save', half_then_full)
     out = tmp_path / 'run'
-    assert main(args(tiny_store, tiny_split, out)) == 2
+    assert main(train_flags(tiny_store, tiny_split, out)) == 2
     assert one_error(capsys) == f'error: No space left on device: {out / "last.pt"}'
     assert sorted(p.name for p in out.iterdir()) == []
 
@@ -236,7 +212,7 @@ def test_disk_full_during_metrics(tiny_store, tiny_split, tmp_path, capsys, monk
         lambda self, *a, **kw: _no_space() if self.name.startswith('.metrics.json.tmp') else write_text(self, *a, **kw),
     )
     out = tmp_path / 'run'
-    assert main(args(tiny_store, tiny_split, out)) == 2
+    assert main(train_flags(tiny_store, tiny_split, out)) == 2
     assert one_error(capsys) == f'error: No space left on device: {out / "metrics.json"}'
     assert sorted(p.name for p in out.iterdir()) == ['best.pt', 'last.pt']  # whole checkpoints, no temporaries
 
@@ -270,11 +246,11 @@ def test_a_run_folder_being_trained_is_locked(tiny_store, tiny_split, tmp_path, 
     )
     try:
         assert holder.stdout.readline().strip() == 'held'
-        assert main(args(tiny_store, tiny_split, out)) == 2
+        assert main(train_flags(tiny_store, tiny_split, out)) == 2
         assert f'in use by running process {holder.pid}' in one_error(capsys)
         assert not (out / 'last.pt').exists()
     finally:
         holder.kill()
         holder.wait()
-    assert main(args(tiny_store, tiny_split, out)) == 0
+    assert main(train_flags(tiny_store, tiny_split, out)) == 0
     assert 'device: cpu' in capsys.readouterr().out

@@ -14,38 +14,14 @@ from deepearth_training.store import open_store
 from deepearth_training.benchmark import plot_report
 from deepearth_training.checkpoint import load_checkpoint, save_checkpoint
 from deepearth_training.train_command import evaluate_checkpoint, main
-
-
-def run_flags(store, split, out, *more) -> list[str]:
-    """deepearth-train flags for a one-epoch language run without progress bars."""
-    return [
-        '--store',
-        str(store),
-        '--split',
-        str(split),
-        '--mode',
-        'language',
-        '--epochs',
-        '1',
-        '--out',
-        str(out),
-        '--no-progress',
-        *more,
-    ]
-
-
-def one_error(capsys) -> str:
-    """The single `error:` line the command printed on stderr."""
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith('error: '), err
-    return err[0]
+from helpers import one_error, train_flags
 
 
 def test_split_without_test_rows_refused_before_training(tiny_store, tmp_path, capsys):
     split = save_split(
         split_from_store(open_store(tiny_store), SplitSpec(n_regions=0, test_year=3000)), tmp_path / 'no_test.json'
     )
-    assert main(run_flags(tiny_store, split, tmp_path / 'run')) == 2
+    assert main(train_flags(tiny_store, split, tmp_path / 'run')) == 2
     line = one_error(capsys)
     assert str(split) in line and 'no test rows' in line, line
     assert not (tmp_path / 'run' / 'last.pt').exists()  # refused before an epoch ran
@@ -55,7 +31,7 @@ def test_store_named_like_math_trains_and_draws(tiny_store, tmp_path, capsys):
     store = tmp_path / 'st$\\bad$'
     shutil.copytree(tiny_store, store)
     split = save_split(split_from_store(open_store(store)), tmp_path / 'split.json')
-    assert main(run_flags(store, split, tmp_path / 'run')) == 0, capsys.readouterr().err
+    assert main(train_flags(store, split, tmp_path / 'run')) == 0, capsys.readouterr().err
     assert (tmp_path / 'run' / 'curves.png').read_bytes()[:4] == b'\x89PNG'
 
 
@@ -75,7 +51,7 @@ def finished_run(tiny_store, tmp_path_factory):
     """A finished one-epoch language run on the tiny store (split, run folder)."""
     tmp = tmp_path_factory.mktemp('finished')
     split = save_split(split_from_store(open_store(tiny_store)), tmp / 'split.json')
-    assert main(run_flags(tiny_store, split, tmp / 'run')) == 0
+    assert main(train_flags(tiny_store, split, tmp / 'run')) == 0
     return split, tmp / 'run'
 
 
@@ -95,7 +71,7 @@ def test_resume_from_a_checkpoint_lacking_a_field_names_file_and_field(
     split, run = finished_run
     shutil.copytree(run, tmp_path / 'run')
     save_checkpoint(without(load_checkpoint(run / 'last.pt'), field), tmp_path / 'run' / 'last.pt')
-    assert main(run_flags(tiny_store, split, tmp_path / 'run', '--resume')) == 2
+    assert main(train_flags(tiny_store, split, tmp_path / 'run', '--resume')) == 2
     line = one_error(capsys)
     assert str(tmp_path / 'run' / 'last.pt') in line and f"no field '{field.split('.')[-1]}'" in line, line
 
@@ -136,7 +112,7 @@ sys.exit(main(sys.argv[2:]))
 def test_vision_file_truncated_while_training_is_one_error(tiny_store, tmp_path):
     store = shutil.copytree(tiny_store, tmp_path / 'store')
     split = save_split(split_from_store(open_store(store)), tmp_path / 'split.json')
-    flags = run_flags(store, split, tmp_path / 'run', '--full-vision', '--batch-size', '16')
+    flags = train_flags(store, split, tmp_path / 'run', '--full-vision', '--batch-size', '16')
     flags[flags.index('language')] = 'vision'
     r = subprocess.run(
         [sys.executable, '-c', TRUNCATE_WHILE_TRAINING, str(store / 'vision.npy'), *flags],
