@@ -13,23 +13,13 @@ import numpy as np
 import pandas as pd
 
 # %% ../nbs/23b_splitters.ipynb #605d0d33
-from .geo import lat_at_arc, meridian_arc_km, nearest_km, parallel_radius_km
+from .geo import lat_at_arc, lon_arc, meridian_arc_km, nearest_km, parallel_radius_km, wrap_lon
 from .holdout import assign_split, make_split
 from .split_spec import SplitSpec
 from .knndm import knndm_folds
 from .split_report import domain_points
 
 # %% ../nbs/23b_splitters.ipynb #d4b82690
-def _west_edge(
-    lon: np.ndarray,  # longitudes [N], degrees
-) -> float:
-    """The western end (degrees) of the shortest arc of longitudes holding every point: after the widest gap, so
-    points on both sides of the antimeridian (179.9 and -179.9) are neighbours, not a world apart."""
-    u = np.unique(np.mod(lon, 360.0))
-    gaps = np.diff(np.append(u, u[0] + 360.0))
-    return float(u[(gaps.argmax() + 1) % len(u)])
-
-
 def _check_poles(lat: np.ndarray, arc: np.ndarray, block_km: float) -> None:
     """Raise ValueError when an observation lies within one block of a pole, where square blocks cannot be laid."""
     near = np.abs(arc) > meridian_arc_km(90.0) - block_km
@@ -42,11 +32,6 @@ def _check_poles(lat: np.ndarray, arc: np.ndarray, block_km: float) -> None:
         )
 
 
-def _wrap(lon):
-    """Longitudes in [-180, 180)."""
-    return np.mod(np.asarray(lon, np.float64) + 180.0, 360.0) - 180.0
-
-
 def block_grid(
     lat: np.ndarray,  # latitudes [N], degrees
     lon: np.ndarray,  # longitudes [N], degrees
@@ -54,7 +39,7 @@ def block_grid(
     rng: np.random.Generator,  # draws the grid's offset
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Block index [N] of each observation, and the occupied blocks [B] (centre_lat, centre_lng, south, north, west, east);
-    longitudes wrap: a block across the antimeridian has west > east (both in [-180, 180))."""
+    longitudes wrap: a block across the antimeridian has west > east (both in [-180, 180])."""
     arc = meridian_arc_km(lat)
     _check_poles(lat, arc, block_km)
     off = rng.random(2)
@@ -62,7 +47,7 @@ def block_grid(
     row = np.floor((arc - a0) / block_km).astype(np.int64)
     rows = np.arange(row.max() + 1)
     width = np.degrees(block_km / parallel_radius_km(lat_at_arc(a0 + (rows + 0.5) * block_km)))  # [rows], degrees
-    lon0 = _west_edge(lon) - off[1] * width  # [rows], degrees
+    lon0 = lon_arc(lon)[0] - off[1] * width  # [rows], degrees
     col = np.floor(np.mod(lon - lon0[row], 360.0) / width[row]).astype(np.int64)
     keys, block = np.unique(np.column_stack([row, col]), axis=0, return_inverse=True)
     r, c = keys[:, 0], keys[:, 1]
@@ -70,11 +55,11 @@ def block_grid(
     blocks = pd.DataFrame(
         {
             'center_lat': lat_at_arc(a0 + (r + 0.5) * block_km),
-            'center_lng': _wrap(west + width[r] / 2),
+            'center_lng': wrap_lon(west + width[r] / 2),
             'south': lat_at_arc(a0 + r * block_km),
             'north': lat_at_arc(a0 + (r + 1) * block_km),
-            'west': _wrap(west),
-            'east': _wrap(west + width[r]),
+            'west': wrap_lon(west),
+            'east': wrap_lon(west + width[r]),
         }
     )
     return block.ravel(), blocks
@@ -128,7 +113,7 @@ def group_boxes(
     longitudes are taken relative to one row of the group, so a group across ±180 gets west > east, not the globe."""
     first = np.unique(group, return_index=True)[1]  # [G] one row of each group
     ref = lon[first]
-    g = pd.DataFrame({'g': group, 'lat': lat, 'dlon': _wrap(lon - ref[group])}).groupby('g')
+    g = pd.DataFrame({'g': group, 'lat': lat, 'dlon': wrap_lon(lon - ref[group])}).groupby('g')
     s, n = g.lat.min().to_numpy(), g.lat.max().to_numpy()
     w, e = g.dlon.min().to_numpy(), g.dlon.max().to_numpy()  # degrees east of `ref`
     cl = (s + n) / 2
@@ -136,11 +121,11 @@ def group_boxes(
     return pd.DataFrame(
         {
             'center_lat': cl,
-            'center_lng': _wrap(ref + (w + e) / 2),
+            'center_lng': wrap_lon(ref + (w + e) / 2),
             'south': s,
             'north': n,
-            'west': _wrap(ref + w),
-            'east': _wrap(ref + e),
+            'west': wrap_lon(ref + w),
+            'east': wrap_lon(ref + e),
             'size_km': size,
         }
     )
