@@ -14,7 +14,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .dates import day_of_year, is_leap
-from .geo import local_xy_km
+from .geo import central_lon, local_xy_km
 
 # %% ../nbs/28_applicability.ipynb #375372ec
 N_COMPONENTS = 32  # principal components of the embedding space
@@ -81,7 +81,7 @@ def space_time_space(
     def raw(lat, lon, year, month, day):
         return np.column_stack([local_xy_km(lat, lon, lon0), decimal_year(year, month, day)])
 
-    lon0 = float(np.median(train[1]))
+    lon0 = central_lon(train[1])
     rt, rq = raw(*train), raw(*query)
     mean = rt.mean(0)
     scale = np.array([np.sqrt(rt[:, :2].var(0).mean())] * 2 + [rt[:, 2].std()])

@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['BLOCK_KM', 'DISTANCE_EDGES_KM', 'PREDICTIONS', 'grid_blocks', 'validation_split', 'holdout_units', 'unit_icc',
            'cr2_interval', 'cluster_ci', 'unit_ci', 'by_distance', 'occurrence_summary', 'unseen_as_errors',
-           'EvalContext', 'split_ids', 'evaluation_context', 'subset_evidence', 'heldout_report', 'Baselines',
-           'run_baselines', 'baseline_evidence', 'validation_report', 'best_epoch', 'prediction_table',
-           'save_predictions', 'load_predictions', 'paired_difference', 'compare_runs', 'seed_summary']
+           'EvalContext', 'evaluation_context', 'subset_evidence', 'heldout_report', 'Baselines', 'run_baselines',
+           'baseline_evidence', 'validation_report', 'best_epoch', 'prediction_table', 'save_predictions',
+           'load_predictions', 'paired_difference', 'compare_runs', 'seed_summary']
 
 # %% ../nbs/37_evaluation.ipynb #d8e35f64
 from dataclasses import dataclass
@@ -26,7 +26,7 @@ from .applicability import store_applicability
 from .files import atomic_write
 from .neighbours import KnnBaseline, knn_baseline
 from .metrics import accuracy_summary, model_hits, population, split_subsets, subset_report
-from .geo import local_xy_km, nearest_km
+from .geo import central_lon, local_xy_km, nearest_km
 
 # %% ../nbs/37_evaluation.ipynb #278b9884
 BLOCK_KM = 10.0  # side of the grid blocks of the validation set and of the temporal test's bootstrap units
@@ -40,7 +40,7 @@ def grid_blocks(
     """Block number int64 [N] of each point on a square grid of `block_km` (numbered 0..B-1 in grid order)."""
     if len(lat) == 0:
         return np.zeros(0, np.int64)
-    ij = np.floor(local_xy_km(lat, lon, float(np.median(lon))) / block_km).astype(np.int64)
+    ij = np.floor(local_xy_km(lat, lon, central_lon(lon)) / block_km).astype(np.int64)
     return np.unique(ij, axis=0, return_inverse=True)[1].ravel()
 
 # %% ../nbs/37_evaluation.ipynb #580fd588
@@ -235,17 +235,9 @@ class EvalContext:
     species_idx: np.ndarray  # [N] store species index
 
 
-def split_ids(
-    assignments: pd.DataFrame,  # the split's mapping fields by observation_id (`split.load_split_assignments`)
-) -> tuple[list[str], list[str]]:
-    """(train_ids, test_ids) of a loaded split, in file order."""
-    s = assignments['split']
-    return s.index[s == 'train'].tolist(), s.index[s == 'test'].tolist()
-
-
 def evaluation_context(
     store,  # the store
-    assignments: pd.DataFrame,  # the split's mapping fields (`split.load_split_assignments`), loaded once per run
+    assignments: pd.DataFrame,  # the split's mapping fields by observation_id (`split.SplitFile.assignments`)
     train_ids,  # the IDs the model trains on
     test_ids,  # the test IDs, in the order of the results
     block_km: float = BLOCK_KM,  # side of the temporal test's blocks

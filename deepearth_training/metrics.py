@@ -60,7 +60,7 @@ def prior_hits(
 
 # %% ../nbs/33_metrics.ipynb #7a789207
 def split_subsets(
-    assignments: pd.DataFrame,  # the split's mapping fields by observation_id (`split.load_split_assignments`)
+    assignments: pd.DataFrame,  # the split's mapping fields by observation_id (`split.SplitFile.assignments`)
     test_ids,  # test observation IDs [N]
 ) -> dict[str, np.ndarray]:
     """Boolean masks [N] over `test_ids`: 'temporal', 'spatial' (from the split's `split_reason`) and 'all'."""

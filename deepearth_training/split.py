@@ -4,13 +4,13 @@
 
 # %% auto #0
 __all__ = ['FORMAT', 'ID_COLUMNS', 'OUR_KEYS', 'REGION_FIELDS', 'BOUNDS', 'LOAD_FIELDS', 'content_hash', 'mapping_fields',
-           'split_text', 'save_split', 'load_split_assignments', 'load_train_test_split', 'split_hash', 'load_split',
+           'split_text', 'save_split', 'SplitFile', 'read_split', 'load_train_test_split', 'load_split',
            'split_differences', 'read_region_centres']
 
 # %% ../nbs/24_split.ipynb #5684c9e6
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -213,13 +213,14 @@ def save_split(
 OUR_KEYS = ('format', 'spec', 'buffer', 'leakage_report')  # sections a published file does not have
 
 
-def _read_split_json(path) -> dict:
-    """The JSON document of a split file, with a clear error if it is missing, not a split file, or ours without its hash."""
-    path = Path(path)
+def _read_split_json(path: Path) -> tuple[dict, bytes]:
+    """The JSON document of a split file and its bytes, with a clear error if it is missing, not a split file, or
+    ours without its hash."""
     if not path.exists():
         raise FileNotFoundError(f'{path}: split file not found')
+    raw = path.read_bytes()
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f'{path}: not valid JSON ({e})') from None
     if not isinstance(doc, dict) or not isinstance(doc.get('observation_mappings'), dict):
@@ -230,7 +231,7 @@ def _read_split_json(path) -> dict:
             f"{path}: has this library's section(s) {ours} but no 'content_hash': "
             f'the file was edited after it was written'
         )
-    return doc
+    return doc, raw
 
 # %% ../nbs/24_split.ipynb #547a57ac
 def _split_of_reason(reason: str) -> str | None:
@@ -277,28 +278,10 @@ def _check_mappings(path, maps: dict) -> None:
             raise ValueError(f'{path}: observation {oid} has split {split!r} but split_reason {reason!r}')
 
 
-def load_split_assignments(
-    path,  # a split file, ours or published
-) -> pd.DataFrame:
-    """Per-observation mapping fields of a split file (ours or published), indexed by observation_id."""
-    doc = _read_split_json(path)
-    _check_mappings(path, doc['observation_mappings'])
-    df = pd.DataFrame.from_dict(doc['observation_mappings'], orient='index')
-    df.index.name = 'observation_id'
-    return df
-
-# %% ../nbs/24_split.ipynb #debac1a6
-def load_train_test_split(path) -> tuple[list[str], list[str]]:
-    """(train_ids, test_ids) of a split file, ours or the published `central_florida_split.json` layout."""
-    s = load_split_assignments(path)['split']
-    return s.index[s == 'train'].tolist(), s.index[s == 'test'].tolist()
-
-# %% ../nbs/24_split.ipynb #4c1b3e04
-def split_hash(path) -> str:
-    """Content hash of a split file: its verified `content_hash`, or SHA-256 of the bytes of a published file."""
-    doc = _read_split_json(path)
+def _verified_hash(path: Path, doc: dict, raw: bytes) -> str:
+    """The content hash of a split file: its `content_hash` once checked, or SHA-256 of a published file's bytes."""
     if 'content_hash' not in doc:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return hashlib.sha256(raw).hexdigest()
     h = content_hash(doc)
     if h != doc['content_hash']:
         raise ValueError(
@@ -306,6 +289,38 @@ def split_hash(path) -> str:
             f'the file was modified after it was written'
         )
     return h
+
+# %% ../nbs/24_split.ipynb #debac1a6
+@dataclass(frozen=True, eq=False)
+class SplitFile:
+    """A split file read and checked once: what a training run records and evaluates against."""
+
+    path: Path  # the file
+    content_hash: str  # its verified `content_hash`, or SHA-256 of a published file's bytes
+    assignments: pd.DataFrame  # [N] mapping fields (split, split_reason, ...) indexed by observation_id
+    document: dict  # the whole JSON document
+
+    def ids(self) -> tuple[list[str], list[str]]:
+        """(train_ids, test_ids) in file order; excluded rows are in neither."""
+        s = self.assignments['split']
+        return s.index[s == 'train'].tolist(), s.index[s == 'test'].tolist()
+
+
+def read_split(
+    path,  # a split file, ours or the published `central_florida_split.json` layout
+) -> SplitFile:
+    """The split file at `path`, parsed once: mappings checked, content hash verified."""
+    path = Path(path)
+    doc, raw = _read_split_json(path)
+    _check_mappings(path, doc['observation_mappings'])
+    assignments = pd.DataFrame.from_dict(doc['observation_mappings'], orient='index')
+    assignments.index.name = 'observation_id'
+    return SplitFile(path, _verified_hash(path, doc, raw), assignments, doc)
+
+
+def load_train_test_split(path) -> tuple[list[str], list[str]]:
+    """(train_ids, test_ids) of a split file, ours or the published `central_florida_split.json` layout."""
+    return read_split(path).ids()
 
 # %% ../nbs/24_split.ipynb #d4a5ead2
 REGION_FIELDS = ('region_id', 'center_lat', 'center_lng', 'bounds')  # what a test_spatial_regions entry needs
@@ -371,8 +386,9 @@ def load_split(
     path,  # a split file, ours or published
 ) -> SplitResult:
     """A SplitResult (observations, assignments, regions, report) read back from a split file, ours or published."""
-    doc = _read_split_json(path)
-    m = load_split_assignments(path).reset_index()
+    path = Path(path)
+    sf = read_split(path)
+    doc, m = sf.document, sf.assignments.reset_index()
     _require_fields(path, doc['observation_mappings'].items(), LOAD_FIELDS, 'observation')
     regions = _regions_of(path, doc)
     spec, R = _spec_of(doc, regions), len(regions)
@@ -412,8 +428,9 @@ def split_differences(
     """Rows [K] (indexed by observation_id) whose split or split_reason in the file differs from the split re-derived
     from the file's spec on `store`: recorded_split, recorded_reason, derived_split, derived_reason ('' where the row
     is on one side only). Empty when the file is exactly what its spec gives."""
-    split_hash(path)  # an accidental change is refused first
-    doc = _read_split_json(path)
+    path = Path(path)
+    sf = read_split(path)  # an accidental change is refused first
+    doc = sf.document
     derived = split_from_store(store, _spec_of(doc, _regions_of(path, doc)))
     a = derived.assignments
     d = pd.DataFrame(
@@ -423,7 +440,7 @@ def split_differences(
         },
         index=pd.Index(derived.observations['observation_id'].astype(str).to_numpy(), name='observation_id'),
     )
-    r = load_split_assignments(path)[['split', 'split_reason']].astype(str)
+    r = sf.assignments[['split', 'split_reason']].astype(str)
     both = r.set_axis(['recorded_split', 'recorded_reason'], axis=1).join(d, how='outer').fillna('')
     return both[(both.recorded_split != both.derived_split) | (both.recorded_reason != both.derived_reason)]
 

@@ -22,7 +22,7 @@ from deepearth_training.cli import (
 from .split_spec import PUBLISHED_CENTRES, SplitSpec
 from .holdout import rows_to_split, split_from_store
 from .maps import write_split_visuals
-from .split import read_region_centres, save_split, split_differences, split_hash
+from .split import read_region_centres, read_split, save_split, split_differences
 from .store import open_store
 from .split_report import format_report
 
@@ -147,7 +147,7 @@ def _run(a: argparse.Namespace) -> int:
     result = split_from_store(store, spec, progress=True)
     out = save_split(result, a.out, autocorrelation=ac)
     print(format_report(result.report))
-    print(f'wrote {out} (content hash {split_hash(out)[:16]})')
+    print(f'wrote {out} (content hash {read_split(out).content_hash[:16]})')
     if a.visuals is not None:
         for path in write_split_visuals(result, a.visuals, stem=Path(a.out).stem):
             print(f'wrote {path}')

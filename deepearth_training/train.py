@@ -52,13 +52,12 @@ from deepearth_training.evaluation import (
     heldout_report,
     run_baselines,
     save_predictions,
-    split_ids,
     validation_report,
     validation_split,
 )
 from .metrics import headline, plot_history
 from .registry import REGISTRY, build_model, dataset_mode, spec_of
-from .split import load_split_assignments, split_hash
+from .split import read_split
 from .store import open_store
 
 # %% ../nbs/38_train.ipynb #ea17a3b5
@@ -310,10 +309,10 @@ def _fit(config: TrainConfig, resume) -> dict:
     if config.batch_size % world_size:
         raise ValueError(f'batch size {config.batch_size} is not divisible by the {world_size} processes')
     store = open_store(config.store)
-    assignments = load_split_assignments(config.split)  # the one parse of the split's assignments
-    train_ids, test_ids = check_rows(config.split, *split_ids(assignments))
+    split = read_split(config.split)  # the run's one read of its split: the hash it records is of these rows
+    train_ids, test_ids = check_rows(config.split, *split.ids())
     train_ids, val_ids = validation_split(store, train_ids, config.val_fraction, config.seed)
-    shash, context = split_hash(config.split), evaluation_context(store, assignments, train_ids, test_ids)
+    shash, context = split.content_hash, evaluation_context(store, split.assignments, train_ids, test_ids)
     mapping = species_mapping(store, train_ids)
     train_ds, test_ds, sampler, train_loader, test_loader, val_loader = _data(
         config, store, train_ids, test_ids, val_ids, mapping, device

@@ -22,11 +22,11 @@ from .checkpoint import load_model, require_fields
 from .cv_run import cross_validate, format_cv
 from .distributed import cpu_threads, world
 from .epoch import evaluate_model
-from .evaluation import evaluation_context, heldout_report, run_baselines, split_ids, validation_split
+from .evaluation import evaluation_context, heldout_report, run_baselines, validation_split
 from .loader import DeepEarthDataset
 from .metrics import results_table
 from .registry import REGISTRY, dataset_mode
-from .split import load_split_assignments
+from .split import read_split
 from .store import open_store
 from .train import TrainConfig, check_rows, fit
 
@@ -34,7 +34,7 @@ from .train import TrainConfig, check_rows, fit
 def evaluate_checkpoint(
     path,  # a checkpoint written by `train.fit` (best.pt, last.pt, epoch_NNN.pt)
     store=None,  # store to evaluate on; default: the run's
-    split=None,  # split file; default: the run's
+    split=None,  # split file; default: the run's, which must be unchanged since training
     device='cpu',  # where to evaluate
     batch_size: int = 256,  # evaluation batch size
     progress: bool = True,  # show a progress bar
@@ -45,9 +45,13 @@ def evaluate_checkpoint(
     needs = ('seed', 'full_vision', 'amp') + ('store',) * (store is None) + ('split',) * (split is None)
     cfg = require_fields(ckpt['config'], needs, path, "the checkpoint's config")
     store = open_store(store if store is not None else cfg['store'])
-    split = split if split is not None else cfg['split']
-    assignments = load_split_assignments(split)
-    train_ids, test_ids = check_rows(split, *split_ids(assignments))
+    own, split = split is None, read_split(split if split is not None else cfg['split'])
+    if own and split.content_hash != ckpt.get('split_hash', split.content_hash):
+        raise ValueError(
+            f'{split.path}: the split is not the one {path} was trained on (content hash {split.content_hash[:12]}…, '
+            f'the checkpoint records {ckpt["split_hash"][:12]}…): its test rows may be training rows'
+        )
+    train_ids, test_ids = check_rows(split.path, *split.ids())
     train_ids, val_ids = validation_split(store, train_ids, cfg.get('val_fraction', 0.0), cfg['seed'])
     test_ds = DeepEarthDataset(
         test_ids, store, mode=dataset_mode(ckpt['mode'], cfg['full_vision']), device=device, species_mapping=mapping
@@ -56,7 +60,7 @@ def evaluate_checkpoint(
     with cpu_threads(cfg.get('threads', 0), torch.device(device)):  # the run's thread count: the run's sums
         results = evaluate_model(model, loader, REGISTRY[ckpt['mode']].loss, device, cfg['amp'], progress)
     labels = DeepEarthDataset(train_ids, store, mode='geo', species_mapping=mapping).labels
-    context = evaluation_context(store, assignments, train_ids, test_ids)
+    context = evaluation_context(store, split.assignments, train_ids, test_ids)
     baselines = run_baselines(store, context, train_ids, val_ids) if REGISTRY[ckpt['mode']].classifier else None
     return heldout_report(
         model,

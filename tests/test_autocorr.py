@@ -12,7 +12,7 @@ from deepearth_training.autocorr import (
     observations_autocorrelation,
     sphere_xyz,
 )
-from deepearth_training.split import split_hash
+from deepearth_training.split import read_split
 from deepearth_training.split_command import main as split_main
 from deepearth_training.synthetic import synthetic_occurrences
 
@@ -94,7 +94,7 @@ def test_split_buffer_auto(tiny_store, tmp_path):
     doc = json.loads(out.read_text())
     assert doc['spec']['buffer_km'] == doc['autocorrelation']['range_km'] and doc['autocorrelation']['seed'] == 1
     assert doc['autocorrelation']['range_km'] >= doc['autocorrelation']['range_estimate_km']
-    assert split_hash(out) == doc['content_hash']
+    assert read_split(out).content_hash == doc['content_hash']
     with pytest.raises(SystemExit) as e:  # a usage error, before any work
         split_main(['--store', str(tiny_store), '--out', str(tmp_path / 'x.json'), '--buffer-km', 'near'])
     assert e.value.code == 2 and not (tmp_path / 'x.json').exists()

@@ -9,7 +9,7 @@ import pytest
 from deepearth_training.cv import CVSpec, cross_validation, design_figures, main, prediction_domain_km, save_cv
 from deepearth_training.split_spec import SplitSpec
 from deepearth_training.splitters import BlockKFold, KNNDMKFold, RandomKFold, RegionHoldout
-from deepearth_training.split import load_split, load_split_assignments, load_train_test_split
+from deepearth_training.split import load_split, read_split, load_train_test_split
 from deepearth_training.store import open_store
 from test_split import box_distance_km, observations
 
@@ -55,7 +55,7 @@ def test_cli_writes_every_fold_and_cv_json(folds_dir, tiny_store):
 
 
 def test_each_observation_is_spatial_test_in_exactly_one_fold(folds_dir):
-    maps = [load_split_assignments(folds_dir / f'fold_{k}.json') for k in range(1, 5)]
+    maps = [read_split(folds_dir / f'fold_{k}.json').assignments for k in range(1, 5)]
     spatial = np.stack([m.split_reason.str.startswith('spatial_test_region_').to_numpy() for m in maps])
     year = maps[0].year.to_numpy()
     assert (spatial.sum(0)[year < 2025] == 1).all()

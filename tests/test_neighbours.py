@@ -113,13 +113,13 @@ def test_run_metrics_carry_knn_and_aoa(tiny_store, tmp_path):
 def test_a_language_run_on_every_row_has_no_vision_baselines(tiny_store, tmp_path):
     from deepearth_training.evaluation import evaluation_context, run_baselines, validation_split
     from deepearth_training.split_spec import SplitSpec
-    from deepearth_training.split import load_split_assignments, load_train_test_split, save_split
+    from deepearth_training.split import read_split, load_train_test_split, save_split
     from deepearth_training.holdout import split_from_store
 
     store = open_store(tiny_store)
     split = save_split(split_from_store(store, SplitSpec(vision_only=False)), tmp_path / 'split.json')
     train_ids, test_ids = load_train_test_split(split)
     train_ids, val_ids = validation_split(store, train_ids, 0.1)
-    context = evaluation_context(store, load_split_assignments(split), train_ids, test_ids)
+    context = evaluation_context(store, read_split(split).assignments, train_ids, test_ids)
     assert (store.observations.vision_row.to_numpy()[store.rows(train_ids + test_ids)] < 0).any()
     assert run_baselines(store, context, train_ids, val_ids) is None

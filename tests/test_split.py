@@ -13,11 +13,10 @@ from deepearth_training.split_spec import PUBLISHED_CENTRES, SplitSpec, publishe
 from deepearth_training.regions import check_region_centres
 from deepearth_training.split import (
     load_split,
-    load_split_assignments,
     load_train_test_split,
     read_region_centres,
+    read_split,
     save_split,
-    split_hash,
 )
 from deepearth_training.holdout import make_split
 from deepearth_training.geo import nearest_km
@@ -219,15 +218,21 @@ def test_file_roundtrip_and_hash(result, tmp_path):
     a = result.assignments.split.astype(str)
     ids = result.observations.observation_id
     assert train == sorted(ids[a == 'train']) and test == sorted(ids[a == 'test'])  # the file is in ID order
-    got = load_split_assignments(p).loc[ids]
+    got = read_split(p).assignments.loc[ids]
     assert (got.split_reason.to_numpy() == result.assignments.split_reason.astype(str).to_numpy()).all()
-    assert split_hash(p) == doc['content_hash']
+    assert read_split(p).content_hash == doc['content_hash']
     back = load_split(p)
     assert back.spec == result.spec and back.report == result.report
-    doc['observation_mappings'][ids.iloc[0]]['split'] = 'test' if a.iloc[0] == 'train' else 'train'
+    moved = (
+        {'split': 'test', 'split_reason': 'temporal_test'}
+        if a.iloc[0] == 'train'
+        else {'split': 'train', 'split_reason': 'temporal_train'}
+    )
+    doc['observation_mappings'][ids.iloc[0]].update(moved)  # consistent, but not what was hashed
     p.write_text(json.dumps(doc))
-    with pytest.raises(ValueError, match='modified'):
-        split_hash(p)
+    for read in (read_split, load_train_test_split, load_split):
+        with pytest.raises(ValueError, match='modified'):
+            read(p)
 
 
 def test_reads_published_layout(tmp_path):
@@ -278,8 +283,8 @@ def test_reads_published_layout(tmp_path):
     p = tmp_path / 'central_florida_split.json'
     p.write_text(json.dumps(doc, indent=2))
     assert load_train_test_split(p) == (['10_1', '12_2'], ['11_1', '12_1'])
-    assert load_split_assignments(p).loc['11_1', 'split_reason'] == 'spatial_test_region_1'
-    assert len(split_hash(p)) == 64
+    assert read_split(p).assignments.loc['11_1', 'split_reason'] == 'spatial_test_region_1'
+    assert len(read_split(p).content_hash) == 64
     back = load_split(p)
     assert back.spec.test_year == 2025 and back.spec.regions == ((28.073125, -81.516095),)
     assert back.report['n_temporal_and_spatial'] == 0 and back.report['splits']['test']['n'] == 2
@@ -474,7 +479,7 @@ def test_malformed_mappings_name_the_entry(result, tmp_path, entry, message):
     for k in ('format', 'spec', 'buffer', 'leakage_report'):
         doc.pop(k)
     p.write_text(json.dumps(doc))
-    for read in (load_train_test_split, load_split_assignments, load_split):
+    for read in (load_train_test_split, read_split, load_split):
         with pytest.raises(ValueError, match=f'observation {oid}.*' + message.replace('(', r'\(')):
             read(p)
 
@@ -484,6 +489,6 @@ def test_our_file_without_its_hash_is_not_taken_for_a_published_one(result, tmp_
     doc = json.loads(p.read_text())
     doc.pop('content_hash')
     p.write_text(json.dumps(doc))
-    for read in (load_train_test_split, split_hash, load_split):
+    for read in (load_train_test_split, read_split, load_split):
         with pytest.raises(ValueError, match="no 'content_hash'"):
             read(p)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from deepearth_training.split import load_split, load_train_test_split, split_hash
+from deepearth_training.split import load_split, load_train_test_split, read_split
 from deepearth_training.split_command import main
 from deepearth_training.store import open_store
 
@@ -29,7 +29,7 @@ def test_cli_splits_the_store(tiny_store, tmp_path, capsys):
         == 0
     )
     printed = capsys.readouterr().out
-    assert 'leakage:' in printed and split_hash(out)[:16] in printed
+    assert 'leakage:' in printed and read_split(out).content_hash[:16] in printed
     store = open_store(tiny_store)
     vision_ids = set(store.observations.observation_id[store.observations.has_vision])
     train, test = load_train_test_split(out)

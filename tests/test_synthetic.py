@@ -14,7 +14,7 @@ from deepearth_training.source_tables import OBSERVATIONS, VISION_DIR, VISION_IN
 from deepearth_training.source import read_source
 from deepearth_training.prepare import prepare_store
 from deepearth_training.store import open_store
-from deepearth_training.split import load_split_assignments, load_train_test_split
+from deepearth_training.split import read_split, load_train_test_split
 from deepearth_training.split_command import main as split_main
 from deepearth_training.occurrences import (
     DEFAULT_CORRELATION_KM,
@@ -267,7 +267,7 @@ def test_published_regions_reproduce_the_published_assignment(tmp_path):
     src = make_synthetic_dataset(tmp_path / 'src', 'real-metadata', seed=0, grid=(1, 1, 1, 8), progress=False)
     store = prepare_store(src, tmp_path / 'store', progress=False)
     assert split_main(['--store', str(store), '--out', str(tmp_path / 'split.json'), '--regions', 'published']) == 0
-    ours = load_split_assignments(tmp_path / 'split.json')
+    ours = read_split(tmp_path / 'split.json').assignments
     published = real_occurrences().set_index('observation_id')
     assert sorted(ours.index) == sorted(published.index)
     ours = ours.loc[published.index]

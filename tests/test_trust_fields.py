@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from deepearth_training.split import load_split, load_split_assignments, load_train_test_split
+from deepearth_training.split import load_split, read_split, load_train_test_split
 from deepearth_training.split_command import main as split_main
 from deepearth_training.store import MANIFEST, manifest_digest, open_store
 
@@ -40,7 +40,7 @@ def test_mapping_without_split_fields(published, tmp_path, field):
     oid, m = first(published)
     del m[field]
     path = written(published, tmp_path)
-    for read in (load_split_assignments, load_train_test_split):
+    for read in (read_split, load_train_test_split):
         with pytest.raises(ValueError, match=rf"{path}: observation {oid} has no '{field}' field"):
             read(path)
 
