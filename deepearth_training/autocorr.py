@@ -16,7 +16,7 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.spatial import cKDTree
 
-from .geo import local_xy_km
+from .geo import central_lon, local_xy_km
 
 # %% ../nbs/20_autocorr.ipynb #63184a28
 import matplotlib.pyplot as plt
@@ -86,7 +86,7 @@ def spatial_blocks(
     """Block number int64 [N] (0..n_blocks-1) of each point on a grid of `block_km` squares."""
     if not block_km > 0:
         raise ValueError(f'block_km must be positive, got {block_km}')
-    xy = np.floor(local_xy_km(lat, lon, float(np.median(lon))) / block_km).astype(np.int64)
+    xy = np.floor(local_xy_km(lat, lon, central_lon(lon)) / block_km).astype(np.int64)
     xy -= xy.min(0)
     return np.unique(xy[:, 0] * (xy[:, 1].max() + 1) + xy[:, 1], return_inverse=True)[1].reshape(-1)
 

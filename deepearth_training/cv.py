@@ -20,32 +20,15 @@ from scipy.stats import wasserstein_distance
 from tqdm.auto import tqdm
 
 from .autocorr import observations_autocorrelation
-from deepearth_training.cli import (
-    non_negative_float,
-    non_negative_int,
-    or_auto,
-    positive_float,
-    positive_int,
-    run_command,
-)
+from .cli import non_negative_float, non_negative_int, or_auto, positive_float, positive_int
+from .cli import run_command
 from .files import atomic_write
 from .geo import nearest_km
-from deepearth_training.holdout import (
-    SplitResult,
-    check_observations,
-    rows_to_split,
-    split_result,
-)
+from .holdout import SplitResult, check_observations, rows_to_split, split_result
 from .split_spec import SplitSpec
 from .split import mapping_fields, save_split
-from deepearth_training.splitters import (
-    BlockKFold,
-    GroupFolds,
-    KNNDMKFold,
-    RandomKFold,
-    fold_codes,
-    prediction_distances,
-)
+from .splitters import BlockKFold, GroupFolds, KNNDMKFold, RandomKFold, fold_codes
+from .splitters import prediction_distances
 from .store import open_store
 
 # %% ../nbs/26_cv.ipynb #cc81cfad

@@ -241,5 +241,6 @@ class RegionHoldout(Splitter):
         return 1
 
     def split(self, observations):
-        a = make_split(observations, self.spec).assignments
-        yield np.flatnonzero((a['split'] == 'train').to_numpy()), np.flatnonzero(a['region_id'].to_numpy() > 0)
+        a = make_split(observations.reset_index(drop=True), self.spec).assignments
+        rows = a.index.to_numpy()  # positions into `observations` of the rows split (with vision, when vision_only)
+        yield rows[(a['split'] == 'train').to_numpy()], rows[a['region_id'].to_numpy() > 0]

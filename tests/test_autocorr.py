@@ -10,8 +10,10 @@ from deepearth_training.autocorr import (
     autocorrelation,
     band_pairs,
     observations_autocorrelation,
+    spatial_blocks,
     sphere_xyz,
 )
+from deepearth_training.geo import wrap_lon
 from deepearth_training.split import read_split
 from deepearth_training.split_command import main as split_main
 from deepearth_training.synthetic import synthetic_occurrences
@@ -107,3 +109,13 @@ def test_default_preset_matches_the_real_correlogram(real):
     syn, ref = observations_autocorrelation(o[o.has_vision]), observations_autocorrelation(real)
     assert abs(syn['ratio'][0] - ref['ratio'][0]) < 0.25 * ref['ratio'][0]
     assert abs(syn['range_estimate_km'] - ref['range_estimate_km']) < 0.3 * ref['range_estimate_km']
+
+
+def test_bootstrap_blocks_across_the_antimeridian():
+    rng = np.random.default_rng(3)
+    lat = -17.8 + rng.normal(0, 0.1, 1000)
+    lon = wrap_lon(np.r_[179.95 - rng.exponential(0.1, 500), -179.95 + rng.exponential(0.1, 500)])  # half each side
+    moved = wrap_lon(lon - 120)  # the same places, away from ±180
+    assert np.array_equal(spatial_blocks(lat, lon, 10.0), spatial_blocks(lat, moved, 10.0))
+    codes = (lat > -17.8).astype(int)
+    assert np.allclose(autocorrelation(lat, lon, codes)['ratio_ci95'], autocorrelation(lat, moved, codes)['ratio_ci95'])

@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 
 from deepearth_training.cv import CVSpec, cross_validation, design_figures, main, prediction_domain_km, save_cv
+from deepearth_training.holdout import make_split
 from deepearth_training.split_spec import SplitSpec
 from deepearth_training.splitters import BlockKFold, KNNDMKFold, RandomKFold, RegionHoldout
 from deepearth_training.split import load_split, read_split, load_train_test_split
 from deepearth_training.store import open_store
+from deepearth_training.synthetic import toy_observations
 from test_split import box_distance_km, observations
 
 
@@ -180,6 +182,15 @@ def test_splitters_share_one_interface():
         assert all(len(np.intersect1d(tr, te)) == 0 and len(tr) > 0 for tr, te in pairs)
     ((train, test),) = RegionHoldout(SplitSpec(n_regions=2, vision_only=False, seed=1)).split(obs)
     assert RegionHoldout().get_n_splits() == 1 and len(test) > 0 and len(np.intersect1d(train, test)) == 0
+
+
+def test_region_holdout_positions_index_the_table_given():
+    obs = toy_observations(1500, seed=2).set_axis(np.arange(1500) + 10_000)  # ~10 % without vision; labels not 0..N-1
+    ((train, test),) = RegionHoldout(SplitSpec(n_regions=2, seed=1)).split(obs)  # vision_only: rows with vision
+    split = make_split(obs, SplitSpec(n_regions=2, seed=1)).assignments.join(obs.gbif_id)
+    gbif = obs.gbif_id.to_numpy()
+    assert set(gbif[test]) == set(split.gbif_id[split.region_id > 0]) and len(test) > 0
+    assert set(gbif[train]) == set(split.gbif_id[split.split == 'train'])
 
 
 def test_knndm_refuses_a_buffer(tiny_store, tmp_path, capsys):
