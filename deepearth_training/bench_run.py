@@ -21,20 +21,9 @@ from tqdm.auto import tqdm
 import torch
 
 # %% ../nbs/41_bench_run.ipynb #4041ca08
-from deepearth_training.bench_paths import (
-    BENCH_MODES,
-    PATHS,
-    HFDatasetBatches,
-    HTTPBatches,
-    NumpyFloor,
-    ParquetBatches,
-    batch_nbytes,
-    hf_available,
-    loader_batch,
-    memcopy_floor,
-    naive_batch,
-    serve_batches,
-)
+from .bench_paths import BENCH_MODES, PATHS, HFDatasetBatches, HTTPBatches, NumpyFloor, ParquetBatches
+from .bench_paths import batch_nbytes, hf_available, loader_batch, memcopy_floor, naive_batch
+from .bench_paths import serve_batches
 from .files import drop_from_cache
 from .loader import MODES
 from .source_tables import VJEPA2_PATCHES

@@ -16,15 +16,10 @@ from tqdm.auto import tqdm
 
 from .dates import days_since_epoch
 from .geo import distance_to_region_km, geodesic_km, grown_bounds, in_region, square_region
-from deepearth_training.regions import (
-    REQUIRED_COLUMNS,
-    check_region_centres,
-    select_regions,
-)
+from .regions import REQUIRED_COLUMNS, check_region_centres, select_regions
 from .split_report import SPLITS, reason_names, split_report
-from deepearth_training.split_spec import (
-    SplitSpec,
-)
+from .split_spec import SplitSpec
+from .store import open_store
 
 # %% ../nbs/23_holdout.ipynb #62d5edec
 def assign_split(
@@ -196,8 +191,6 @@ def split_from_store(
 ) -> SplitResult:
     """`make_split` on a store's observations; the source dataset's `repo_id` / `sha256` go into `dataset_info`."""
     if isinstance(store, (str, Path)):
-        from deepearth_training.store import open_store  # only for a path: the store module loads torch
-
         store = open_store(store)
     result = make_split(store.observations, spec, progress)
     source = store.manifest.get('source') or {}

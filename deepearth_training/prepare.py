@@ -20,38 +20,15 @@ import pandas as pd
 
 # %% ../nbs/16_prepare.ipynb #2f404bc3
 from .cli import run_command
-from deepearth_training.files import (
-    atomic_write,
-    finish_partial,
-    is_partial,
-    new_partial,
-    partial_path,
-    pid_lock,
-    remove_partial,
-)
+from .files import atomic_write, finish_partial, is_partial, new_partial, partial_path, pid_lock
+from .files import remove_partial
 from .ids import create_observation_ids
 from .source_tables import LANGUAGE_DIM, OBSERVATIONS, VISION_INDEX, language_matrix, shard_name
 from .source import Source, download_source, read_source
-from deepearth_training.store import (
-    ARRAY_FILES,
-    DTYPES,
-    FORMAT_VERSION,
-    LANGUAGE_FILE,
-    MANIFEST,
-    OBSERVATIONS_FILE,
-    PROGRESS,
-    SPECIES_FILE,
-    STORE_FILES,
-    VISION_ARRAYS,
-    array_layout,
-    file_sha256,
-    open_store,
-    seal_manifest,
-    store_checksums,
-    store_location,
-    store_manifest,
-    verify_store,
-)
+from .store import ARRAY_FILES, DTYPES, FORMAT_VERSION, LANGUAGE_FILE, MANIFEST, OBSERVATIONS_FILE
+from .store import PROGRESS, SPECIES_FILE, STORE_FILES, VISION_ARRAYS, array_layout, file_sha256
+from .store import open_store, seal_manifest, store_checksums, store_location, store_manifest
+from .store import verify_store
 
 # %% ../nbs/16_prepare.ipynb #f4d3f56f
 from .vision_stream import NpyRows, stream_vision

@@ -11,20 +11,9 @@ import numpy as np
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.spatial import cKDTree
 
-from deepearth_training.geo import (
-    boxes_overlap,
-    central_lon,
-    geodesic_km,
-    in_lon_range,
-    local_xy_km,
-    lon_arc,
-    meridian_arc_km,
-    parallel_radius_km,
-    region_separation_km,
-    square_fits,
-    square_region,
-    unwrap_lon,
-)
+from .geo import boxes_overlap, central_lon, geodesic_km, in_lon_range, local_xy_km, lon_arc
+from .geo import meridian_arc_km, parallel_radius_km, region_separation_km, square_fits, square_region
+from .geo import unwrap_lon
 from .split_spec import SplitSpec
 
 # %% ../nbs/22_regions.ipynb #35c40a36

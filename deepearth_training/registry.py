@@ -16,14 +16,8 @@ import torch.nn.functional as F
 
 # %% ../nbs/31_registry.ipynb #55f3d956
 from .dates import TIME_FIELDS, UNKNOWN_TIME, day_of_year
-from deepearth_training.models import (
-    GeoClassifier,
-    GeoVisionClassifier,
-    LanguageClassifier,
-    MultimodalMaskedAutoencoder,
-    VisionClassifier,
-    masked_autoencoder_loss,
-)
+from .models import GeoClassifier, GeoVisionClassifier, LanguageClassifier
+from .models import MultimodalMaskedAutoencoder, VisionClassifier, masked_autoencoder_loss
 
 # %% ../nbs/31_registry.ipynb #345a457c
 def space_time_coords(

@@ -21,20 +21,9 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 # %% ../nbs/11_source.ipynb #b88e65d9
-from deepearth_training.source_tables import (
-    GRID_METADATA_KEY,
-    OBSERVATIONS,
-    SHARD_COLUMNS,
-    VISION_DIR,
-    VISION_INDEX,
-    VJEPA2_PATCHES,
-    first_where,
-    float_rows,
-    check_columns,
-    read_observations,
-    read_vision_index,
-    shard_name,
-)
+from .source_tables import GRID_METADATA_KEY, OBSERVATIONS, SHARD_COLUMNS, VISION_DIR, VISION_INDEX
+from .source_tables import VJEPA2_PATCHES, first_where, float_rows, check_columns, read_observations
+from .source_tables import read_vision_index, shard_name
 
 # %% ../nbs/11_source.ipynb #039a0c98
 _SHAPE_RE = re.compile(r'\[\s*(\d+)\s*(?:,\s*(\d+)\s*)*\]')

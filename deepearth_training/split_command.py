@@ -11,14 +11,8 @@ import dataclasses
 from pathlib import Path
 
 from .autocorr import observations_autocorrelation
-from deepearth_training.cli import (
-    non_negative_float,
-    non_negative_int,
-    or_auto,
-    positive_float,
-    positive_int,
-    run_command,
-)
+from .cli import non_negative_float, non_negative_int, or_auto, positive_float, positive_int
+from .cli import run_command
 from .split_spec import PUBLISHED_CENTRES, SplitSpec
 from .holdout import rows_to_split, split_from_store
 from .maps import write_split_visuals

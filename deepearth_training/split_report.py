@@ -12,16 +12,8 @@ import pandas as pd
 from scipy.spatial import ConvexHull, Delaunay
 from scipy.stats import wasserstein_distance
 
-from deepearth_training.geo import (
-    geodesic_km,
-    grown_bounds,
-    in_region,
-    lon_arc,
-    nearest_km,
-    region_separation_km,
-    unwrap_lon,
-    wrap_lon,
-)
+from .geo import geodesic_km, grown_bounds, in_region, lon_arc, nearest_km, region_separation_km
+from .geo import unwrap_lon, wrap_lon
 
 # %% ../nbs/21_split_report.ipynb #37cc5b83
 SPLITS = ('train', 'test', 'excluded')

@@ -25,36 +25,15 @@ from tqdm.auto import tqdm
 # %% ../nbs/38_train.ipynb #3d3495ee
 from . import __version__
 from .cli import fraction, non_negative_float, non_negative_int, positive_float, positive_int
-from deepearth_training.checkpoint import (
-    check_resume,
-    check_run_dir,
-    load_checkpoint,
-    restore_state,
-    save_checkpoint,
-    store_identity,
-    write_metrics,
-)
+from .checkpoint import check_resume, check_run_dir, load_checkpoint, restore_state, save_checkpoint
+from .checkpoint import store_identity, write_metrics
 from .files import pid_lock
-from deepearth_training.distributed import (
-    all_gather_objects,
-    cpu_threads,
-    describe_device,
-    process_group,
-    resolve_device,
-    rng_state,
-    world,
-)
+from .distributed import all_gather_objects, cpu_threads, describe_device, process_group
+from .distributed import resolve_device, rng_state, world
 from .epoch import evaluate_model, train_epoch
 from .loader import DeepEarthDataset, species_mapping
-from deepearth_training.evaluation import (
-    best_epoch,
-    evaluation_context,
-    heldout_report,
-    run_baselines,
-    save_predictions,
-    validation_report,
-    validation_split,
-)
+from .evaluation import best_epoch, evaluation_context, heldout_report, run_baselines
+from .evaluation import save_predictions, validation_report, validation_split
 from .metrics import headline, plot_history
 from .registry import REGISTRY, build_model, dataset_mode, spec_of
 from .split import read_split
