@@ -24,10 +24,9 @@ from .cli import non_negative_float, non_negative_int, or_auto, positive_float, 
 from .cli import run_command
 from .files import atomic_write
 from .geo import nearest_km
-from .holdout import SplitResult, check_observations, rows_to_split, split_result
-from .split_spec import SplitSpec
+from .holdout import SplitResult, rows_to_split
 from .split import mapping_fields, save_split
-from .splitters import BlockKFold, GroupFolds, KNNDMKFold, RandomKFold, fold_codes
+from .splitters import BlockKFold, GroupFolds, KNNDMKFold, RandomKFold
 from .splitters import prediction_distances
 from .store import open_store
 
@@ -65,44 +64,12 @@ def splitter(
     prediction_points: tuple | None = None,  # kNNDM's prediction domain (lat [P], lon [P]); None: over the data's hull
 ) -> GroupFolds:
     """The splitter of `spec.design`."""
+    common = dict(n_splits=spec.folds, seed=spec.seed, test_year=spec.test_year, vision_only=spec.vision_only)
     if spec.design == 'knndm':
-        return KNNDMKFold(spec.folds, prediction_points, spec.seed)
+        return KNNDMKFold(**common, prediction_points=prediction_points)
     if spec.design == 'random':
-        return RandomKFold(spec.folds, spec.seed)
-    return BlockKFold(spec.folds, spec.block_km, spec.buffer_km, spec.seed)
-
-# %% ../nbs/26_cv.ipynb #17402eee
-def _fold_result(
-    obs: pd.DataFrame,  # the rows [N]
-    spec: CVSpec,  # the protocol
-    group: np.ndarray,  # group [N] of each row, -1 for the test year
-    groups: pd.DataFrame,  # groups [G] with bounds and size_km
-    in_fold: np.ndarray,  # bool [G]: the fold's groups
-) -> SplitResult:
-    """The split of one fold: its groups as regions, the test year temporal, the buffer, the report."""
-    lat, lon = obs['latitude'].to_numpy(np.float64), obs['longitude'].to_numpy(np.float64)
-    code, temporal = fold_codes(
-        lat, lon, obs['year'].to_numpy(np.float64), group, in_fold, groups, spec.buffer_km, spec.test_year
-    )
-    n = int(in_fold.sum())
-    regions = (
-        groups[in_fold]
-        .reset_index(drop=True)
-        .assign(region_id=np.arange(1, n + 1), center_gbif_id=pd.array([None] * n, 'Int64'), center_species=None)
-    )
-    split_spec = SplitSpec(
-        test_year=spec.test_year,
-        n_regions=n,
-        region_size_km=float(np.clip(regions.size_km.max(), 1e-3, 999)),
-        min_distance_km=0,
-        buffer_km=spec.buffer_km,
-        seed=spec.seed,
-        regions=tuple(zip(regions.center_lat, regions.center_lng)),
-        min_region_observations=0,
-        min_region_species=0,
-        vision_only=spec.vision_only,
-    )
-    return split_result(obs, split_spec, regions, code, temporal)
+        return RandomKFold(**common)
+    return BlockKFold(**common, block_km=spec.block_km, buffer_km=spec.buffer_km)
 
 # %% ../nbs/26_cv.ipynb #da74a916
 def cross_validation(
@@ -111,19 +78,10 @@ def cross_validation(
     progress: bool = False,  # show a progress bar over the folds
     prediction_points: tuple | None = None,  # kNNDM's prediction domain (lat [P], lon [P]); None: the data's hull
 ) -> list[SplitResult]:
-    """One SplitResult per fold of a cross-validation of `observations` by `spec.design`."""
-    obs = rows_to_split(observations, spec.vision_only)
-    check_observations(obs)
-    past = obs['year'].to_numpy(np.float64) < spec.test_year
-    if not past.any():
-        raise ValueError(f'cannot cross-validate: no observation before the test year {spec.test_year}')
-    g, groups, fold = splitter(spec, prediction_points).design(obs[past])
-    group = np.full(len(obs), -1, np.int64)
-    group[past] = g
-    return [
-        _fold_result(obs, spec, group, groups, fold == k)
-        for k in tqdm(range(spec.folds), desc='folds', leave=False, disable=None if progress else True)
-    ]
+    """One SplitResult per fold of a cross-validation of `observations` by `spec.design` (its splitter's
+    `split_results`)."""
+    folds = splitter(spec, prediction_points).split_results(observations)
+    return list(tqdm(folds, total=spec.folds, desc='folds', leave=False, disable=None if progress else True))
 
 # %% ../nbs/26_cv.ipynb #bf17e00f
 def _fold_summary(k: int, r: SplitResult) -> dict:

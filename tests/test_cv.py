@@ -13,7 +13,7 @@ from deepearth_training.splitters import BlockKFold, KNNDMKFold, RandomKFold, Re
 from deepearth_training.split import load_split, read_split, load_train_test_split
 from deepearth_training.store import open_store
 from deepearth_training.synthetic import toy_observations
-from test_split import box_distance_km, observations
+from helpers import box_distance_km, observations
 
 
 @pytest.fixture(scope='module')
@@ -175,13 +175,29 @@ def test_knndm_matches_the_prediction_domain_at_least_as_well_as_random_and_bloc
 
 def test_splitters_share_one_interface():
     obs = observations(800, seed=7)
-    for s in (BlockKFold(3, 10.0, 1.0, seed=1), KNNDMKFold(3, seed=1), RandomKFold(3, seed=1)):
+    spatial = np.flatnonzero(obs.has_vision.to_numpy() & (obs.year.to_numpy() < 2025))  # the rows folds deal
+    for s in (
+        BlockKFold(n_splits=3, block_km=10.0, buffer_km=1.0, seed=1),
+        KNNDMKFold(n_splits=3, seed=1),
+        RandomKFold(n_splits=3, seed=1),
+    ):
         pairs = list(s.split(obs))
         assert len(pairs) == s.get_n_splits() == 3
-        assert sorted(np.concatenate([te for _, te in pairs])) == list(range(len(obs)))  # every row tested once
+        assert sorted(np.concatenate([te for _, te in pairs])) == spatial.tolist()  # each tested once
         assert all(len(np.intersect1d(tr, te)) == 0 and len(tr) > 0 for tr, te in pairs)
     ((train, test),) = RegionHoldout(SplitSpec(n_regions=2, vision_only=False, seed=1)).split(obs)
     assert RegionHoldout().get_n_splits() == 1 and len(test) > 0 and len(np.intersect1d(train, test)) == 0
+
+
+def test_cv_folds_and_the_region_holdout_are_the_split_results_of_splitters():
+    obs = observations(800, seed=7)
+    spec = CVSpec(folds=3, block_km=10.0, buffer_km=1.0, seed=1)
+    folds = cross_validation(obs, spec)
+    again = list(BlockKFold(n_splits=3, block_km=10.0, buffer_km=1.0, seed=1).split_results(obs))
+    assert [f.report for f in folds] == [r.report for r in again]
+    split_spec = SplitSpec(n_regions=2, seed=1)
+    (held,) = RegionHoldout(split_spec).split_results(obs)
+    assert held.report == make_split(obs, split_spec).report
 
 
 def test_region_holdout_positions_index_the_table_given():

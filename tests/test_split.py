@@ -20,7 +20,7 @@ from deepearth_training.split import (
 )
 from deepearth_training.holdout import make_split
 from deepearth_training.geo import nearest_km
-from helpers import GEOD, geod_km, observations
+from helpers import GEOD, box_distance_km, geod_km, observations
 
 SPEC = SplitSpec(buffer_km=1.5, seed=7)
 
@@ -33,29 +33,6 @@ def obs():
 @pytest.fixture(scope='module')
 def result(obs):
     return make_split(obs, SPEC)
-
-
-def box_distance_km(lat, lon, r) -> np.ndarray:
-    """Distance from points to box r (south, north, west, east): golden-section search along each edge with Geod."""
-    lat, lon = np.asarray(lat, float), np.asarray(lon, float)
-    edges = [
-        ((r.south, r.west), (r.south, r.east)),
-        ((r.north, r.west), (r.north, r.east)),
-        ((r.south, r.west), (r.north, r.west)),
-        ((r.south, r.east), (r.north, r.east)),
-    ]
-    best = np.full(len(lat), np.inf)
-    g = (np.sqrt(5) - 1) / 2
-    for (la0, lo0), (la1, lo1) in edges:
-        f = lambda t: geod_km(lat, lon, la0 + t * (la1 - la0), lo0 + t * (lo1 - lo0))
-        a, b = np.zeros(len(lat)), np.ones(len(lat))
-        for _ in range(60):
-            c, d = b - g * (b - a), a + g * (b - a)
-            left = f(c) < f(d)
-            b, a = np.where(left, d, b), np.where(left, a, c)
-        best = np.minimum(best, np.minimum(f((a + b) / 2), np.minimum(f(np.zeros(len(lat))), f(np.ones(len(lat))))))
-    inside = (lat >= r.south) & (lat <= r.north) & (lon >= r.west) & (lon <= r.east)
-    return np.where(inside, 0.0, best)
 
 
 def test_region_sides_on_the_ellipsoid(result):

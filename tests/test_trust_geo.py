@@ -181,11 +181,3 @@ def test_an_observation_at_the_pole():
     lonely = obs.iloc[:20].assign(latitude=89.999, taxon_name='Polar species')
     with pytest.raises(ValueError, match='within 5 km of a pole, where no square fits'):
         make_split(lonely, SplitSpec(n_regions=1, min_region_observations=1, min_region_species=1))
-
-
-def test_split_layer_here_imports_no_torch():
-    """geo, split_spec, regions, split_report and holdout load without the training stack."""
-    mods = ', '.join(f'deepearth_training.{m}' for m in ('geo', 'split_spec', 'regions', 'split_report', 'holdout'))
-    code = f'import sys, {mods}; print(sorted(m for m in ("torch", "deepearth_training.store") if m in sys.modules))'
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True, cwd=os.getcwd())
-    assert out.stdout.strip() == '[]', out.stdout
