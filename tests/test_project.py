@@ -154,9 +154,9 @@ def package_imports() -> dict[str, tuple[int, set[str]]]:
 def test_the_package_imports_itself_only_relatively():
     """Every package-internal import is relative, so the checks below, which read relative imports, see them all."""
     absolute = [
-        f'{p.stem}: line {node.lineno}'
-        for p in sorted((ROOT / 'deepearth_training').glob('*.py'))
-        for node in ast.walk(ast.parse(p.read_text()))
+        f'{name}: line {node.lineno}'
+        for name, tree in module_trees().items()
+        for node in ast.walk(tree)
         if (
             isinstance(node, ast.ImportFrom)
             and node.level == 0
